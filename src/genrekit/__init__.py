@@ -1,0 +1,1 @@
+"""genrekit: tell which genre a piece of music belongs to."""

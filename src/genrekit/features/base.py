@@ -1,0 +1,111 @@
+"""The feature-extractor contract shared by every extractor.
+
+An extractor is a named, configured object with a fixed output: ``dim`` values named ``names``, computed
+by a pure ``__call__(y, sr) -> (n_segments, dim)``. Its config (a frozen dataclass) is saved in every
+bundle that uses it, so a bundle always reproduces its own preprocessing.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import numpy as np
+
+from genrekit.audio import resample, segment_bounds
+from genrekit.config import config_from_dict, config_to_dict
+
+
+class Extractor(ABC):
+    """Base class of feature extractors.
+
+    Subclasses set ``name`` and ``config_cls`` (a frozen dataclass with at least ``sr``,
+    ``segment_s`` (float, or None for one row per whole track), ``hop_s`` and ``pad``) and implement
+    :meth:`_extract` on audio already at ``config.sr``.
+
+    Attributes
+    ----------
+    frame_shape : tuple of int or None
+        For extractors whose rows are flattened matrices (log-mel, MFCC sequences): the
+        ``(bands, frames)`` shape each row reshapes to; ``None`` for plain vectors.
+    """
+
+    name: ClassVar[str]
+    config_cls: ClassVar[type]
+
+    def __init__(self, config: Any = None, **overrides: Any) -> None:
+        if config is None:
+            config = self.config_cls(**overrides)
+        elif overrides:
+            config = self.config_cls(**{**config_to_dict(config), **overrides})
+        self.config = config
+
+    # ---- fixed output -------------------------------------------------------------------------------
+    @property
+    @abstractmethod
+    def names(self) -> list[str]:
+        """Names of the ``dim`` output columns."""
+
+    @property
+    def dim(self) -> int:
+        return len(self.names)
+
+    @property
+    def frame_shape(self) -> tuple[int, int] | None:
+        return None
+
+    @property
+    def sr(self) -> int:
+        return int(self.config.sr)
+
+    # ---- computing ----------------------------------------------------------------------------------
+    def __call__(self, y: np.ndarray, sr: int) -> np.ndarray:
+        """Compute features for every segment of ``y``.
+
+        Parameters
+        ----------
+        y : np.ndarray, float32, shape (n_samples,)
+        sr : int
+            Sample rate of ``y``; resampled to ``self.sr`` when different.
+
+        Returns
+        -------
+        np.ndarray, float32, shape (n_segments, dim)
+        """
+        y = resample(np.asarray(y, dtype=np.float32), sr, self.sr)
+        out = np.asarray(self._extract(y), dtype=np.float32)
+        return out.reshape(len(out), self.dim)
+
+    def extract_many(self, signals: list[np.ndarray], sr: int) -> list[np.ndarray]:
+        """Features of several signals at once (extractors that batch, like musicnn, override this)."""
+        return [self(y, sr) for y in signals]
+
+    @abstractmethod
+    def _extract(self, y: np.ndarray) -> np.ndarray:
+        """Features of ``y`` (at ``self.sr``) as ``(n_segments, dim)``."""
+
+    def segment_times(self, n_samples: int, sr: int) -> np.ndarray:
+        """Start and end time in seconds of each output row, for ``n_samples`` of audio at ``sr``.
+
+        Returns
+        -------
+        np.ndarray, float64, shape (n_segments, 2)
+        """
+        cfg = self.config
+        if cfg.segment_s is None:
+            return np.array([[0.0, n_samples / sr]])
+        n = int(round(n_samples * self.sr / sr))
+        b = segment_bounds(n, self.sr, segment_s=cfg.segment_s, hop_s=cfg.hop_s, pad=cfg.pad)
+        return b.astype(np.float64) / self.sr
+
+    # ---- persistence --------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """``{"name": ..., "config": {...}}``, JSON-ready, enough to rebuild this extractor."""
+        return {"name": self.name, "config": config_to_dict(self.config)}
+
+    @classmethod
+    def from_config_dict(cls, d: dict[str, Any]) -> Extractor:
+        return cls(config_from_dict(cls.config_cls, d))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.config!r})"

@@ -1,0 +1,31 @@
+"""Shared fixtures: a seeded generator and synthesized signals with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+SR = 22050
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(20261121)
+
+
+@pytest.fixture
+def tone_440() -> tuple[np.ndarray, int]:
+    """Three seconds of a 440 Hz sine (A4) at half scale, 22050 Hz."""
+    t = np.arange(3 * SR) / SR
+    return (0.5 * np.sin(2 * np.pi * 440.0 * t)).astype(np.float32), SR
+
+
+@pytest.fixture
+def click_train_120() -> tuple[np.ndarray, int]:
+    """Ten seconds of 10 ms noise-burst clicks at 120 BPM (every 0.5 s), 22050 Hz."""
+    rng = np.random.default_rng(7)
+    y = np.zeros(10 * SR, dtype=np.float32)
+    click = (rng.standard_normal(int(0.01 * SR)) * np.hanning(int(0.01 * SR))).astype(np.float32)
+    for start in range(0, len(y) - len(click), SR // 2):
+        y[start : start + len(click)] += click
+    return y, SR

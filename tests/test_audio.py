@@ -1,0 +1,222 @@
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from genrekit import audio
+from genrekit.errors import AudioError, ConfigError, UnsupportedFormatError
+
+SR = 22050
+
+# (extension, soundfile format, subtype, tolerance on the samples)
+FORMATS = [
+    (".wav", "WAV", "PCM_16", 1e-4),
+    (".au", "AU", "PCM_16", 1e-4),
+    (".aiff", "AIFF", "PCM_16", 1e-4),
+    (".flac", "FLAC", "PCM_16", 1e-4),
+    (".ogg", "OGG", "VORBIS", None),
+    (".opus", "OGG", "OPUS", None),
+    (".mp3", "MP3", "MPEG_LAYER_III", None),
+]
+
+
+def _tone(freq: float, seconds: float, sr: int = SR, amp: float = 0.5) -> np.ndarray:
+    t = np.arange(int(round(seconds * sr))) / sr
+    return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def _peak_hz(y: np.ndarray, sr: int) -> float:
+    spec = np.abs(np.fft.rfft(y * np.hanning(len(y))))
+    return float(np.fft.rfftfreq(len(y), 1 / sr)[np.argmax(spec)])
+
+
+@pytest.mark.parametrize(("ext", "fmt", "subtype", "tol"), FORMATS)
+def test_round_trip_every_format(tmp_path, ext, fmt, subtype, tol):
+    sr = 48000 if subtype == "OPUS" else SR  # opus only encodes at 8/12/16/24/48 kHz
+    y = _tone(440.0, 2.0, sr)
+    path = tmp_path / f"tone{ext}"
+    sf.write(path, y, sr, format=fmt, subtype=subtype)
+    out, out_sr = audio.load(path, sr=None)
+    assert out_sr == sr
+    assert out.dtype == np.float32 and out.ndim == 1
+    # lossy codecs may add encoder delay/padding: allow a few hundredths of a second
+    assert abs(len(out) / sr - 2.0) < (1e-6 if tol else 0.08)
+    if tol:
+        np.testing.assert_allclose(out, y, atol=tol)
+    else:
+        assert abs(_peak_hz(out, sr) - 440.0) < 3.0
+    # the same bytes, and a binary file object, give the same samples
+    data = path.read_bytes()
+    from_bytes, _ = audio.load(data, sr=None)
+    from_file, _ = audio.load(io.BytesIO(data), sr=None)
+    np.testing.assert_array_equal(from_bytes, out)
+    np.testing.assert_array_equal(from_file, out)
+
+
+@pytest.mark.parametrize(("sr_in", "sr_out"), [(44100, 22050), (22050, 16000), (8000, 22050)])
+def test_resampling_keeps_the_peak_frequency(tmp_path, sr_in, sr_out):
+    path = tmp_path / "t.wav"
+    sf.write(path, _tone(1000.0, 1.0, sr_in), sr_in)
+    y, sr = audio.load(path, sr=sr_out)
+    assert sr == sr_out
+    assert len(y) == pytest.approx(sr_out, abs=2)
+    assert abs(_peak_hz(y, sr) - 1000.0) < 2.0
+    assert np.max(np.abs(y)) == pytest.approx(0.5, abs=0.02)
+
+
+def test_mono_mixdown_and_stereo(tmp_path):
+    left, right = _tone(440.0, 1.0), _tone(660.0, 1.0, amp=0.25)
+    path = tmp_path / "st.wav"
+    sf.write(path, np.stack([left, right], axis=1), SR, subtype="FLOAT")
+    mono, _ = audio.load(path, sr=None)
+    np.testing.assert_allclose(mono, (left + right) / 2, atol=1e-6)
+    stereo, _ = audio.load(path, sr=None, mono=False)
+    assert stereo.shape == (2, SR)
+    np.testing.assert_allclose(stereo[1], right, atol=1e-6)
+
+
+def test_offset_and_duration_read_only_the_window(tmp_path):
+    ramp = np.linspace(-0.9, 0.9, 3 * SR, dtype=np.float32)
+    path = tmp_path / "ramp.wav"
+    sf.write(path, ramp, SR, subtype="FLOAT")
+    y, _ = audio.load(path, sr=None, offset_s=1.0, duration_s=0.5)
+    np.testing.assert_array_equal(y, ramp[SR : SR + SR // 2])
+    tail, _ = audio.load(path, sr=None, offset_s=2.5)
+    np.testing.assert_array_equal(tail, ramp[int(2.5 * SR) :])
+    with pytest.raises(AudioError, match="past the end"):
+        audio.load(path, offset_s=5.0)
+    with pytest.raises(ConfigError):
+        audio.load(path, duration_s=0)
+
+
+def test_max_duration(tmp_path):
+    path = tmp_path / "long.wav"
+    sf.write(path, np.zeros(5 * SR, dtype=np.float32), SR)
+    with pytest.raises(AudioError, match="over the limit"):
+        audio.load(path, max_duration_s=4.0)
+    y, _ = audio.load(path, max_duration_s=4.0, duration_s=3.0)
+    assert len(y) == 3 * SR
+
+
+def test_missing_empty_and_directory(tmp_path):
+    with pytest.raises(AudioError, match="not found") as exc:
+        audio.load(tmp_path / "nope.wav")
+    assert "nope.wav" in str(exc.value)
+    (tmp_path / "empty.wav").write_bytes(b"")
+    with pytest.raises(AudioError, match="empty"):
+        audio.load(tmp_path / "empty.wav")
+    with pytest.raises(AudioError, match="empty"):
+        audio.load(b"")
+    with pytest.raises(AudioError, match="directory"):
+        audio.load(tmp_path)
+
+
+def test_zero_length_wav(tmp_path):
+    path = tmp_path / "zero.wav"
+    sf.write(path, np.zeros(0, dtype=np.float32), SR)
+    with pytest.raises(AudioError, match="zero length"):
+        audio.load(path)
+
+
+def test_non_audio_files(tmp_path):
+    text = tmp_path / "notes.wav"
+    text.write_text("this is not audio\n" * 20)
+    with pytest.raises(AudioError, match="not an audio file") as exc:
+        audio.load(text)
+    assert "notes.wav" in str(exc.value)
+    png = tmp_path / "image.wav"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    with pytest.raises(AudioError, match="not an audio file"):
+        audio.load(png)
+
+
+def test_truncated_and_corrupt(tmp_path):
+    path = tmp_path / "full.wav"
+    sf.write(path, _tone(440.0, 2.0), SR)
+    data = path.read_bytes()
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(data[: len(data) // 2])  # half the samples are gone
+    with pytest.raises(AudioError, match="truncated") as exc:
+        audio.load(cut)
+    assert "cut.wav" in str(exc.value)
+    with pytest.raises(AudioError, match="truncated"):
+        audio.load(data[:1000])
+    garbage = tmp_path / "garbage.flac"
+    garbage.write_bytes(b"fLaC" + bytes(np.random.default_rng(0).integers(0, 256, 4000, dtype=np.uint8)))
+    with pytest.raises(AudioError):
+        audio.load(garbage)
+
+
+def test_non_finite_samples(tmp_path):
+    y = _tone(440.0, 0.5)
+    y[100] = np.nan
+    path = tmp_path / "nan.wav"
+    sf.write(path, y, SR, subtype="FLOAT")
+    with pytest.raises(AudioError, match="non-finite"):
+        audio.load(path)
+
+
+def test_sample_rate_out_of_range(tmp_path):
+    path = tmp_path / "low.wav"
+    sf.write(path, np.zeros(100, dtype=np.float32), 500)
+    with pytest.raises(AudioError, match="sample rate 500"):
+        audio.load(path)
+
+
+def test_m4a_needs_ffmpeg(tmp_path, monkeypatch):
+    path = tmp_path / "song.m4a"
+    path.write_bytes(b"\x00\x00\x00\x20ftypM4A " + bytes(200))
+    monkeypatch.setattr(audio.shutil, "which", lambda name: None)
+    with pytest.raises(UnsupportedFormatError, match="ffmpeg"):
+        audio.load(path)
+
+
+def test_info_reads_the_header(tmp_path):
+    path = tmp_path / "h.flac"
+    sf.write(path, np.zeros((SR, 2), dtype=np.float32), SR)
+    inf = audio.info(path)
+    assert (inf.sr, inf.channels, inf.frames, inf.format) == (SR, 2, SR, "FLAC")
+    assert inf.duration_s == pytest.approx(1.0)
+
+
+def test_segment_bounds_and_segments():
+    sr = 10
+    y = np.arange(73, dtype=np.float32)  # 7.3 s at 10 Hz
+    b = audio.segment_bounds(len(y), sr, segment_s=3.0)
+    # two full segments; the 1.3 s tail is under half a segment and is dropped
+    np.testing.assert_array_equal(b, [[0, 30], [30, 60]])
+    segs = audio.segments(y, sr, segment_s=2.0)
+    assert segs.shape == (4, 20)  # starts 0, 20, 40; the 1.3 s tail (>= 1 s) padded
+    np.testing.assert_array_equal(segs[1], y[20:40])
+    np.testing.assert_array_equal(segs[-1][:13], y[60:73])
+    np.testing.assert_array_equal(segs[-1][13:], y[60:67])  # repeat padding
+    zero = audio.segments(y, sr, segment_s=2.0, pad="zero")
+    assert np.all(zero[-1][13:] == 0)
+    assert audio.segments(y, sr, segment_s=2.0, pad="drop").shape == (3, 20)
+    # overlapping: full starts 0..50 reach 70; the 0.3 s left uncovered is too short for another
+    overlap = audio.segment_bounds(len(y), sr, segment_s=2.0, hop_s=1.0)
+    np.testing.assert_array_equal(overlap[:, 0], [0, 10, 20, 30, 40, 50])
+
+
+def test_short_signal_gives_one_padded_segment():
+    y = np.array([1, 2, 3], dtype=np.float32)
+    np.testing.assert_array_equal(audio.segments(y, 1, segment_s=7.0), [[1, 2, 3, 1, 2, 3, 1]])
+    assert audio.segments(y, 1, segment_s=7.0, pad="drop").shape == (0, 7)
+    with pytest.raises(ConfigError):
+        audio.segments(y, 1, segment_s=2.0, pad="mirror")
+
+
+def test_center_crop():
+    y = np.arange(100, dtype=np.float32)
+    np.testing.assert_array_equal(audio.center_crop(y, 10, duration_s=2.0), y[40:60])
+    assert audio.center_crop(y, 10, duration_s=20.0) is y
+
+
+def test_digests_are_stable(tmp_path):
+    p = tmp_path / "a.bin"
+    p.write_bytes(b"abc")
+    assert audio.file_digest(p) == audio.file_digest(p)
+    assert audio.array_digest(np.zeros(3)) != audio.array_digest(np.zeros(4))
