@@ -171,7 +171,9 @@ def _ffmpeg_decode(handle: BinaryIO | str, name: str) -> tuple[np.ndarray, int, 
     data = Path(handle).read_bytes() if isinstance(handle, str) else handle.read()
     probe = subprocess.run(
         [exe, "-v", "error", "-i", "pipe:0", "-f", "wav", "-acodec", "pcm_f32le", "pipe:1"],
-        input=data, capture_output=True, check=False,
+        input=data,
+        capture_output=True,
+        check=False,
     )
     if probe.returncode != 0 or not probe.stdout:
         err = probe.stderr.decode(errors="replace").strip().splitlines()

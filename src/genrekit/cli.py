@@ -1,0 +1,377 @@
+"""The ``genrekit`` command line: thin sub-commands over the library functions.
+
+Exit codes: 0 success, 1 other genrekit error, 2 bad option or name (ConfigError), 3 audio error,
+4 dataset error, 5 model error, 6 some items of a batch failed (the rest succeeded), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from genrekit.errors import GenreKitError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+app = typer.Typer(
+    name="genrekit",
+    help="Tell which genre a piece of music belongs to: pretrained taggers, your own models, evaluation.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+EXIT_PARTIAL = 6
+
+
+def _fail(message: str, code: int) -> None:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def handle_errors(func: F) -> F:
+    """Turn library errors into one-line messages and exit codes."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except GenreKitError as exc:
+            _fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            _fail("interrupted", 130)
+        return None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        from genrekit.bundle import genrekit_version
+
+        console.print(f"genrekit {genrekit_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Print the version.")
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log warnings and progress details.")
+    ] = False,
+) -> None:
+    """Genrekit: music genre classification."""
+    import logging
+
+    logging.basicConfig(level=logging.INFO if verbose else logging.ERROR, format="%(levelname)s %(message)s")
+
+
+def _parse_list(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _parse_options(items: list[str] | None) -> dict[str, Any]:
+    """``key=value`` pairs with JSON values where they parse (``n_mels=96``, ``segment_s=null``)."""
+    out: dict[str, Any] = {}
+    from genrekit.errors import ConfigError
+
+    for item in items or []:
+        if "=" not in item:
+            raise ConfigError(f"option {item!r} is not of the form key=value")
+        k, v = item.split("=", 1)
+        try:
+            out[k.strip()] = json.loads(v)
+        except json.JSONDecodeError:
+            out[k.strip()] = v
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ data
+@app.command()
+@handle_errors
+def synth(
+    out: Annotated[Path, typer.Argument(help="Output folder (GTZAN layout: OUT/<genre>/<genre>.00000.wav).")],
+    per_genre: Annotated[int, typer.Option(help="Clips per genre.")] = 10,
+    duration_s: Annotated[float, typer.Option(help="Seconds per clip.")] = 10.0,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same audio).")] = 0,
+    genres: Annotated[str | None, typer.Option(help="Comma-separated subset of genres.")] = None,
+    workers: Annotated[int, typer.Option(help="Parallel processes.")] = 1,
+) -> None:
+    """Synthesize a genre-labelled corpus of procedural music (no downloads)."""
+    from genrekit.synth import write_corpus
+
+    paths = write_corpus(
+        out,
+        per_genre=per_genre,
+        duration_s=duration_s,
+        seed=seed,
+        genres=_parse_list(genres) if genres else None,
+        workers=workers,
+    )
+    console.print(f"wrote {len(paths)} clips to {out}")
+
+
+@app.command()
+@handle_errors
+def scan(
+    data: Annotated[Path, typer.Argument(help="Folder-per-genre tree or manifest CSV.")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    no_check: Annotated[bool, typer.Option("--no-check", help="Do not open the files.")] = False,
+) -> None:
+    """Count files per genre and list unreadable or unsupported files."""
+    from genrekit.datasets import scan as scan_data
+
+    report = scan_data(data, check_audio=not no_check)
+    if json_out:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        console.print(report.to_text(), highlight=False)
+    if report.problems:
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+@app.command()
+@handle_errors
+def features(
+    data: Annotated[Path, typer.Argument(help="Folder-per-genre tree or manifest CSV.")],
+    out: Annotated[Path, typer.Option(help="Output parquet (or .csv) file.")],
+    extractor: Annotated[str, typer.Option(help="Feature extractor name.")] = "handcrafted",
+    option: Annotated[
+        list[str] | None, typer.Option("--option", "-o", help="Extractor option key=value.")
+    ] = None,
+    workers: Annotated[int, typer.Option(help="Parallel processes (-1: all cores).")] = 1,
+    cache_dir: Annotated[Path | None, typer.Option(help="Feature cache folder.")] = None,
+) -> None:
+    """Extract segment features of a dataset into a table (one row per segment)."""
+    import pandas as pd
+
+    from genrekit.datasets import load_dataset
+    from genrekit.features.registry import get_extractor
+    from genrekit.training import extract_features
+
+    ext = get_extractor(extractor, **_parse_options(option))
+    dataset = load_dataset(data)
+    fs = extract_features(dataset, ext, workers=workers, cache_dir=cache_dir, progress=sys.stderr.isatty())
+    df = pd.DataFrame(fs.X, columns=fs.names)
+    df.insert(0, "label", fs.y)
+    df.insert(0, "track_id", fs.groups)
+    df.insert(2, "segment", df.groupby("track_id").cumcount())
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".csv":
+        df.to_csv(out, index=False)
+    else:
+        df.to_parquet(out, index=False)
+    console.print(
+        f"{len(df)} segments x {len(fs.names)} features from {df.track_id.nunique()} tracks -> {out}"
+    )
+    _report_failures(fs.failures)
+
+
+def _report_failures(failures: list[tuple[str, str]]) -> None:
+    if failures:
+        err_console.print(f"[yellow]{len(failures)} file(s) skipped:[/]")
+        for path, msg in failures:
+            err_console.print(f"  {path}: {msg}", highlight=False, soft_wrap=True)
+
+
+# ---------------------------------------------------------------------------------------------- models
+@app.command()
+@handle_errors
+def train(
+    data: Annotated[Path, typer.Argument(help="Folder-per-genre tree or manifest CSV.")],
+    out: Annotated[Path, typer.Option(help="Bundle directory (or .zip) to write.")],
+    features: Annotated[str, typer.Option(help="Feature extractor.")] = "handcrafted",
+    option: Annotated[
+        list[str] | None, typer.Option("--option", "-o", help="Extractor option key=value.")
+    ] = None,
+    model: Annotated[str, typer.Option(help="Model kind.")] = "svm",
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="Model parameter key=value.")
+    ] = None,
+    search: Annotated[bool, typer.Option(help="Grid search with grouped CV on the training side.")] = False,
+    split_file: Annotated[
+        Path | None, typer.Option(help="Test list, or folder of train/valid/test lists.")
+    ] = None,
+    test_size: Annotated[float, typer.Option(help="Held-out fraction of tracks (0: train on all).")] = 0.2,
+    aggregation: Annotated[str, typer.Option(help="mean_log, mean_prob or vote.")] = "mean_log",
+    seed: Annotated[int, typer.Option()] = 0,
+    workers: Annotated[int, typer.Option(help="Parallel processes (-1: all cores).")] = 1,
+    cache_dir: Annotated[Path | None, typer.Option(help="Feature cache folder.")] = None,
+) -> None:
+    """Train a model on labelled audio and save it as a bundle."""
+    from genrekit.training import train as train_fn
+
+    res = train_fn(
+        data,
+        features=features,
+        feature_options=_parse_options(option),
+        model=model,
+        params=_parse_options(param),
+        search=search,
+        split_file=split_file,
+        test_size=test_size,
+        aggregation=aggregation,
+        out=out,
+        seed=seed,
+        workers=workers,
+        cache_dir=cache_dir,
+        progress=sys.stderr.isatty(),
+    )
+    if res.run is not None:
+        t = res.run.result.track
+        console.print(
+            f"{model} on {features}: test accuracy {t.accuracy:.3f}, macro-F1 {t.macro_f1:.3f} "
+            f"({res.run.result.n_tracks} tracks), fit {res.run.fit_time_s:.1f} s"
+        )
+    console.print(f"bundle written to {res.out}")
+    _report_failures(res.failures)
+
+
+@app.command()
+@handle_errors
+def evaluate(
+    model_dir: Annotated[Path, typer.Argument(help="Bundle to evaluate.")],
+    data: Annotated[Path, typer.Argument(help="Labelled data.")],
+    report: Annotated[Path, typer.Option(help="Report folder to write.")],
+    split_file: Annotated[Path | None, typer.Option(help="Score on this test list only.")] = None,
+    folds: Annotated[int | None, typer.Option(help="Retrain the bundle's recipe on K grouped folds.")] = None,
+    seed: Annotated[int, typer.Option()] = 0,
+    workers: Annotated[int, typer.Option()] = 1,
+    cache_dir: Annotated[Path | None, typer.Option()] = None,
+) -> None:
+    """Evaluate a bundle on labelled data and write a report."""
+    from genrekit.training import evaluate as evaluate_fn
+
+    res = evaluate_fn(
+        model_dir,
+        data,
+        split_file=split_file,
+        folds=folds,
+        report=report,
+        seed=seed,
+        workers=workers,
+        cache_dir=cache_dir,
+        progress=sys.stderr.isatty(),
+    )
+    _print_runs(res.runs)
+    console.print(f"report: {res.report}")
+    _report_failures(res.failures)
+
+
+@app.command()
+@handle_errors
+def compare(
+    data: Annotated[Path, typer.Argument(help="Labelled data.")],
+    report: Annotated[Path, typer.Option(help="Report folder to write.")],
+    features: Annotated[str, typer.Option(help="Feature extractor.")] = "handcrafted",
+    option: Annotated[
+        list[str] | None, typer.Option("--option", "-o", help="Extractor option key=value.")
+    ] = None,
+    models: Annotated[
+        str, typer.Option(help="Comma-separated model kinds.")
+    ] = "knn,logreg,rf,svm,xgboost,mlp",
+    search: Annotated[bool, typer.Option(help="Grid search each model.")] = False,
+    split_file: Annotated[Path | None, typer.Option(help="Test list, or folder of lists.")] = None,
+    folds: Annotated[int | None, typer.Option(help="K grouped folds instead of one split.")] = None,
+    test_size: Annotated[float, typer.Option()] = 0.2,
+    seed: Annotated[int, typer.Option()] = 0,
+    workers: Annotated[int, typer.Option()] = 1,
+    cache_dir: Annotated[Path | None, typer.Option()] = None,
+) -> None:
+    """Compare model families on the same features and split, side by side."""
+    from genrekit.training import compare as compare_fn
+
+    res = compare_fn(
+        data,
+        features=features,
+        feature_options=_parse_options(option),
+        models=_parse_list(models),
+        search=search,
+        split_file=split_file,
+        folds=folds,
+        test_size=test_size,
+        report=report,
+        seed=seed,
+        workers=workers,
+        cache_dir=cache_dir,
+        progress=sys.stderr.isatty(),
+    )
+    _print_runs(res.runs)
+    console.print(f"report: {res.report}")
+    _report_failures(res.failures)
+
+
+def _print_runs(runs: list[Any]) -> None:
+    from genrekit.evaluate import comparison_table
+
+    df = comparison_table(runs)
+    table = Table(title="track-level results")
+    for col in df.columns:
+        table.add_column(col, justify="left" if col == "model" else "right")
+    for _, row in df.iterrows():
+        table.add_row(*[str(v) if isinstance(v, str) else f"{v:.3f}" for v in row])
+    console.print(table)
+
+
+@app.command()
+@handle_errors
+def classify(
+    files: Annotated[list[Path], typer.Argument(help="Audio files.")],
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Bundle (default: pretrained musicnn).")
+    ] = None,
+    top_k: Annotated[int, typer.Option(help="How many genres to show.")] = 3,
+    segments: Annotated[bool, typer.Option("--segments", help="Show the genre of every segment.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    crop_s: Annotated[
+        float | None, typer.Option(help="Classify only this many seconds around the middle.")
+    ] = None,
+) -> None:
+    """Print the genre and top-k probabilities of each file.
+
+    The model may also be given as the first argument when it is a bundle directory or zip.
+    """
+    from genrekit.predict import load_model
+
+    if model is None and files and (files[0].is_dir() or files[0].suffix == ".zip"):
+        model, files = str(files[0]), files[1:]
+    if not files:
+        _fail("no audio files given", 2)
+    clf = load_model(model)
+    failed = 0
+    for f in files:
+        try:
+            pred = clf.predict(f, crop_s=crop_s)
+        except GenreKitError as exc:
+            failed += 1
+            if json_out:
+                print(json.dumps({"source": str(f), "error": str(exc)}))
+            else:
+                err_console.print(f"[red]{f}: {exc.message}[/]", highlight=False)
+            continue
+        if json_out:
+            print(json.dumps(pred.to_dict(top_k=top_k, segments=segments)))
+            continue
+        tops = ", ".join(f"{g} {p:.1%}" for g, p in pred.top_k(top_k))
+        console.print(f"[bold]{f}[/]: {pred.genre}  ({tops})", highlight=False)
+        if segments:
+            for s in pred.segments:
+                console.print(f"  {s.start_s:7.2f}-{s.end_s:7.2f} s  {s.genre}", highlight=False)
+    if failed:
+        raise typer.Exit(EXIT_PARTIAL if failed < len(files) else 3)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

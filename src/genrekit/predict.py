@@ -1,0 +1,279 @@
+"""The one path from audio to a :class:`Prediction`, shared by the API, CLI, service and batch runs."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from genrekit.audio import Source, center_crop, load, source_name
+from genrekit.bundle import Bundle, load_bundle
+from genrekit.errors import ConfigError, GenreKitError, ModelError
+from genrekit.features.base import Extractor
+from genrekit.features.registry import extractor_from_dict
+from genrekit.models.aggregate import AGGREGATIONS, aggregate_track
+
+
+@dataclass(frozen=True)
+class SegmentPrediction:
+    """The genre of one segment of a track."""
+
+    start_s: float
+    end_s: float
+    genre: str
+    probabilities: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A track's genre, its class probabilities (sorted, highest first) and the per-segment timeline."""
+
+    genre: str
+    probabilities: dict[str, float]
+    segments: list[SegmentPrediction] = field(default_factory=list)
+    duration_s: float = 0.0
+    source: str | None = None
+    model: str = ""
+    elapsed_ms: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def confidence(self) -> float:
+        return self.probabilities[self.genre]
+
+    def top_k(self, k: int = 3) -> list[tuple[str, float]]:
+        """The ``k`` most probable genres with their probabilities."""
+        return list(self.probabilities.items())[: max(1, k)]
+
+    def to_dict(self, *, top_k: int | None = None, segments: bool = True) -> dict[str, Any]:
+        """JSON-ready dict (the service's and ``classify --json`` answer)."""
+        d: dict[str, Any] = {
+            "source": self.source,
+            "genre": self.genre,
+            "confidence": self.confidence,
+            "probabilities": dict(self.probabilities),
+            "top_k": [{"genre": g, "probability": p} for g, p in self.top_k(top_k or 3)],
+            "duration_s": self.duration_s,
+            "model": self.model,
+            "elapsed_ms": self.elapsed_ms,
+        }
+        if segments:
+            d["segments"] = [
+                {"start_s": s.start_s, "end_s": s.end_s, "genre": s.genre, "probabilities": s.probabilities}
+                for s in self.segments
+            ]
+        d.update(self.extra)
+        return d
+
+
+def _sorted_probs(classes: list[str], p: np.ndarray) -> dict[str, float]:
+    order = np.argsort(-p, kind="stable")
+    return {classes[i]: round(float(p[i]), 6) for i in order}
+
+
+class Classifier:
+    """A feature extractor, a trained model and an aggregation: audio in, :class:`Prediction` out.
+
+    Parameters
+    ----------
+    extractor : Extractor
+        Turns ``(y, sr)`` into ``(n_segments, dim)`` features.
+    model : estimator
+        ``predict_proba`` and ``classes_`` (scikit-learn contract).
+    aggregation : {"mean_log", "mean_prob", "vote"}
+    name : str
+        Model identifier reported in predictions.
+    bundle : Bundle or None
+        The bundle this classifier came from, when it did.
+    """
+
+    def __init__(
+        self,
+        extractor: Extractor,
+        model: Any,
+        *,
+        aggregation: str = "mean_log",
+        name: str = "model",
+        bundle: Bundle | None = None,
+    ) -> None:
+        if aggregation not in AGGREGATIONS:
+            raise ConfigError(f"unknown aggregation {aggregation!r}; valid: {', '.join(AGGREGATIONS)}")
+        self.extractor = extractor
+        self.model = model
+        self.aggregation = aggregation
+        self.name = name
+        self.bundle = bundle
+        self.classes_ = [str(c) for c in model.classes_]
+
+    @property
+    def sr(self) -> int:
+        return self.extractor.sr
+
+    def segment_proba(self, y: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per-segment probabilities and times.
+
+        Returns
+        -------
+        proba : np.ndarray, shape (n_segments, n_classes)
+        times : np.ndarray, shape (n_segments, 2)
+            Start and end in seconds.
+        """
+        feats = self.extractor(y, sr)
+        if len(feats) == 0:
+            raise ModelError("the audio gave no segments to classify (too short?)")
+        proba = np.asarray(self.model.predict_proba(feats), dtype=np.float64)
+        return proba, self.extractor.segment_times(len(y), sr)
+
+    def predict_audio(
+        self, y: np.ndarray, sr: int, *, crop_s: float | None = None, source: str | None = None
+    ) -> Prediction:
+        """Classify decoded audio ``y`` (n_samples,) at ``sr``."""
+        t0 = time.perf_counter()
+        duration_s = len(y) / sr
+        offset_s = 0.0
+        if crop_s is not None:
+            cropped = center_crop(y, sr, duration_s=crop_s)
+            offset_s = (len(y) - len(cropped)) // 2 / sr
+            y = cropped
+        proba, times = self.segment_proba(y, sr)
+        track = aggregate_track(proba, method=self.aggregation)
+        segs = [
+            SegmentPrediction(
+                start_s=round(float(s) + offset_s, 3),
+                end_s=round(float(e) + offset_s, 3),
+                genre=self.classes_[int(np.argmax(p))],
+                probabilities=_sorted_probs(self.classes_, p),
+            )
+            for (s, e), p in zip(times, proba, strict=True)
+        ]
+        probs = _sorted_probs(self.classes_, track)
+        return Prediction(
+            genre=next(iter(probs)),
+            probabilities=probs,
+            segments=segs,
+            duration_s=round(duration_s, 3),
+            source=source,
+            model=self.name,
+            elapsed_ms=round((time.perf_counter() - t0) * 1000, 1),
+        )
+
+    def predict(
+        self,
+        source: Source,
+        *,
+        crop_s: float | None = None,
+        offset_s: float = 0.0,
+        duration_s: float | None = None,
+    ) -> Prediction:
+        """Load ``source`` (path, bytes or file object) and classify it.
+
+        When ``crop_s`` is given only a window of that length around the middle is decoded, so the
+        time is constant whatever the track's length.
+        """
+        t0 = time.perf_counter()
+        name = source_name(source)
+        if crop_s is not None and duration_s is None and isinstance(source, (str, Path)):
+            from genrekit.audio import info
+
+            total = info(source).duration_s
+            if total > crop_s:
+                offset_s, duration_s = (total - crop_s) / 2, crop_s
+                y, sr = load(source, sr=self.sr, offset_s=offset_s, duration_s=duration_s)
+                pred = self.predict_audio(y, sr, source=name)
+                return _shift(pred, offset_s, total, t0)
+        y, sr = load(source, sr=self.sr, offset_s=offset_s, duration_s=duration_s)
+        pred = self.predict_audio(y, sr, crop_s=crop_s, source=name)
+        return _shift(pred, offset_s, None, t0)
+
+    def predict_many(
+        self, sources: list[Source], *, crop_s: float | None = None
+    ) -> list[Prediction | GenreKitError]:
+        """Classify several sources; a failing one yields its error in place, the rest go on."""
+        out: list[Prediction | GenreKitError] = []
+        for s in sources:
+            try:
+                out.append(self.predict(s, crop_s=crop_s))
+            except GenreKitError as exc:
+                out.append(exc)
+        return out
+
+    def describe(self) -> dict[str, Any]:
+        """Labels, features and training facts (the service's ``/v1/model``)."""
+        from genrekit.bundle import genrekit_version, to_jsonable
+
+        d: dict[str, Any] = {
+            "name": self.name,
+            "labels": self.classes_,
+            "extractor": self.extractor.to_dict(),
+            "aggregation": self.aggregation,
+            "genrekit_version": genrekit_version(),
+        }
+        if self.bundle is not None:
+            d.update(
+                kind=self.bundle.kind,
+                metrics=self.bundle.metrics,
+                data=self.bundle.data,
+                created=self.bundle.created,
+            )
+        return to_jsonable(d)
+
+
+def _shift(pred: Prediction, offset_s: float, total_s: float | None, t0: float) -> Prediction:
+    """Move segment times by ``offset_s`` (a window was read) and set the full duration and time."""
+    segs = pred.segments
+    if offset_s:
+        segs = [
+            SegmentPrediction(
+                round(s.start_s + offset_s, 3), round(s.end_s + offset_s, 3), s.genre, s.probabilities
+            )
+            for s in segs
+        ]
+    return Prediction(
+        genre=pred.genre,
+        probabilities=pred.probabilities,
+        segments=segs,
+        duration_s=round(total_s, 3) if total_s is not None else pred.duration_s,
+        source=pred.source,
+        model=pred.model,
+        elapsed_ms=round((time.perf_counter() - t0) * 1000, 1),
+        extra=pred.extra,
+    )
+
+
+def classifier_from_bundle(bundle: Bundle, *, name: str = "") -> Classifier:
+    """Build the classifier a bundle describes (its extractor rebuilt from the stored config)."""
+    if bundle.extractor is None:
+        raise ModelError(
+            f"bundle {name or bundle.kind!r} is a tabular model with no audio feature extractor; use "
+            "tabular prediction on feature rows instead"
+        )
+    extractor = extractor_from_dict(bundle.extractor)
+    if bundle.feature_names is not None and list(bundle.feature_names) != list(extractor.names):
+        raise ModelError(
+            f"bundle {name!r}: its feature columns do not match the {extractor.name!r} extractor's output"
+        )
+    return Classifier(
+        extractor, bundle.model, aggregation=bundle.aggregation, name=name or bundle.kind, bundle=bundle
+    )
+
+
+DEFAULT_MODEL = "musicnn"
+
+
+def load_model(path: str | Path | None = None) -> Classifier:
+    """Load a bundle directory/zip, or the pretrained musicnn genre tagger when ``path`` is None.
+
+    Raises
+    ------
+    ModelError
+        A missing, foreign, tampered or incompatible bundle.
+    """
+    if path is None or str(path) in (DEFAULT_MODEL, "musicnn-msd", "musicnn-mtt"):
+        from genrekit.models.tagger import default_classifier
+
+        return default_classifier(DEFAULT_MODEL if path is None else str(path))
+    bundle = load_bundle(path)
+    return classifier_from_bundle(bundle, name=Path(path).name)

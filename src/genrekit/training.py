@@ -1,0 +1,538 @@
+"""Train, evaluate and compare: the dataset -> features -> model -> metrics -> bundle/report workflow.
+
+The CLI commands ``train``, ``evaluate``, ``compare`` and ``features`` and the Python functions
+``genrekit.train`` / ``genrekit.evaluate`` / ``genrekit.compare`` are thin layers over this module.
+Splits are always grouped by track (and by artist when every track has one), so segments of one track
+never land on both sides; grid searches run grouped cross-validation on the training side only.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from genrekit import datasets as ds_mod
+from genrekit.bundle import Bundle, save_bundle, to_jsonable
+from genrekit.errors import ConfigError, DatasetError, ModelError
+from genrekit.evaluate import EvaluationResult, ModelRun, evaluate_predictions, fold_summary
+from genrekit.features.base import Extractor
+from genrekit.features.cache import FeatureCache, extract_files
+from genrekit.features.registry import get_extractor
+from genrekit.models.aggregate import AGGREGATIONS
+from genrekit.models.registry import available as model_kinds
+from genrekit.models.registry import build_model, search_grid
+from genrekit.predict import Classifier
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FeatureSet:
+    """Segment features of a labelled dataset.
+
+    Attributes
+    ----------
+    X : np.ndarray, float32, shape (n_segments, dim)
+    y : np.ndarray of str, shape (n_segments,)
+        Label of each segment's track.
+    groups : np.ndarray of str, shape (n_segments,)
+        Track id of each segment (the grouping unit of every split).
+    artists : np.ndarray of object, shape (n_segments,)
+        Artist of each segment's track, or None.
+    names : list of str
+        Feature column names.
+    failures : list of (str, str)
+        Files that could not be read, with the reason; they are left out of X.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    groups: np.ndarray
+    artists: np.ndarray
+    names: list[str]
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def track_ids(self) -> np.ndarray:
+        _, idx = np.unique(self.groups, return_index=True)
+        return self.groups[np.sort(idx)]
+
+    def select_tracks(self, track_ids: Sequence[str]) -> FeatureSet:
+        """The rows whose track id is in ``track_ids``."""
+        mask = np.isin(self.groups, np.asarray(list(track_ids), dtype=self.groups.dtype))
+        return FeatureSet(self.X[mask], self.y[mask], self.groups[mask], self.artists[mask], self.names)
+
+    def split_groups(self) -> np.ndarray:
+        """Grouping for cross-validation: artist when every track has one, else track id."""
+        if len(self.artists) and all(a is not None and a == a and str(a) != "" for a in self.artists):
+            return self.artists.astype(str)
+        return self.groups
+
+
+def extract_features(
+    dataset: ds_mod.Dataset,
+    extractor: Extractor,
+    *,
+    workers: int = 1,
+    cache_dir: str | Path | None = None,
+    progress: bool = False,
+) -> FeatureSet:
+    """Extract segment features for every track of ``dataset``; unreadable files are reported, not fatal.
+
+    Raises
+    ------
+    DatasetError
+        When no file at all could be read.
+    """
+    cache = FeatureCache(cache_dir) if cache_dir is not None else None
+    res = extract_files(list(dataset.paths), extractor, workers=workers, cache=cache, progress=progress)
+    Xs, ys, gs, arts = [], [], [], []
+    by_path = {str(t.path): t for t in dataset.tracks}
+    for path, feats in zip(res.paths, res.features, strict=True):
+        t = by_path[str(path)]
+        Xs.append(feats)
+        ys += [t.label] * len(feats)
+        gs += [t.track_id] * len(feats)
+        arts += [t.artist] * len(feats)
+    failures = [(str(p), str(m)) for p, m in res.failures]
+    for p, m in failures:
+        log.warning("skipped %s: %s", p, m)
+    if not Xs:
+        raise DatasetError(f"none of the {len(dataset)} files could be read; first problem: {failures[:1]}")
+    return FeatureSet(
+        X=np.concatenate(Xs).astype(np.float32),
+        y=np.asarray(ys, dtype=str),
+        groups=np.asarray(gs, dtype=str),
+        artists=np.asarray(arts, dtype=object),
+        names=list(extractor.names),
+        failures=failures,
+    )
+
+
+def _check_trainable(fs: FeatureSet, what: str = "training data") -> None:
+    labels, counts = np.unique(fs.y, return_counts=True)
+    if len(labels) < 2:
+        raise DatasetError(f"{what} has a single class ({labels.tolist()}); a classifier needs at least two")
+    n_tracks = {lab: len(np.unique(fs.groups[fs.y == lab])) for lab in labels}
+    if min(n_tracks.values()) < 1:  # pragma: no cover - unique() never yields empty classes
+        raise DatasetError(f"{what} has an empty class")
+
+
+@dataclass
+class FitResult:
+    model: Any
+    fit_time_s: float
+    params: dict[str, Any]
+    search: dict[str, Any] | None = None
+
+
+def fit_model(
+    kind: str,
+    fs: FeatureSet,
+    *,
+    params: dict[str, Any] | None = None,
+    search: bool = False,
+    cv_folds: int = 3,
+    seed: int = 0,
+    n_jobs: int = 1,
+) -> FitResult:
+    """Fit one model on segment features; with ``search``, grid-search it with grouped k-fold CV first.
+
+    The search folds are stratified and grouped (by artist when known, else by track), and use only the
+    rows given (the training side).
+    """
+    from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
+
+    _check_trainable(fs)
+    params = dict(params or {})
+    model = build_model(kind, random_state=seed, n_jobs=n_jobs, **params)
+    t0 = time.perf_counter()
+    search_info = None
+    if search:
+        grid = search_grid(kind)
+        groups = fs.split_groups()
+        n_groups_min = min(len(np.unique(groups[fs.y == c])) for c in np.unique(fs.y))
+        k = max(2, min(cv_folds, n_groups_min))
+        cv = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+        gs = GridSearchCV(
+            model, grid, scoring="f1_macro", cv=cv, n_jobs=n_jobs, refit=True, error_score="raise"
+        )
+        gs.fit(fs.X, fs.y, groups=groups)
+        model = gs.best_estimator_
+        search_info = {
+            "best_params": to_jsonable(gs.best_params_),
+            "best_score_f1_macro": float(gs.best_score_),
+            "folds": k,
+            "grid": to_jsonable(grid),
+        }
+        params.update(gs.best_params_)
+    else:
+        model.fit(fs.X, fs.y)
+    return FitResult(model, time.perf_counter() - t0, to_jsonable(params), search_info)
+
+
+def score_model(
+    name: str,
+    model: Any,
+    fs: FeatureSet,
+    *,
+    aggregation: str = "mean_log",
+    fit_time_s: float | None = None,
+    extra: dict[str, Any] | None = None,
+) -> ModelRun:
+    """Predict ``fs`` with a fitted model and evaluate at track and segment level."""
+    t0 = time.perf_counter()
+    proba = np.asarray(model.predict_proba(fs.X))
+    predict_time = time.perf_counter() - t0
+    classes = [str(c) for c in model.classes_]
+    unknown = sorted(set(np.unique(fs.y)) - set(classes))
+    if unknown:
+        raise ModelError(
+            f"the data has genres the model was not trained on: {unknown}; model labels: {classes}"
+        )
+    result = evaluate_predictions(fs.y, proba, fs.groups, classes, aggregation=aggregation)
+    return ModelRun(
+        name=name, result=result, fit_time_s=fit_time_s, predict_time_s=predict_time, extra=extra or {}
+    )
+
+
+# ---------------------------------------------------------------------------------------------- splits
+@dataclass
+class Split:
+    """Track ids on each side of a split (validation merged into training for classical models)."""
+
+    train: list[str]
+    test: list[str]
+    val: list[str] = field(default_factory=list)
+    description: str = ""
+
+
+def make_split(
+    dataset: ds_mod.Dataset,
+    *,
+    split_file: str | Path | None = None,
+    test_size: float = 0.2,
+    val_size: float = 0.16,
+    seed: int = 0,
+    group_by: str = "auto",
+) -> Split:
+    """Decide which tracks train and which test.
+
+    ``split_file`` is either a directory holding ``train*.txt`` / ``valid*.txt`` / ``test*.txt`` lists
+    (the GTZAN artist-filtered split layout) or one list of test tracks (everything else trains).
+    """
+    if split_file is not None:
+        p = Path(split_file)
+        if p.is_dir():
+
+            def find(prefixes: tuple[str, ...]) -> Path | None:
+                hits = sorted(f for f in p.iterdir() if f.suffix == ".txt" and f.name.startswith(prefixes))
+                return hits[0] if hits else None
+
+            train_f, val_f, test_f = find(("train",)), find(("valid", "val")), find(("test",))
+            if train_f is None or test_f is None:
+                raise DatasetError("split directory needs train*.txt and test*.txt lists", source=p)
+            train, val, test = ds_mod.split_from_files(dataset, train=train_f, test=test_f, val=val_f)
+        elif p.is_file():
+            test = ds_mod.split_from_files(dataset, test=p)[2]
+            test_ids = {t.track_id for t in test.tracks}
+            train = dataset.subset([i for i, t in enumerate(dataset.tracks) if t.track_id not in test_ids])
+            val = None
+        else:
+            raise DatasetError("split file not found", source=p)
+        return Split(
+            train=[t.track_id for t in train.tracks],
+            val=[t.track_id for t in val.tracks] if val is not None else [],
+            test=[t.track_id for t in test.tracks],
+            description=f"split file {p}",
+        )
+    train, val, test = ds_mod.train_val_test_split(
+        dataset, test_size=test_size, val_size=val_size, seed=seed, group_by=group_by
+    )
+    return Split(
+        train=[t.track_id for t in train.tracks],
+        val=[t.track_id for t in val.tracks],
+        test=[t.track_id for t in test.tracks],
+        description=f"grouped stratified split (test {test_size:.0%}, val {val_size:.0%}, seed {seed})",
+    )
+
+
+# ------------------------------------------------------------------------------------------- workflows
+@dataclass
+class TrainResult:
+    """What :func:`train` produced: the classifier, its bundle and (when a test side existed) its run."""
+
+    classifier: Classifier
+    bundle: Bundle
+    run: ModelRun | None
+    out: Path | None
+    failures: list[tuple[str, str]]
+
+
+def _resolve_extractor(features: str | Extractor, options: dict[str, Any] | None) -> Extractor:
+    if isinstance(features, Extractor):
+        return features
+    return get_extractor(features, **(options or {}))
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in model_kinds():
+        from genrekit.errors import unknown_name
+
+        raise unknown_name("model", kind, model_kinds())
+
+
+def train(
+    data: str | Path | ds_mod.Dataset,
+    *,
+    features: str | Extractor = "handcrafted",
+    feature_options: dict[str, Any] | None = None,
+    model: str = "svm",
+    params: dict[str, Any] | None = None,
+    search: bool = False,
+    split_file: str | Path | None = None,
+    test_size: float = 0.2,
+    aggregation: str = "mean_log",
+    out: str | Path | None = None,
+    seed: int = 0,
+    workers: int = 1,
+    cache_dir: str | Path | None = None,
+    progress: bool = False,
+) -> TrainResult:
+    """Train a model on a labelled audio dataset and (optionally) save its bundle.
+
+    The model is fitted on the training side (training + validation tracks) and scored on the held-out
+    test tracks; those test metrics are stored in the bundle. ``test_size=0`` trains on everything.
+
+    Returns
+    -------
+    TrainResult
+    """
+    _check_kind(model)
+    if aggregation not in AGGREGATIONS:
+        raise ConfigError(f"unknown aggregation {aggregation!r}; valid: {', '.join(AGGREGATIONS)}")
+    dataset = data if isinstance(data, ds_mod.Dataset) else ds_mod.load_dataset(data)
+    extractor = _resolve_extractor(features, feature_options)
+    fs = extract_features(dataset, extractor, workers=workers, cache_dir=cache_dir, progress=progress)
+    if split_file is None and test_size <= 0:
+        split = Split(train=list(fs.track_ids), test=[], description="all tracks used for training")
+    else:
+        split = make_split(dataset, split_file=split_file, test_size=test_size, seed=seed)
+    train_fs = fs.select_tracks(split.train + split.val)
+    test_fs = fs.select_tracks(split.test) if split.test else None
+    fitted = fit_model(model, train_fs, params=params, search=search, seed=seed, n_jobs=workers)
+    run = None
+    metrics: dict[str, Any] = {}
+    if test_fs is not None and len(test_fs.X):
+        run = score_model(model, fitted.model, test_fs, aggregation=aggregation, fit_time_s=fitted.fit_time_s)
+        metrics = {"test": run.result.to_dict(), "split": split.description}
+    bundle = Bundle(
+        model=fitted.model,
+        kind=model,
+        labels=[str(c) for c in fitted.model.classes_],
+        extractor=extractor.to_dict(),
+        feature_names=list(extractor.names),
+        aggregation=aggregation,
+        params=fitted.params,
+        metrics=to_jsonable(metrics),
+        data=to_jsonable(
+            {
+                "fingerprint": ds_mod.fingerprint(dataset),
+                "n_tracks": len(dataset),
+                "counts": dataset.counts(),
+                "n_train_tracks": len(split.train) + len(split.val),
+                "n_test_tracks": len(split.test),
+                "failures": fs.failures,
+            }
+        ),
+        extra=to_jsonable({"search": fitted.search, "fit_time_s": fitted.fit_time_s, "seed": seed}),
+    )
+    out_path = save_bundle(bundle, out) if out is not None else None
+    clf = Classifier(extractor, fitted.model, aggregation=aggregation, name=model, bundle=bundle)
+    return TrainResult(clf, bundle, run, out_path, fs.failures)
+
+
+@dataclass
+class CompareResult:
+    runs: list[ModelRun]
+    folds: dict[str, list[EvaluationResult]] | None
+    report: Path | None
+    failures: list[tuple[str, str]]
+    split: str
+
+
+def compare(
+    data: str | Path | ds_mod.Dataset,
+    *,
+    features: str | Extractor = "handcrafted",
+    feature_options: dict[str, Any] | None = None,
+    models: Sequence[str] = ("knn", "logreg", "rf", "svm", "xgboost", "mlp"),
+    search: bool = False,
+    split_file: str | Path | None = None,
+    folds: int | None = None,
+    test_size: float = 0.2,
+    aggregation: str = "mean_log",
+    report: str | Path | None = None,
+    seed: int = 0,
+    workers: int = 1,
+    cache_dir: str | Path | None = None,
+    progress: bool = False,
+) -> CompareResult:
+    """Fit and score several model families on the same features and split; write one report.
+
+    With ``folds=K`` every model is scored on K grouped stratified folds and the report shows the
+    pooled out-of-fold predictions plus the mean and spread over folds.
+    """
+    for m in models:
+        _check_kind(m)
+    dataset = data if isinstance(data, ds_mod.Dataset) else ds_mod.load_dataset(data)
+    extractor = _resolve_extractor(features, feature_options)
+    fs = extract_features(dataset, extractor, workers=workers, cache_dir=cache_dir, progress=progress)
+    runs: list[ModelRun] = []
+    fold_results: dict[str, list[EvaluationResult]] | None = None
+    if folds:
+        fold_results = {}
+        readable = ds_mod.Dataset(
+            tracks=tuple(t for t in dataset.tracks if t.track_id in set(fs.groups)), root=dataset.root
+        )
+        splits = ds_mod.grouped_kfold(readable, k=folds, seed=seed)
+        for kind in models:
+            fold_results[kind] = []
+            probas, ys, gs = [], [], []
+            fit_total = pred_total = 0.0
+            for train_idx, test_idx in splits:
+                tr = fs.select_tracks([readable.tracks[i].track_id for i in train_idx])
+                te = fs.select_tracks([readable.tracks[i].track_id for i in test_idx])
+                fitted = fit_model(kind, tr, search=search, seed=seed, n_jobs=workers)
+                r = score_model(kind, fitted.model, te, aggregation=aggregation, fit_time_s=fitted.fit_time_s)
+                fold_results[kind].append(r.result)
+                fit_total += fitted.fit_time_s
+                pred_total += r.predict_time_s
+                probas.append(np.asarray(fitted.model.predict_proba(te.X)))
+                ys.append(te.y)
+                gs.append(te.groups)
+            classes = list(fold_results[kind][0].classes)
+            pooled = evaluate_predictions(
+                np.concatenate(ys),
+                np.concatenate(probas),
+                np.concatenate(gs),
+                classes,
+                aggregation=aggregation,
+            )
+            runs.append(
+                ModelRun(
+                    kind,
+                    pooled,
+                    fit_time_s=fit_total / len(splits),
+                    predict_time_s=pred_total,
+                    extra={"folds": to_jsonable(fold_summary(fold_results[kind]))},
+                )
+            )
+        split_desc = f"{folds}-fold grouped stratified cross-validation (seed {seed})"
+    else:
+        split = make_split(dataset, split_file=split_file, test_size=test_size, seed=seed)
+        train_fs = fs.select_tracks(split.train + split.val)
+        test_fs = fs.select_tracks(split.test)
+        if not len(test_fs.X):
+            raise DatasetError("the test side of the split is empty: nothing to compare on")
+        for kind in models:
+            fitted = fit_model(kind, train_fs, search=search, seed=seed, n_jobs=workers)
+            runs.append(
+                score_model(
+                    kind,
+                    fitted.model,
+                    test_fs,
+                    aggregation=aggregation,
+                    fit_time_s=fitted.fit_time_s,
+                    extra={"params": fitted.params, "search": fitted.search},
+                )
+            )
+        split_desc = split.description
+    report_path = None
+    if report is not None:
+        from genrekit.report import write_report
+
+        info = {
+            "data": str(dataset.root) if dataset.root else "manifest",
+            "tracks": len(dataset),
+            "genres": dataset.counts(),
+            "features": extractor.to_dict(),
+            "split": split_desc,
+            "aggregation": aggregation,
+            "unreadable files": len(fs.failures),
+        }
+        report_path = write_report(report, runs, title="genrekit model comparison", dataset_info=info)
+    return CompareResult(runs, fold_results, report_path, fs.failures, split_desc)
+
+
+def evaluate(
+    model: str | Path | Classifier,
+    data: str | Path | ds_mod.Dataset,
+    *,
+    split_file: str | Path | None = None,
+    folds: int | None = None,
+    report: str | Path | None = None,
+    seed: int = 0,
+    workers: int = 1,
+    cache_dir: str | Path | None = None,
+    progress: bool = False,
+) -> CompareResult:
+    """Evaluate a trained model (bundle) on labelled data.
+
+    Without ``folds`` the bundle itself is scored: on the test list of ``split_file`` when given,
+    else on every track of ``data``. With ``folds=K`` the bundle's recipe (features, model kind and
+    parameters) is retrained and scored on K grouped folds of ``data``.
+    """
+    from genrekit.predict import load_model
+
+    clf = model if isinstance(model, Classifier) else load_model(model)
+    dataset = data if isinstance(data, ds_mod.Dataset) else ds_mod.load_dataset(data)
+    if folds:
+        if clf.bundle is None:
+            raise ModelError("cross-validation needs a trained bundle (its recipe is retrained per fold)")
+        return compare(
+            dataset,
+            features=clf.extractor,
+            models=[clf.bundle.kind],
+            folds=folds,
+            aggregation=clf.aggregation,
+            report=report,
+            seed=seed,
+            workers=workers,
+            cache_dir=cache_dir,
+            progress=progress,
+        )
+    if split_file is not None:
+        split = make_split(dataset, split_file=split_file)
+        dataset = dataset.subset([i for i, t in enumerate(dataset.tracks) if t.track_id in set(split.test)])
+        desc = split.description + " (test list)"
+    else:
+        desc = "all tracks"
+    unknown = sorted(set(dataset.labels) - set(clf.classes_))
+    if unknown:
+        raise DatasetError(
+            f"the data has genres the model does not know: {unknown}; model labels: {clf.classes_}"
+        )
+    fs = extract_features(dataset, clf.extractor, workers=workers, cache_dir=cache_dir, progress=progress)
+    run = score_model(clf.name, clf.model, fs, aggregation=clf.aggregation)
+    report_path = None
+    if report is not None:
+        from genrekit.report import write_report
+
+        info = {
+            "model": clf.name,
+            "tracks": len(dataset),
+            "genres": dataset.counts(),
+            "split": desc,
+            "unreadable files": len(fs.failures),
+        }
+        report_path = write_report(
+            report, [run], title=f"genrekit evaluation of {clf.name}", dataset_info=info
+        )
+    return CompareResult([run], None, report_path, fs.failures, desc)
