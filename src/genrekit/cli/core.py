@@ -1,101 +1,27 @@
-"""The ``genrekit`` command line: thin sub-commands over the library functions.
-
-Exit codes: 0 success, 1 other genrekit error, 2 bad option or name (ConfigError), 3 audio error,
-4 dataset error, 5 model error, 6 some items of a batch failed (the rest succeeded), 130 interrupted.
-"""
+"""Core commands: synth, scan, features, train, evaluate, compare, classify."""
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from genrekit.errors import GenreKitError
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-app = typer.Typer(
-    name="genrekit",
-    help="Tell which genre a piece of music belongs to: pretrained taggers, your own models, evaluation.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
+from genrekit.cli import (
+    EXIT_PARTIAL,
+    app,
+    console,
+    err_console,
+    fail,
+    handle_errors,
+    parse_list,
+    parse_options,
+    report_failures,
 )
-console = Console()
-err_console = Console(stderr=True)
-
-EXIT_PARTIAL = 6
-
-
-def _fail(message: str, code: int) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
-
-
-def handle_errors(func: F) -> F:
-    """Turn library errors into one-line messages and exit codes."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except GenreKitError as exc:
-            _fail(str(exc), exc.exit_code)
-        except KeyboardInterrupt:
-            _fail("interrupted", 130)
-        return None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _version_callback(value: bool) -> None:
-    if value:
-        from genrekit.bundle import genrekit_version
-
-        console.print(f"genrekit {genrekit_version()}")
-        raise typer.Exit()
-
-
-@app.callback()
-def main(
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Print the version.")
-    ] = False,
-    verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Log warnings and progress details.")
-    ] = False,
-) -> None:
-    """Genrekit: music genre classification."""
-    import logging
-
-    logging.basicConfig(level=logging.INFO if verbose else logging.ERROR, format="%(levelname)s %(message)s")
-
-
-def _parse_list(value: str) -> list[str]:
-    return [v.strip() for v in value.split(",") if v.strip()]
-
-
-def _parse_options(items: list[str] | None) -> dict[str, Any]:
-    """``key=value`` pairs with JSON values where they parse (``n_mels=96``, ``segment_s=null``)."""
-    out: dict[str, Any] = {}
-    from genrekit.errors import ConfigError
-
-    for item in items or []:
-        if "=" not in item:
-            raise ConfigError(f"option {item!r} is not of the form key=value")
-        k, v = item.split("=", 1)
-        try:
-            out[k.strip()] = json.loads(v)
-        except json.JSONDecodeError:
-            out[k.strip()] = v
-    return out
+from genrekit.errors import GenreKitError
 
 
 # ------------------------------------------------------------------------------------------------ data
@@ -117,7 +43,7 @@ def synth(
         per_genre=per_genre,
         duration_s=duration_s,
         seed=seed,
-        genres=_parse_list(genres) if genres else None,
+        genres=parse_list(genres) if genres else None,
         workers=workers,
     )
     console.print(f"wrote {len(paths)} clips to {out}")
@@ -161,7 +87,7 @@ def features(
     from genrekit.features.registry import get_extractor
     from genrekit.training import extract_features
 
-    ext = get_extractor(extractor, **_parse_options(option))
+    ext = get_extractor(extractor, **parse_options(option))
     dataset = load_dataset(data)
     fs = extract_features(dataset, ext, workers=workers, cache_dir=cache_dir, progress=sys.stderr.isatty())
     df = pd.DataFrame(fs.X, columns=fs.names)
@@ -176,14 +102,7 @@ def features(
     console.print(
         f"{len(df)} segments x {len(fs.names)} features from {df.track_id.nunique()} tracks -> {out}"
     )
-    _report_failures(fs.failures)
-
-
-def _report_failures(failures: list[tuple[str, str]]) -> None:
-    if failures:
-        err_console.print(f"[yellow]{len(failures)} file(s) skipped:[/]")
-        for path, msg in failures:
-            err_console.print(f"  {path}: {msg}", highlight=False, soft_wrap=True)
+    report_failures(fs.failures)
 
 
 # ---------------------------------------------------------------------------------------------- models
@@ -216,9 +135,9 @@ def train(
     res = train_fn(
         data,
         features=features,
-        feature_options=_parse_options(option),
+        feature_options=parse_options(option),
         model=model,
-        params=_parse_options(param),
+        params=parse_options(param),
         search=search,
         split_file=split_file,
         test_size=test_size,
@@ -236,7 +155,7 @@ def train(
             f"({res.run.result.n_tracks} tracks), fit {res.run.fit_time_s:.1f} s"
         )
     console.print(f"bundle written to {res.out}")
-    _report_failures(res.failures)
+    report_failures(res.failures)
 
 
 @app.command()
@@ -267,7 +186,7 @@ def evaluate(
     )
     _print_runs(res.runs)
     console.print(f"report: {res.report}")
-    _report_failures(res.failures)
+    report_failures(res.failures)
 
 
 @app.command()
@@ -296,8 +215,8 @@ def compare(
     res = compare_fn(
         data,
         features=features,
-        feature_options=_parse_options(option),
-        models=_parse_list(models),
+        feature_options=parse_options(option),
+        models=parse_list(models),
         search=search,
         split_file=split_file,
         folds=folds,
@@ -310,7 +229,7 @@ def compare(
     )
     _print_runs(res.runs)
     console.print(f"report: {res.report}")
-    _report_failures(res.failures)
+    report_failures(res.failures)
 
 
 def _print_runs(runs: list[Any]) -> None:
@@ -348,7 +267,7 @@ def classify(
     if model is None and files and (files[0].is_dir() or files[0].suffix == ".zip"):
         model, files = str(files[0]), files[1:]
     if not files:
-        _fail("no audio files given", 2)
+        fail("no audio files given", 2)
     clf = load_model(model)
     failed = 0
     for f in files:
@@ -371,7 +290,3 @@ def classify(
                 console.print(f"  {s.start_s:7.2f}-{s.end_s:7.2f} s  {s.genre}", highlight=False)
     if failed:
         raise typer.Exit(EXIT_PARTIAL if failed < len(files) else 3)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    app()

@@ -1,0 +1,114 @@
+"""The ``genrekit`` command line: thin sub-commands over the library functions.
+
+This package holds the shared app, error handling and option parsing; the commands live in
+``core`` (data, train, evaluate, classify), ``tabular``, ``serve`` and ``batch``, each importing
+``app`` from here and registering itself.
+
+Exit codes: 0 success, 1 other genrekit error, 2 bad option or name (ConfigError), 3 audio error,
+4 dataset error, 5 model error, 6 some items of a batch failed (the rest succeeded), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from genrekit.errors import GenreKitError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+app = typer.Typer(
+    name="genrekit",
+    help="Tell which genre a piece of music belongs to: pretrained taggers, your own models, evaluation.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+EXIT_PARTIAL = 6
+
+
+def fail(message: str, code: int) -> None:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def handle_errors(func: F) -> F:
+    """Turn library errors into one-line messages and exit codes."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except GenreKitError as exc:
+            fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            fail("interrupted", 130)
+        return None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        from genrekit.bundle import genrekit_version
+
+        console.print(f"genrekit {genrekit_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Print the version.")
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log warnings and progress details.")
+    ] = False,
+) -> None:
+    """Genrekit: music genre classification."""
+    import logging
+
+    logging.basicConfig(level=logging.INFO if verbose else logging.ERROR, format="%(levelname)s %(message)s")
+
+
+def parse_list(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def parse_options(items: list[str] | None) -> dict[str, Any]:
+    """``key=value`` pairs with JSON values where they parse (``n_mels=96``, ``segment_s=null``)."""
+    out: dict[str, Any] = {}
+    from genrekit.errors import ConfigError
+
+    for item in items or []:
+        if "=" not in item:
+            raise ConfigError(f"option {item!r} is not of the form key=value")
+        k, v = item.split("=", 1)
+        try:
+            out[k.strip()] = json.loads(v)
+        except json.JSONDecodeError:
+            out[k.strip()] = v
+    return out
+
+
+def report_failures(failures: list[tuple[str, str]]) -> None:
+    if failures:
+        err_console.print(f"[yellow]{len(failures)} file(s) skipped:[/]")
+        for path, msg in failures:
+            err_console.print(f"  {path}: {msg}", highlight=False, soft_wrap=True)
+
+
+def register_all() -> None:
+    """Import the command modules so that their commands register on ``app``."""
+    from genrekit.cli import batch, core, serve, tabular  # noqa: F401
+
+
+register_all()

@@ -1,0 +1,5 @@
+"""Run the CLI as ``python -m genrekit.cli``."""
+
+from genrekit.cli import app
+
+app()

@@ -1,0 +1,3 @@
+"""Batch commands (`genrekit batch ...`)."""
+
+from __future__ import annotations

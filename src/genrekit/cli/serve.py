@@ -1,0 +1,3 @@
+"""The `genrekit serve` command."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Tabular commands (`genrekit tabular ...`)."""
+
+from __future__ import annotations
