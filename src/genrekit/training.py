@@ -240,7 +240,7 @@ def make_split(
                 raise DatasetError("split directory needs train*.txt and test*.txt lists", source=p)
             train, val, test = ds_mod.split_from_files(dataset, train=train_f, test=test_f, val=val_f)
         elif p.is_file():
-            test = ds_mod.split_from_files(dataset, test=p)[2]
+            test = ds_mod.split_from_files(dataset, train=[], test=p).test
             test_ids = {t.track_id for t in test.tracks}
             train = dataset.subset([i for i, t in enumerate(dataset.tracks) if t.track_id not in test_ids])
             val = None

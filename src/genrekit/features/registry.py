@@ -16,6 +16,7 @@ _REGISTRY: dict[str, str] = {
     "musicnn-msd": "genrekit.features.musicnn.extractor:MusicnnMSDExtractor",
     "musicnn-mtt": "genrekit.features.musicnn.extractor:MusicnnMTTExtractor",
     "musicnn": "genrekit.features.musicnn.extractor:MusicnnBothExtractor",
+    "musicnn-mel": "genrekit.features.patches:MusicnnMelExtractor",
 }
 
 

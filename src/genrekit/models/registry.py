@@ -9,7 +9,11 @@ from genrekit.errors import unknown_name
 from genrekit.models.classical import CLASSICAL_KINDS, make_model, param_grid
 
 #: Torch model kinds: name -> "module:ClassName" (imported lazily so classical use never imports torch).
-NEURAL_KINDS: dict[str, str] = {}
+NEURAL_KINDS: dict[str, str] = {
+    "dnn": "genrekit.models.neural:DNNClassifier",
+    "cnn": "genrekit.models.neural:CNNClassifier",
+    "musicnn-finetune": "genrekit.models.neural:MusicnnFinetuneClassifier",
+}
 
 
 def available() -> list[str]:
