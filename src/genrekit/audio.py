@@ -202,10 +202,19 @@ def resample(y: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
 
 
 def to_mono(frames: np.ndarray) -> np.ndarray:
-    """Mix ``(n_samples, channels)`` frames down to ``(n_samples,)`` by averaging the channels."""
+    """Mix ``(n_samples, channels)`` frames down to ``(n_samples,)`` by averaging the channels.
+
+    Channels are added one strided column at a time, which is several times faster than a
+    ``mean(axis=1)`` reduction over the short channel axis.
+    """
     if frames.ndim == 1:
         return frames.astype(np.float32, copy=False)
-    return frames.mean(axis=1, dtype=np.float64).astype(np.float32)
+    y = frames[:, 0].astype(np.float32, copy=True)
+    for c in range(1, frames.shape[1]):
+        y += frames[:, c]
+    if frames.shape[1] > 1:
+        y *= np.float32(1.0 / frames.shape[1])
+    return y
 
 
 def load(

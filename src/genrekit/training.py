@@ -8,6 +8,7 @@ never land on both sides; grid searches run grouped cross-validation on the trai
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 from collections.abc import Sequence
@@ -57,6 +58,7 @@ class FeatureSet:
     artists: np.ndarray
     names: list[str]
     failures: list[tuple[str, str]] = field(default_factory=list)
+    frame_shape: tuple[int, int] | None = None
 
     @property
     def track_ids(self) -> np.ndarray:
@@ -66,7 +68,14 @@ class FeatureSet:
     def select_tracks(self, track_ids: Sequence[str]) -> FeatureSet:
         """The rows whose track id is in ``track_ids``."""
         mask = np.isin(self.groups, np.asarray(list(track_ids), dtype=self.groups.dtype))
-        return FeatureSet(self.X[mask], self.y[mask], self.groups[mask], self.artists[mask], self.names)
+        return FeatureSet(
+            self.X[mask],
+            self.y[mask],
+            self.groups[mask],
+            self.artists[mask],
+            self.names,
+            frame_shape=self.frame_shape,
+        )
 
     def split_groups(self) -> np.ndarray:
         """Grouping for cross-validation: artist when every track has one, else track id."""
@@ -112,6 +121,7 @@ def extract_features(
         artists=np.asarray(arts, dtype=object),
         names=list(extractor.names),
         failures=failures,
+        frame_shape=extractor.frame_shape,
     )
 
 
@@ -152,6 +162,9 @@ def fit_model(
     _check_trainable(fs)
     params = dict(params or {})
     model = build_model(kind, random_state=seed, n_jobs=n_jobs, **params)
+    if "frame_shape" in model.get_params() and model.get_params()["frame_shape"] is None and fs.frame_shape:
+        model.set_params(frame_shape=tuple(fs.frame_shape))
+    takes_groups = "groups" in inspect.signature(model.fit).parameters
     t0 = time.perf_counter()
     search_info = None
     if search:
@@ -172,6 +185,8 @@ def fit_model(
             "grid": to_jsonable(grid),
         }
         params.update(gs.best_params_)
+    elif takes_groups:  # torch models take their validation split grouped by track
+        model.fit(fs.X, fs.y, groups=fs.groups)
     else:
         model.fit(fs.X, fs.y)
     return FitResult(model, time.perf_counter() - t0, to_jsonable(params), search_info)
@@ -197,9 +212,10 @@ def score_model(
             f"the data has genres the model was not trained on: {unknown}; model labels: {classes}"
         )
     result = evaluate_predictions(fs.y, proba, fs.groups, classes, aggregation=aggregation)
-    return ModelRun(
-        name=name, result=result, fit_time_s=fit_time_s, predict_time_s=predict_time, extra=extra or {}
-    )
+    extra = dict(extra or {})
+    if getattr(model, "history_", None):  # torch models: per-epoch curves for the report
+        extra["history"] = to_jsonable(model.history_)
+    return ModelRun(name=name, result=result, fit_time_s=fit_time_s, predict_time_s=predict_time, extra=extra)
 
 
 # ---------------------------------------------------------------------------------------------- splits
@@ -467,7 +483,10 @@ def compare(
             "aggregation": aggregation,
             "unreadable files": len(fs.failures),
         }
-        report_path = write_report(report, runs, title="genrekit model comparison", dataset_info=info)
+        history = {r.name: r.extra["history"] for r in runs if r.extra.get("history")}
+        report_path = write_report(
+            report, runs, title="genrekit model comparison", dataset_info=info, history=history or None
+        )
     return CompareResult(runs, fold_results, report_path, fs.failures, split_desc)
 
 

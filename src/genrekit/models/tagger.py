@@ -1,0 +1,270 @@
+"""Out-of-the-box genre prediction from the pretrained musicnn taggers (no training).
+
+The MSD_musicnn and MTT_musicnn models each output 50 tag probabilities (sigmoids, not exclusive).
+Their genre-like tags are mapped onto one documented taxonomy (:data:`TAXONOMY`); a genre's score is
+the highest probability among its tags, and the scores are normalised to sum to 1. Instrument, mood
+and era tags ("guitar", "sad", "80s") carry no genre and are left out; they stay available as raw tags.
+
+The taxonomy (13 genres). GTZAN's disco and reggae have no tag in either model, so they are absent:
+
+=============  ========================================================================================
+genre          tags (MSD = Million Song Dataset model, MTT = MagnaTagATune model)
+=============  ========================================================================================
+ambient        MSD ambient, chillout; MTT ambient, new age
+blues          MSD blues
+classical      MTT classical, classic, opera, choral, choir, harpsichord
+country        MSD country; MTT country
+electronic     MSD electronic, electronica, electro, dance, House; MTT electronic, techno, dance
+folk           MSD folk
+hiphop         MSD Hip-Hop
+jazz           MSD jazz
+metal          MSD metal, heavy metal; MTT metal
+pop            MSD pop, indie pop; MTT pop
+rnb            MSD rnb, soul, funk
+rock           MSD rock, alternative, alternative rock, classic rock, indie rock, hard rock, punk,
+               Progressive rock, indie; MTT rock
+world          MTT indian, sitar
+=============  ========================================================================================
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from genrekit.errors import ConfigError, ModelError
+
+MSD_TAGS: tuple[str, ...] = (
+    "rock",
+    "pop",
+    "alternative",
+    "indie",
+    "electronic",
+    "female vocalists",
+    "dance",
+    "00s",
+    "alternative rock",
+    "jazz",
+    "beautiful",
+    "metal",
+    "chillout",
+    "male vocalists",
+    "classic rock",
+    "soul",
+    "indie rock",
+    "Mellow",
+    "electronica",
+    "80s",
+    "folk",
+    "90s",
+    "chill",
+    "instrumental",
+    "punk",
+    "oldies",
+    "blues",
+    "hard rock",
+    "ambient",
+    "acoustic",
+    "experimental",
+    "female vocalist",
+    "guitar",
+    "Hip-Hop",
+    "70s",
+    "party",
+    "country",
+    "easy listening",
+    "sexy",
+    "catchy",
+    "funk",
+    "electro",
+    "heavy metal",
+    "Progressive rock",
+    "60s",
+    "rnb",
+    "indie pop",
+    "sad",
+    "House",
+    "happy",
+)
+MTT_TAGS: tuple[str, ...] = (
+    "guitar",
+    "classical",
+    "slow",
+    "techno",
+    "strings",
+    "drums",
+    "electronic",
+    "rock",
+    "fast",
+    "piano",
+    "ambient",
+    "beat",
+    "violin",
+    "vocal",
+    "synth",
+    "female",
+    "indian",
+    "opera",
+    "male",
+    "singing",
+    "vocals",
+    "no vocals",
+    "harpsichord",
+    "loud",
+    "quiet",
+    "flute",
+    "woman",
+    "male vocal",
+    "no vocal",
+    "pop",
+    "soft",
+    "sitar",
+    "solo",
+    "man",
+    "classic",
+    "choir",
+    "voice",
+    "new age",
+    "dance",
+    "male voice",
+    "female vocal",
+    "beats",
+    "harp",
+    "cello",
+    "no voice",
+    "weird",
+    "country",
+    "metal",
+    "female voice",
+    "choral",
+)
+
+#: genre -> list of "msd:<tag>" / "mtt:<tag>" sources.
+TAXONOMY: dict[str, tuple[str, ...]] = {
+    "ambient": ("msd:ambient", "msd:chillout", "mtt:ambient", "mtt:new age"),
+    "blues": ("msd:blues",),
+    "classical": ("mtt:classical", "mtt:classic", "mtt:opera", "mtt:choral", "mtt:choir", "mtt:harpsichord"),
+    "country": ("msd:country", "mtt:country"),
+    "electronic": (
+        "msd:electronic",
+        "msd:electronica",
+        "msd:electro",
+        "msd:dance",
+        "msd:House",
+        "mtt:electronic",
+        "mtt:techno",
+        "mtt:dance",
+    ),
+    "folk": ("msd:folk",),
+    "hiphop": ("msd:Hip-Hop",),
+    "jazz": ("msd:jazz",),
+    "metal": ("msd:metal", "msd:heavy metal", "mtt:metal"),
+    "pop": ("msd:pop", "msd:indie pop", "mtt:pop"),
+    "rnb": ("msd:rnb", "msd:soul", "msd:funk"),
+    "rock": (
+        "msd:rock",
+        "msd:alternative",
+        "msd:alternative rock",
+        "msd:classic rock",
+        "msd:indie rock",
+        "msd:hard rock",
+        "msd:punk",
+        "msd:Progressive rock",
+        "msd:indie",
+        "mtt:rock",
+    ),
+    "world": ("mtt:indian", "mtt:sitar"),
+}
+
+#: Column order of the "musicnn" extractor with output="tags": the 50 MSD tags, then the 50 MTT tags.
+TAG_SOURCES: tuple[str, ...] = tuple(f"msd:{t}" for t in MSD_TAGS) + tuple(f"mtt:{t}" for t in MTT_TAGS)
+
+
+def taxonomy_matrix(taxonomy: dict[str, tuple[str, ...]] = TAXONOMY) -> tuple[list[str], np.ndarray]:
+    """Genres and a 0/1 membership matrix of shape (n_tags=100, n_genres) over :data:`TAG_SOURCES`."""
+    index = {s: i for i, s in enumerate(TAG_SOURCES)}
+    genres = sorted(taxonomy)
+    m = np.zeros((len(TAG_SOURCES), len(genres)), dtype=np.float64)
+    for j, g in enumerate(genres):
+        for src in taxonomy[g]:
+            if src not in index:
+                raise ConfigError(
+                    f"taxonomy genre {g!r} names unknown tag {src!r}; tags are msd:/mtt: + model tags"
+                )
+            m[index[src], j] = 1.0
+    return genres, m
+
+
+class TagGenreModel(ClassifierMixin, BaseEstimator):
+    """Maps musicnn tag probabilities (n, 100) to genre probabilities (n, n_genres) with a fixed taxonomy.
+
+    Parameters
+    ----------
+    taxonomy : dict or None
+        genre -> tag sources; ``None`` for :data:`TAXONOMY`.
+    sharpness : float
+        Exponent applied to the genre scores before normalising (1 = plain ratio of scores).
+    """
+
+    def __init__(self, *, taxonomy: dict[str, tuple[str, ...]] | None = None, sharpness: float = 2.0) -> None:
+        self.taxonomy = taxonomy
+        self.sharpness = sharpness
+        genres, self.membership_ = taxonomy_matrix(taxonomy or TAXONOMY)
+        self.classes_ = np.asarray(genres)
+
+    def fit(self, X: Any = None, y: Any = None) -> TagGenreModel:
+        """Nothing to learn: the mapping is fixed (kept for the scikit-learn contract)."""
+        return self
+
+    def genre_scores(self, tags: np.ndarray) -> np.ndarray:
+        """Highest tag probability per genre, shape (n, n_genres)."""
+        tags = np.asarray(tags, dtype=np.float64)
+        if tags.ndim != 2 or tags.shape[1] != len(TAG_SOURCES):
+            raise ModelError(f"expected (n, {len(TAG_SOURCES)}) musicnn tag probabilities, got {tags.shape}")
+        return np.max(tags[:, :, None] * self.membership_[None, :, :], axis=1)
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Genre probabilities, shape (n, n_genres), rows summing to 1."""
+        s = np.power(np.clip(self.genre_scores(X), 1e-9, 1.0), self.sharpness)
+        return s / s.sum(axis=1, keepdims=True)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+DEFAULT_TAGGERS = ("musicnn", "musicnn-msd", "musicnn-mtt")
+
+
+@lru_cache(maxsize=4)
+def default_classifier(name: str = "musicnn") -> Any:
+    """The pretrained genre classifier: musicnn tags (both models) mapped through :data:`TAXONOMY`.
+
+    ``musicnn-msd`` / ``musicnn-mtt`` select a single tagger (its missing tags score 0). Cached: the
+    networks load once per process.
+    """
+    from genrekit.features.registry import get_extractor
+    from genrekit.predict import Classifier
+
+    if name not in DEFAULT_TAGGERS:
+        raise ConfigError(f"unknown pretrained model {name!r}; valid: {', '.join(DEFAULT_TAGGERS)}")
+    extractor = get_extractor("musicnn", output="tags")
+    model = TagGenreModel()
+    if name != "musicnn":
+        keep = "msd:" if name == "musicnn-msd" else "mtt:"
+        taxonomy = {g: tuple(s for s in srcs if s.startswith(keep)) for g, srcs in TAXONOMY.items()}
+        model = TagGenreModel(taxonomy={g: s for g, s in taxonomy.items() if s})
+    return Classifier(extractor, model, aggregation="mean_prob", name=name)
+
+
+def top_tags(tags: np.ndarray, *, which: str = "msd", k: int = 10) -> list[tuple[str, float]]:
+    """The ``k`` highest tags of one model from a (100,) or (n, 100) tag array (rows averaged)."""
+    t = np.asarray(tags, dtype=np.float64)
+    t = t.mean(axis=0) if t.ndim == 2 else t
+    if which not in ("msd", "mtt"):
+        raise ConfigError(f"which must be 'msd' or 'mtt', got {which!r}")
+    part, names = (t[:50], MSD_TAGS) if which == "msd" else (t[50:], MTT_TAGS)
+    order = np.argsort(-part)[:k]
+    return [(names[i], float(part[i])) for i in order]
