@@ -29,3 +29,16 @@ def click_train_120() -> tuple[np.ndarray, int]:
     for start in range(0, len(y) - len(click), SR // 2):
         y[start : start + len(click)] += click
     return y, SR
+
+
+TINY_GENRES = ("classical", "metal", "hiphop", "jazz")
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory):
+    """A small synthesized GTZAN-layout corpus: 4 genres x 6 clips x 6 s (made once per session)."""
+    from genrekit.synth import write_corpus
+
+    out = tmp_path_factory.mktemp("corpus")
+    write_corpus(out, per_genre=6, duration_s=6.0, seed=3, genres=TINY_GENRES)
+    return out

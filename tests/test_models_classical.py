@@ -66,8 +66,8 @@ def test_aggregation_math():
     vote = aggregate_track(p, method="vote")  # 1-1 tie broken by the mean probability (class 0)
     assert vote[0] > vote[1] and vote.sum() == pytest.approx(1.0)
     three = np.array([[0.6, 0.4], [0.6, 0.4], [0.1, 0.9]])
-    np.testing.assert_allclose(aggregate_track(three, method="vote"), [2 / 3, 1 / 3])
-    with pytest.raises(ConfigError, match="valid aggregations"):
+    np.testing.assert_allclose(aggregate_track(three, method="vote"), [2 / 3, 1 / 3], atol=1e-6)
+    with pytest.raises(ConfigError, match="valid aggregation methods"):
         aggregate_track(p, method="median")
 
 

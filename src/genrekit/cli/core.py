@@ -290,3 +290,40 @@ def classify(
                 console.print(f"  {s.start_s:7.2f}-{s.end_s:7.2f} s  {s.genre}", highlight=False)
     if failed:
         raise typer.Exit(EXIT_PARTIAL if failed < len(files) else 3)
+
+
+@app.command()
+@handle_errors
+def tags(
+    files: Annotated[list[Path], typer.Argument(help="Audio files.")],
+    which: Annotated[str, typer.Option("--which", help="msd, mtt or both.")] = "both",
+    top: Annotated[int, typer.Option(help="How many tags per model (50 = all).")] = 10,
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """Print the raw musicnn tags (MSD and/or MTT, 50 each) of each file, averaged over its patches."""
+    from genrekit.audio import load
+    from genrekit.errors import ConfigError
+    from genrekit.features.registry import get_extractor
+    from genrekit.models.tagger import top_tags
+
+    if which not in ("msd", "mtt", "both"):
+        raise ConfigError(f"--which must be msd, mtt or both, got {which!r}")
+    extractor = get_extractor("musicnn", output="tags")
+    failed = 0
+    for f in files:
+        try:
+            y, sr = load(f, sr=extractor.sr)
+            t = extractor(y, sr)
+        except GenreKitError as exc:
+            failed += 1
+            err_console.print(f"[red]{f}: {exc.message}[/]", highlight=False)
+            continue
+        result = {m: top_tags(t, which=m, k=top) for m in (["msd", "mtt"] if which == "both" else [which])}
+        if json_out:
+            print(json.dumps({"source": str(f), **{m: dict(v) for m, v in result.items()}}))
+            continue
+        console.print(f"[bold]{f}[/]", highlight=False)
+        for m, v in result.items():
+            console.print(f"  {m.upper()}: " + ", ".join(f"{name} {p:.2f}" for name, p in v), highlight=False)
+    if failed:
+        raise typer.Exit(EXIT_PARTIAL if failed < len(files) else 3)

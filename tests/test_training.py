@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from genrekit.datasets import load_dataset
+from genrekit.errors import ConfigError, DatasetError
+from genrekit.predict import load_model
+from genrekit.training import compare, evaluate, extract_features, make_split, train
+
+pytestmark = pytest.mark.slow
+
+
+def test_train_scores_held_out_tracks_and_saves_a_bundle(tiny_corpus, tmp_path):
+    res = train(
+        tiny_corpus,
+        features="handcrafted",
+        model="logreg",
+        out=tmp_path / "m",
+        seed=0,
+        cache_dir=tmp_path / "cache",
+    )
+    run = res.run
+    assert run is not None and run.result.n_tracks >= 4
+    assert run.result.track.accuracy > 0.5  # 4 genres: chance is 0.25
+    # no track of the test side was seen in training
+    split = make_split(load_dataset(tiny_corpus), seed=0)
+    assert set(run.result.track_keys) == set(split.test)
+    assert not set(split.test) & set(split.train + split.val)
+    # the saved bundle predicts exactly what the in-memory classifier does
+    clf = load_model(tmp_path / "m")
+    wav = sorted(tiny_corpus.glob("metal/*.wav"))[0]
+    a, b = clf.predict(wav), res.classifier.predict(wav)
+    assert a.probabilities == b.probabilities
+    assert clf.bundle.metrics["test"]["track"]["accuracy"] == pytest.approx(run.result.track.accuracy)
+    assert clf.bundle.data["n_tracks"] == 24
+
+
+def test_compare_with_folds_writes_a_report(tiny_corpus, tmp_path):
+    res = compare(
+        tiny_corpus,
+        features="handcrafted",
+        models=["knn", "rf"],
+        folds=3,
+        report=tmp_path / "r",
+        cache_dir=tmp_path / "cache",
+    )
+    assert {r.name for r in res.runs} == {"knn", "rf"}
+    for r in res.runs:
+        assert r.result.n_tracks == 24  # pooled out-of-fold predictions cover every track once
+        assert r.result.track.accuracy > 0.5
+        assert "folds" in r.extra
+    assert (res.report / "report.html").is_file() and (res.report / "metrics.json").is_file()
+
+
+def test_evaluate_bundle_on_data(tiny_corpus, tmp_path):
+    train(
+        tiny_corpus,
+        features="handcrafted",
+        model="logreg",
+        out=tmp_path / "m",
+        test_size=0,
+        cache_dir=tmp_path / "cache",
+    )
+    res = evaluate(tmp_path / "m", tiny_corpus, report=tmp_path / "e", cache_dir=tmp_path / "cache")
+    assert res.runs[0].result.n_tracks == 24
+    assert res.runs[0].result.track.accuracy > 0.8  # scored on its own training data
+
+
+def test_unreadable_file_is_reported_and_skipped(tiny_corpus, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(tiny_corpus, data)
+    (data / "jazz" / "broken.wav").write_text("not audio at all")
+    fs = extract_features(load_dataset(data), _extractor(), cache_dir=None)
+    assert len(fs.failures) == 1 and "broken.wav" in fs.failures[0][0]
+    assert "not an audio file" in fs.failures[0][1]
+    assert len(np.unique(fs.groups)) == 24
+
+
+def _extractor():
+    from genrekit.features.registry import get_extractor
+
+    return get_extractor("handcrafted")
+
+
+def test_bad_datasets(tiny_corpus, tmp_path):
+    single = tmp_path / "single"
+    shutil.copytree(tiny_corpus / "jazz", single / "jazz")
+    with pytest.raises(DatasetError, match="single class"):
+        train(single, model="logreg", test_size=0)
+    empty = tmp_path / "empty_class"
+    shutil.copytree(tiny_corpus, empty)
+    (empty / "blues").mkdir()
+    with pytest.raises(DatasetError, match="blues"):
+        train(empty, model="logreg")
+    with pytest.raises(ConfigError, match="valid models: .*logreg"):
+        train(tiny_corpus, model="deep-forest")
