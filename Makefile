@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -e '.[dev]'
 	# musicnn ships the pretrained weights; its declared pins (numpy<1.17, TensorFlow 1) are unusable.
 	$(BIN)/python -m pip install --no-deps musicnn==0.1.0
+	$(BIN)/python tools/warm_numba_cache.py
 	touch $(STAMP)
 
 demo: $(STAMP)
