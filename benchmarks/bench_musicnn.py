@@ -1,0 +1,170 @@
+"""Time the pretrained musicnn tagger on a 30 s mp3: decode -> log-mel patches -> tag probabilities.
+
+    python benchmarks/bench_musicnn.py [--seconds 30] [--repeats 10] [--model msd|mtt] [--threads N]
+
+"warm" is the median of repeated runs in one process with the model already loaded; "cold" is a fresh
+process: importing genrekit + torch, reading the checkpoint (``load_musicnn``) and the first run. CPU
+time (all threads) is printed next to wall time: on a shared machine wall time also measures the
+neighbours. The load average at the start is printed for the same reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+
+def make_clip(path: Path, seconds: float) -> None:
+    """Music-like stereo 44.1 kHz mp3: chords of harmonic tones, a bass line and noise-burst drums."""
+    sr = 44100
+    rng = np.random.default_rng(0)
+    n = int(seconds * sr)
+    t = np.arange(n) / sr
+    y = np.zeros(n)
+    for i, start in enumerate(np.arange(0.0, seconds, 2.0)):
+        sel = (t >= start) & (t < start + 2.0)
+        root = (220.0, 174.6, 261.6, 196.0)[i % 4]
+        for ratio in (1.0, 1.26, 1.5):
+            for h in range(1, 5):
+                y[sel] += 0.05 / h * np.sin(2 * np.pi * root * ratio * h * t[sel])
+        y[sel] += 0.15 * np.sin(2 * np.pi * root / 2 * t[sel])
+    hit = int(0.05 * sr)
+    for start in np.arange(0.0, seconds - 0.1, 0.25):
+        i0 = int(start * sr)
+        y[i0 : i0 + hit] += 0.4 * rng.standard_normal(hit) * np.exp(-np.arange(hit) / (0.01 * sr))
+    y *= 0.8 / np.abs(y).max()
+    stereo = np.stack([y, np.roll(y, 100)], axis=1).astype(np.float32)
+    sf.write(path, stereo, sr, format="MP3", subtype="MPEG_LAYER_III")
+
+
+def timed(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
+    """Median wall and CPU seconds of ``fn()`` after one warm-up call."""
+    fn()
+    wall, cpu = [], []
+    for _ in range(repeats):
+        w0, c0 = time.perf_counter(), time.process_time()
+        fn()
+        wall.append(time.perf_counter() - w0)
+        cpu.append(time.process_time() - c0)
+    return statistics.median(wall), statistics.median(cpu)
+
+
+def warm(path: Path, model: str, repeats: int) -> None:
+    import torch
+
+    from genrekit.audio import load
+    from genrekit.features.musicnn.network import load_musicnn, run
+    from genrekit.features.musicnn.preprocess import mel_patches
+    from genrekit.features.registry import get_extractor
+
+    ext = get_extractor(f"musicnn-{model}", output="tags")
+    net = load_musicnn(f"{model.upper()}_musicnn")
+    y, sr = load(path, sr=16000)
+    patches = mel_patches(y)
+    print(f"torch threads: {torch.get_num_threads()}, patches: {patches.shape}")
+    rows = [
+        ("decode mp3 -> 16 kHz mono", lambda: load(path, sr=16000)),
+        ("log-mel patches", lambda: mel_patches(y)),
+        ("network forward (batched)", lambda: run(net, patches)),
+        ("extractor(y) -> tags", lambda: ext(y, sr)),
+        ("file -> tags (total)", lambda: ext(*load(path, sr=16000))),
+    ]
+    print(f"{'warm stage':30} {'wall':>9} {'cpu':>9}")
+    for label, fn in rows:
+        w, c = timed(fn, repeats)
+        print(f"{label:30} {w * 1000:7.1f}ms {c * 1000:7.1f}ms")
+
+
+def calibrate(model: str, repeats: int) -> None:
+    """Forward pass vs an sgemm of about the same FLOPs, interleaved: a ratio that load hardly changes."""
+    import torch
+
+    from genrekit.features.musicnn.network import load_musicnn
+
+    net = load_musicnn(f"{model.upper()}_musicnn")
+    x = torch.rand(10, 187, 96) * 4
+    gmac = 15.6  # multiply-adds of the forward for 10 patches, Toeplitz overheads included
+    n = int(round((gmac * 1e9) ** (1 / 3)))
+    a, b = torch.rand(n, n), torch.rand(n, n)
+    fwd, mm = [], []
+    with torch.inference_mode():
+        net(x), a @ b
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            net(x)
+            t1 = time.perf_counter()
+            a @ b
+            t2 = time.perf_counter()
+            fwd.append(t1 - t0)
+            mm.append(t2 - t1)
+    f, m = statistics.median(fwd), statistics.median(mm)
+    print(
+        f"calibration: forward(10 patches) {f * 1000:.0f} ms = {2 * gmac / f:.0f} GFLOPS; "
+        f"sgemm {n}^3 {m * 1000:.0f} ms = {2 * n**3 / m / 1e9:.0f} GFLOPS; forward / sgemm = {f / m:.2f}"
+    )
+
+
+COLD = """
+import time
+t0 = time.perf_counter()
+from genrekit.audio import load
+from genrekit.features.registry import get_extractor
+from genrekit.features.musicnn.network import load_musicnn
+ext = get_extractor("musicnn-{model}", output="tags")
+t1 = time.perf_counter()
+load_musicnn("{name}")
+t2 = time.perf_counter()
+tags = ext(*load({path!r}, sr=16000))
+t3 = time.perf_counter()
+print(t1 - t0, t2 - t1, t3 - t2, tags.shape[0])
+"""
+
+
+def cold(path: Path, model: str, repeats: int) -> None:
+    code = COLD.format(model=model, name=f"{model.upper()}_musicnn", path=str(path))
+    rows = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        total = time.perf_counter() - t0
+        rows.append([*map(float, out.stdout.split()[:3]), total])
+    imp, load_s, first, total = (statistics.median(col) for col in zip(*rows, strict=True))
+    print(f"{'cold (fresh process)':30} {'wall':>9}")
+    print(f"{'import genrekit + torch':30} {imp * 1000:7.1f}ms")
+    print(f"{'load_musicnn (checkpoint)':30} {load_s * 1000:7.1f}ms")
+    print(f"{'first file -> tags':30} {first * 1000:7.1f}ms")
+    print(f"{'whole process':30} {total * 1000:7.1f}ms")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=30.0)
+    ap.add_argument("--repeats", type=int, default=10)
+    ap.add_argument("--cold-repeats", type=int, default=3)
+    ap.add_argument("--model", choices=["msd", "mtt"], default="msd")
+    ap.add_argument("--threads", type=int, default=None, help="sets GENREKIT_TORCH_THREADS")
+    args = ap.parse_args()
+    if args.threads:
+        os.environ["GENREKIT_TORCH_THREADS"] = str(args.threads)
+    print(f"cpus: {os.cpu_count()}, load average at start: {os.getloadavg()[0]:.2f}")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "clip.mp3"
+        make_clip(path, args.seconds)
+        print(f"clip: {args.seconds:.0f} s stereo 44.1 kHz mp3, {path.stat().st_size / 1024:.0f} KiB")
+        warm(path, args.model, args.repeats)
+        calibrate(args.model, args.repeats)
+        cold(path, args.model, args.cold_repeats)
+
+
+if __name__ == "__main__":
+    main()
