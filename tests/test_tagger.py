@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from genrekit.errors import ConfigError, ModelError
+from genrekit.models.tagger import TAG_SOURCES, TAXONOMY, TagGenreModel, default_classifier, top_tags
+
+SR = 16000
+
+
+def test_taxonomy_names_real_tags_and_rows_sum_to_one(rng):
+    model = TagGenreModel()
+    assert list(model.classes_) == sorted(TAXONOMY)
+    tags = rng.uniform(0, 1, size=(7, len(TAG_SOURCES)))
+    p = model.predict_proba(tags)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
+    # a genre's score is its best tag: only "msd:jazz" high -> jazz wins
+    tags = np.full((1, len(TAG_SOURCES)), 0.01)
+    tags[0, TAG_SOURCES.index("msd:jazz")] = 0.9
+    assert model.predict(tags)[0] == "jazz"
+    with pytest.raises(ModelError, match="musicnn tag probabilities"):
+        model.predict_proba(np.zeros((2, 50)))
+    with pytest.raises(ConfigError, match="unknown tag"):
+        TagGenreModel(taxonomy={"polka": ("msd:polka",)})
+
+
+def test_top_tags():
+    t = np.zeros(100)
+    t[3], t[50 + 1] = 0.8, 0.7
+    assert top_tags(t, which="msd", k=1) == [("indie", 0.8)]
+    assert top_tags(t, which="mtt", k=1) == [("classical", 0.7)]
+
+
+def _piano(seconds: float = 12.0) -> np.ndarray:
+    """Solo piano-like notes: decaying harmonics of a C-major arpeggio, no drums."""
+    rng = np.random.default_rng(1)
+    y = np.zeros(int(seconds * SR), dtype=np.float32)
+    n = int(0.5 * SR)
+    t = np.arange(n) / SR
+    for k, start in enumerate(range(0, len(y) - n, n)):
+        f0 = 261.63 * 2 ** ([0, 4, 7, 12, 7, 4][k % 6] / 12)
+        note = sum((0.6**h) * np.sin(2 * np.pi * f0 * (h + 1) * t) for h in range(6))
+        y[start : start + n] += (note * np.exp(-3.0 * t) * (0.8 + 0.2 * rng.random())).astype(np.float32)
+    return 0.5 * y / np.abs(y).max()
+
+
+@pytest.fixture(scope="module")
+def tagger():
+    return default_classifier("musicnn")
+
+
+@pytest.mark.slow
+def test_piano_is_not_metal(tagger):
+    pred = tagger.predict_audio(_piano(), SR)
+    assert abs(sum(pred.probabilities.values()) - 1) < 1e-4
+    assert pred.genre != "metal"
+    assert pred.probabilities["classical"] > pred.probabilities["metal"]
+    assert len(pred.segments) == 4  # 12 s -> four ~3 s patches
+
+
+@pytest.mark.slow
+def test_distorted_riff_with_fast_drums_ranks_metal_or_rock_above_classical(tagger):
+    from genrekit.synth import render
+
+    y = render("metal", duration_s=12.0, sr=22050, seed=4)
+    pred = tagger.predict_audio(y, 22050)
+    heavy = max(pred.probabilities["metal"], pred.probabilities["rock"])
+    assert heavy > pred.probabilities["classical"]
+
+
+def test_unknown_pretrained_name():
+    with pytest.raises(ConfigError, match="musicnn-msd"):
+        default_classifier("openl3")
