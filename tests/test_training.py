@@ -97,3 +97,27 @@ def test_bad_datasets(tiny_corpus, tmp_path):
         train(empty, model="logreg")
     with pytest.raises(ConfigError, match="valid models: .*logreg"):
         train(tiny_corpus, model="deep-forest")
+
+
+def test_calibrated_and_augmented_training(tiny_corpus, tmp_path):
+    from genrekit.calibration import TemperatureScaled
+
+    res = train(
+        tiny_corpus,
+        features="handcrafted",
+        model="logreg",
+        calibrate=True,
+        augment="noise",
+        out=tmp_path / "m",
+        cache_dir=tmp_path / "cache",
+    )
+    cal = res.bundle.metrics["calibration"]
+    assert cal["temperature"] > 0 and cal["fitted_on_tracks"] >= 4
+    assert {"test_ece_before", "test_ece_after"} <= set(cal)
+    assert res.bundle.extra["augment"] == {"degradations": "noise", "copies": 1}
+    clf = load_model(tmp_path / "m")
+    assert isinstance(clf.model, TemperatureScaled)
+    assert clf.model.temperature == pytest.approx(cal["temperature"])
+    # the bundle describes the plain extractor: prediction never augments
+    assert clf.extractor.to_dict() == res.classifier.extractor.to_dict()
+    assert "augment" not in clf.extractor.to_dict()

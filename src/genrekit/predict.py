@@ -25,6 +25,9 @@ class SegmentPrediction:
     end_s: float
     genre: str
     probabilities: dict[str, float]
+    #: This segment's additive share in the track's score for the track's top genre
+    #: (see :func:`genrekit.explain.segment_contributions`); the shares of all segments sum to it.
+    contribution: float | None = None
 
 
 @dataclass(frozen=True)
@@ -39,10 +42,14 @@ class Prediction:
     model: str = ""
     elapsed_ms: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    #: True when the top probability was below the classifier's ``min_confidence``; ``genre`` is then
+    #: ``"unsure"`` and the probabilities are still all there.
+    unsure: bool = False
 
     @property
     def confidence(self) -> float:
-        return self.probabilities[self.genre]
+        """The top probability (whether or not the answer is ``unsure``)."""
+        return next(iter(self.probabilities.values()))
 
     def top_k(self, k: int = 3) -> list[tuple[str, float]]:
         """The ``k`` most probable genres with their probabilities."""
@@ -53,6 +60,7 @@ class Prediction:
         d: dict[str, Any] = {
             "source": self.source,
             "genre": self.genre,
+            "unsure": self.unsure,
             "confidence": self.confidence,
             "probabilities": dict(self.probabilities),
             "top_k": [{"genre": g, "probability": p} for g, p in self.top_k(top_k or 3)],
@@ -62,7 +70,13 @@ class Prediction:
         }
         if segments:
             d["segments"] = [
-                {"start_s": s.start_s, "end_s": s.end_s, "genre": s.genre, "probabilities": s.probabilities}
+                {
+                    "start_s": s.start_s,
+                    "end_s": s.end_s,
+                    "genre": s.genre,
+                    "probabilities": s.probabilities,
+                    "contribution": s.contribution,
+                }
                 for s in self.segments
             ]
         d.update(self.extra)
@@ -88,6 +102,8 @@ class Classifier:
         Model identifier reported in predictions.
     bundle : Bundle or None
         The bundle this classifier came from, when it did.
+    min_confidence : float or None
+        Answer ``"unsure"`` (probabilities still given) when the top probability is below this.
     """
 
     def __init__(
@@ -98,7 +114,10 @@ class Classifier:
         aggregation: str = "mean_log",
         name: str = "model",
         bundle: Bundle | None = None,
+        min_confidence: float | None = None,
     ) -> None:
+        if min_confidence is not None and not 0.0 <= min_confidence <= 1.0:
+            raise ConfigError(f"min_confidence must be in [0, 1], got {min_confidence}")
         if aggregation not in AGGREGATIONS:
             raise ConfigError(f"unknown aggregation {aggregation!r}; valid: {', '.join(AGGREGATIONS)}")
         self.extractor = extractor
@@ -106,6 +125,7 @@ class Classifier:
         self.aggregation = aggregation
         self.name = name
         self.bundle = bundle
+        self.min_confidence = min_confidence
         self.classes_ = [str(c) for c in model.classes_]
 
     @property
@@ -128,9 +148,21 @@ class Classifier:
         return proba, self.extractor.segment_times(len(y), sr)
 
     def predict_audio(
-        self, y: np.ndarray, sr: int, *, crop_s: float | None = None, source: str | None = None
+        self,
+        y: np.ndarray,
+        sr: int,
+        *,
+        crop_s: float | None = None,
+        source: str | None = None,
+        min_confidence: float | None = None,
     ) -> Prediction:
-        """Classify decoded audio ``y`` (n_samples,) at ``sr``."""
+        """Classify decoded audio ``y`` (n_samples,) at ``sr``.
+
+        ``min_confidence`` overrides the classifier's own threshold for this call.
+        """
+        from genrekit.calibration import UNSURE, decide
+        from genrekit.explain import segment_contributions
+
         t0 = time.perf_counter()
         duration_s = len(y) / sr
         offset_s = 0.0
@@ -140,18 +172,24 @@ class Classifier:
             y = cropped
         proba, times = self.segment_proba(y, sr)
         track = aggregate_track(proba, method=self.aggregation)
+        top = int(np.argmax(track))
+        contrib = segment_contributions(proba, method=self.aggregation)[:, top]
         segs = [
             SegmentPrediction(
                 start_s=round(float(s) + offset_s, 3),
                 end_s=round(float(e) + offset_s, 3),
                 genre=self.classes_[int(np.argmax(p))],
                 probabilities=_sorted_probs(self.classes_, p),
+                contribution=round(float(c), 6),
             )
-            for (s, e), p in zip(times, proba, strict=True)
+            for (s, e), p, c in zip(times, proba, contrib, strict=True)
         ]
         probs = _sorted_probs(self.classes_, track)
+        threshold = self.min_confidence if min_confidence is None else min_confidence
+        genre, _ = decide(probs, threshold)
         return Prediction(
-            genre=next(iter(probs)),
+            genre=genre,
+            unsure=genre == UNSURE,
             probabilities=probs,
             segments=segs,
             duration_s=round(duration_s, 3),
@@ -167,6 +205,7 @@ class Classifier:
         crop_s: float | None = None,
         offset_s: float = 0.0,
         duration_s: float | None = None,
+        min_confidence: float | None = None,
     ) -> Prediction:
         """Load ``source`` (path, bytes or file object) and classify it.
 
@@ -182,10 +221,10 @@ class Classifier:
             if total > crop_s:
                 offset_s, duration_s = (total - crop_s) / 2, crop_s
                 y, sr = load(source, sr=self.sr, offset_s=offset_s, duration_s=duration_s)
-                pred = self.predict_audio(y, sr, source=name)
+                pred = self.predict_audio(y, sr, source=name, min_confidence=min_confidence)
                 return _shift(pred, offset_s, total, t0)
         y, sr = load(source, sr=self.sr, offset_s=offset_s, duration_s=duration_s)
-        pred = self.predict_audio(y, sr, crop_s=crop_s, source=name)
+        pred = self.predict_audio(y, sr, crop_s=crop_s, source=name, min_confidence=min_confidence)
         return _shift(pred, offset_s, None, t0)
 
     def predict_many(
@@ -227,7 +266,11 @@ def _shift(pred: Prediction, offset_s: float, total_s: float | None, t0: float) 
     if offset_s:
         segs = [
             SegmentPrediction(
-                round(s.start_s + offset_s, 3), round(s.end_s + offset_s, 3), s.genre, s.probabilities
+                round(s.start_s + offset_s, 3),
+                round(s.end_s + offset_s, 3),
+                s.genre,
+                s.probabilities,
+                s.contribution,
             )
             for s in segs
         ]
@@ -240,6 +283,7 @@ def _shift(pred: Prediction, offset_s: float, total_s: float | None, t0: float) 
         model=pred.model,
         elapsed_ms=round((time.perf_counter() - t0) * 1000, 1),
         extra=pred.extra,
+        unsure=pred.unsure,
     )
 
 
@@ -255,8 +299,14 @@ def classifier_from_bundle(bundle: Bundle, *, name: str = "") -> Classifier:
         raise ModelError(
             f"bundle {name!r}: its feature columns do not match the {extractor.name!r} extractor's output"
         )
+    model = bundle.model
+    temperature = bundle.extra.get("temperature")
+    if temperature is not None:  # calibrated on the validation side at training time
+        from genrekit.calibration import TemperatureScaled
+
+        model = TemperatureScaled(model, temperature=float(temperature))
     return Classifier(
-        extractor, bundle.model, aggregation=bundle.aggregation, name=name or bundle.kind, bundle=bundle
+        extractor, model, aggregation=bundle.aggregation, name=name or bundle.kind, bundle=bundle
     )
 
 

@@ -304,6 +304,58 @@ def _check_kind(kind: str) -> None:
         raise unknown_name("model", kind, model_kinds())
 
 
+def _training_features(
+    dataset: ds_mod.Dataset,
+    fs: FeatureSet,
+    track_ids: Sequence[str],
+    extractor: Extractor,
+    *,
+    augment: str | Sequence[str] | None,
+    copies: int,
+    seed: int,
+    workers: int,
+    cache_dir: str | Path | None,
+    progress: bool,
+) -> FeatureSet:
+    """Features of the training tracks: the plain ones, or with degraded copies added (``augment``)."""
+    if not augment:
+        return fs.select_tracks(track_ids)
+    from genrekit.robustness import AugmentingExtractor
+
+    wanted = set(track_ids)
+    subset = dataset.subset([i for i, t in enumerate(dataset.tracks) if t.track_id in wanted])
+    aug = AugmentingExtractor(extractor, augment, copies=copies, seed=seed)
+    return extract_features(subset, aug, workers=workers, cache_dir=cache_dir, progress=progress)
+
+
+def _calibrate(
+    model: Any, val_fs: FeatureSet, test_fs: FeatureSet | None, aggregation: str
+) -> tuple[Any, dict[str, Any]]:
+    """Fit a temperature on the validation tracks; report test-side calibration before and after."""
+    from genrekit.calibration import TemperatureScaled, expected_calibration_error, labels_to_index
+
+    if not len(val_fs.X):
+        raise ConfigError(
+            "calibration needs validation tracks: use a validation share (the default split has 16%) "
+            "or a split folder with a valid*.txt list"
+        )
+    scaled = TemperatureScaled(model).fit(val_fs.X, val_fs.y, groups=val_fs.groups, aggregation=aggregation)
+    info: dict[str, Any] = {
+        "temperature": float(scaled.temperature_),
+        "fitted_on_tracks": len(val_fs.track_ids),
+    }
+    if test_fs is not None and len(test_fs.X):
+        classes = [str(c) for c in model.classes_]
+        for tag, m in (("before", model), ("after", scaled)):
+            res = evaluate_predictions(
+                test_fs.y, m.predict_proba(test_fs.X), test_fs.groups, classes, aggregation=aggregation
+            )
+            y_idx = labels_to_index(res.track_true, classes)
+            info[f"test_ece_{tag}"] = expected_calibration_error(y_idx, res.track_proba)
+            info[f"test_log_loss_{tag}"] = res.track.log_loss
+    return scaled, info
+
+
 def train(
     data: str | Path | ds_mod.Dataset,
     *,
@@ -315,6 +367,9 @@ def train(
     split_file: str | Path | None = None,
     test_size: float = 0.2,
     aggregation: str = "mean_log",
+    calibrate: bool = False,
+    augment: str | Sequence[str] | None = None,
+    augment_copies: int = 1,
     out: str | Path | None = None,
     seed: int = 0,
     workers: int = 1,
@@ -325,6 +380,10 @@ def train(
 
     The model is fitted on the training side (training + validation tracks) and scored on the held-out
     test tracks; those test metrics are stored in the bundle. ``test_size=0`` trains on everything.
+    With ``calibrate`` the model is fitted on the training tracks only and a temperature is fitted on
+    the validation tracks (stored in the bundle; predictions use it). With ``augment`` (degradation
+    names such as ``"noise,codec"``, see :mod:`genrekit.degrade`) every training file also contributes
+    ``augment_copies`` randomly degraded copies; validation and test tracks stay clean.
 
     Returns
     -------
@@ -336,18 +395,35 @@ def train(
     dataset = data if isinstance(data, ds_mod.Dataset) else ds_mod.load_dataset(data)
     extractor = _resolve_extractor(features, feature_options)
     fs = extract_features(dataset, extractor, workers=workers, cache_dir=cache_dir, progress=progress)
-    if split_file is None and test_size <= 0:
+    if split_file is None and test_size <= 0 and not calibrate:
         split = Split(train=list(fs.track_ids), test=[], description="all tracks used for training")
     else:
         split = make_split(dataset, split_file=split_file, test_size=test_size, seed=seed)
-    train_fs = fs.select_tracks(split.train + split.val)
+    fit_ids = split.train if calibrate else split.train + split.val
+    train_fs = _training_features(
+        dataset,
+        fs,
+        fit_ids,
+        extractor,
+        augment=augment,
+        copies=augment_copies,
+        seed=seed,
+        workers=workers,
+        cache_dir=cache_dir,
+        progress=progress,
+    )
     test_fs = fs.select_tracks(split.test) if split.test else None
     fitted = fit_model(model, train_fs, params=params, search=search, seed=seed, n_jobs=workers)
+    final_model, calibration = fitted.model, None
+    if calibrate:
+        final_model, calibration = _calibrate(fitted.model, fs.select_tracks(split.val), test_fs, aggregation)
     run = None
     metrics: dict[str, Any] = {}
     if test_fs is not None and len(test_fs.X):
-        run = score_model(model, fitted.model, test_fs, aggregation=aggregation, fit_time_s=fitted.fit_time_s)
+        run = score_model(model, final_model, test_fs, aggregation=aggregation, fit_time_s=fitted.fit_time_s)
         metrics = {"test": run.result.to_dict(), "split": split.description}
+    if calibration is not None:
+        metrics["calibration"] = calibration
     bundle = Bundle(
         model=fitted.model,
         kind=model,
@@ -367,10 +443,18 @@ def train(
                 "failures": fs.failures,
             }
         ),
-        extra=to_jsonable({"search": fitted.search, "fit_time_s": fitted.fit_time_s, "seed": seed}),
+        extra=to_jsonable(
+            {
+                "search": fitted.search,
+                "fit_time_s": fitted.fit_time_s,
+                "seed": seed,
+                "augment": {"degradations": augment, "copies": augment_copies} if augment else None,
+                "temperature": calibration["temperature"] if calibration else None,
+            }
+        ),
     )
     out_path = save_bundle(bundle, out) if out is not None else None
-    clf = Classifier(extractor, fitted.model, aggregation=aggregation, name=model, bundle=bundle)
+    clf = Classifier(extractor, final_model, aggregation=aggregation, name=model, bundle=bundle)
     return TrainResult(clf, bundle, run, out_path, fs.failures)
 
 
@@ -394,6 +478,8 @@ def compare(
     folds: int | None = None,
     test_size: float = 0.2,
     aggregation: str = "mean_log",
+    augment: str | Sequence[str] | None = None,
+    augment_copies: int = 1,
     report: str | Path | None = None,
     seed: int = 0,
     workers: int = 1,
@@ -403,7 +489,9 @@ def compare(
     """Fit and score several model families on the same features and split; write one report.
 
     With ``folds=K`` every model is scored on K grouped stratified folds and the report shows the
-    pooled out-of-fold predictions plus the mean and spread over folds.
+    pooled out-of-fold predictions plus the mean and spread over folds. ``augment`` adds degraded
+    copies of the training tracks only (as in :func:`train`); give ``cache_dir`` with folds so each
+    file's augmented features are computed once.
     """
     for m in models:
         _check_kind(m)
@@ -423,7 +511,18 @@ def compare(
             probas, ys, gs = [], [], []
             fit_total = pred_total = 0.0
             for train_idx, test_idx in splits:
-                tr = fs.select_tracks([readable.tracks[i].track_id for i in train_idx])
+                tr = _training_features(
+                    readable,
+                    fs,
+                    [readable.tracks[i].track_id for i in train_idx],
+                    extractor,
+                    augment=augment,
+                    copies=augment_copies,
+                    seed=seed,
+                    workers=workers,
+                    cache_dir=cache_dir,
+                    progress=False,
+                )
                 te = fs.select_tracks([readable.tracks[i].track_id for i in test_idx])
                 fitted = fit_model(kind, tr, search=search, seed=seed, n_jobs=workers)
                 r = score_model(kind, fitted.model, te, aggregation=aggregation, fit_time_s=fitted.fit_time_s)
@@ -453,7 +552,18 @@ def compare(
         split_desc = f"{folds}-fold grouped stratified cross-validation (seed {seed})"
     else:
         split = make_split(dataset, split_file=split_file, test_size=test_size, seed=seed)
-        train_fs = fs.select_tracks(split.train + split.val)
+        train_fs = _training_features(
+            dataset,
+            fs,
+            split.train + split.val,
+            extractor,
+            augment=augment,
+            copies=augment_copies,
+            seed=seed,
+            workers=workers,
+            cache_dir=cache_dir,
+            progress=progress,
+        )
         test_fs = fs.select_tracks(split.test)
         if not len(test_fs.X):
             raise DatasetError("the test side of the split is empty: nothing to compare on")
@@ -481,6 +591,7 @@ def compare(
             "features": extractor.to_dict(),
             "split": split_desc,
             "aggregation": aggregation,
+            "training augmentation": f"{augment} x{augment_copies}" if augment else "none",
             "unreadable files": len(fs.failures),
         }
         history = {r.name: r.extra["history"] for r in runs if r.extra.get("history")}

@@ -125,6 +125,13 @@ def train(
     ] = None,
     test_size: Annotated[float, typer.Option(help="Held-out fraction of tracks (0: train on all).")] = 0.2,
     aggregation: Annotated[str, typer.Option(help="mean_log, mean_prob or vote.")] = "mean_log",
+    calibrate: Annotated[
+        bool, typer.Option(help="Fit a temperature on the validation tracks and store it in the bundle.")
+    ] = False,
+    augment: Annotated[
+        str | None, typer.Option(help="Degraded training copies, e.g. noise,codec (see genrekit.degrade).")
+    ] = None,
+    augment_copies: Annotated[int, typer.Option(help="Degraded copies per training file.")] = 1,
     seed: Annotated[int, typer.Option()] = 0,
     workers: Annotated[int, typer.Option(help="Parallel processes (-1: all cores).")] = 1,
     cache_dir: Annotated[Path | None, typer.Option(help="Feature cache folder.")] = None,
@@ -142,6 +149,9 @@ def train(
         split_file=split_file,
         test_size=test_size,
         aggregation=aggregation,
+        calibrate=calibrate,
+        augment=augment,
+        augment_copies=augment_copies,
         out=out,
         seed=seed,
         workers=workers,
@@ -205,6 +215,8 @@ def compare(
     split_file: Annotated[Path | None, typer.Option(help="Test list, or folder of lists.")] = None,
     folds: Annotated[int | None, typer.Option(help="K grouped folds instead of one split.")] = None,
     test_size: Annotated[float, typer.Option()] = 0.2,
+    augment: Annotated[str | None, typer.Option(help="Degraded training copies, e.g. noise,codec.")] = None,
+    augment_copies: Annotated[int, typer.Option()] = 1,
     seed: Annotated[int, typer.Option()] = 0,
     workers: Annotated[int, typer.Option()] = 1,
     cache_dir: Annotated[Path | None, typer.Option()] = None,
@@ -221,6 +233,8 @@ def compare(
         split_file=split_file,
         folds=folds,
         test_size=test_size,
+        augment=augment,
+        augment_copies=augment_copies,
         report=report,
         seed=seed,
         workers=workers,
@@ -257,6 +271,9 @@ def classify(
     crop_s: Annotated[
         float | None, typer.Option(help="Classify only this many seconds around the middle.")
     ] = None,
+    min_confidence: Annotated[
+        float | None, typer.Option(help="Answer 'unsure' when the top probability is below this.")
+    ] = None,
 ) -> None:
     """Print the genre and top-k probabilities of each file.
 
@@ -272,7 +289,7 @@ def classify(
     failed = 0
     for f in files:
         try:
-            pred = clf.predict(f, crop_s=crop_s)
+            pred = clf.predict(f, crop_s=crop_s, min_confidence=min_confidence)
         except GenreKitError as exc:
             failed += 1
             if json_out:

@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from genrekit.bundle import Bundle, load_bundle, save_bundle
+from genrekit.errors import ConfigError
+from genrekit.features.base import Extractor
+from genrekit.predict import Classifier, classifier_from_bundle
+
+SR = 8000
+
+
+@dataclass(frozen=True)
+class _LoudnessConfig:
+    sr: int = SR
+    segment_s: float | None = 1.0
+    hop_s: float | None = None
+    pad: str = "repeat"
+
+
+class LoudnessExtractor(Extractor):
+    """RMS of every 1 s segment: a tiny extractor with a known answer."""
+
+    name = "test-loudness"
+    config_cls = _LoudnessConfig
+
+    @property
+    def names(self) -> list[str]:
+        return ["rms"]
+
+    def _extract(self, y: np.ndarray) -> np.ndarray:
+        from genrekit.audio import segments
+
+        segs = segments(y, self.sr, segment_s=self.config.segment_s)
+        return np.sqrt(np.mean(segs**2, axis=1, keepdims=True))
+
+
+class LoudQuietModel:
+    """p(loud) = clip(2 * rms, 0, 1): a fixed, transparent model."""
+
+    classes_ = np.array(["loud", "quiet"])
+
+    def predict_proba(self, X):
+        p = np.clip(2 * np.asarray(X)[:, 0], 0.01, 0.99)
+        return np.stack([p, 1 - p], axis=1)
+
+
+def _signal(levels):
+    return np.concatenate(
+        [lvl * np.sqrt(2) * np.sin(2 * np.pi * 220 * np.arange(SR) / SR) for lvl in levels]
+    ).astype(np.float32)
+
+
+def test_prediction_timeline_and_sorted_probabilities():
+    clf = Classifier(LoudnessExtractor(), LoudQuietModel(), aggregation="mean_prob")
+    pred = clf.predict_audio(_signal([0.4, 0.4, 0.1]), SR)
+    assert [s.genre for s in pred.segments] == ["loud", "loud", "quiet"]
+    assert [(s.start_s, s.end_s) for s in pred.segments] == [(0.0, 1.0), (1.0, 2.0), (2.0, 3.0)]
+    # mean_prob of p(loud) = 0.8, 0.8, 0.2
+    assert pred.genre == "loud" and pred.probabilities["loud"] == pytest.approx(0.6, abs=1e-3)
+    assert list(pred.probabilities) == ["loud", "quiet"] and pred.top_k(1) == [("loud", pred.confidence)]
+    # contributions to the top genre add up to its track probability; the quiet segment gives least
+    contrib = [s.contribution for s in pred.segments]
+    assert sum(contrib) == pytest.approx(pred.probabilities["loud"], abs=1e-5)
+    assert contrib[2] < contrib[0]
+    d = pred.to_dict(top_k=1)
+    assert d["top_k"] == [{"genre": "loud", "probability": pred.confidence}] and len(d["segments"]) == 3
+
+
+def test_unsure_exactly_below_the_threshold():
+    clf = Classifier(LoudnessExtractor(), LoudQuietModel(), aggregation="mean_prob")
+    y = _signal([0.4, 0.4, 0.1])
+    conf = clf.predict_audio(y, SR).confidence
+    sure = clf.predict_audio(y, SR, min_confidence=conf)
+    unsure = clf.predict_audio(y, SR, min_confidence=conf + 1e-6)
+    assert sure.genre == "loud" and not sure.unsure
+    assert unsure.genre == "unsure" and unsure.unsure
+    assert unsure.probabilities == sure.probabilities  # the probabilities are still shown
+    strict = Classifier(LoudnessExtractor(), LoudQuietModel(), min_confidence=0.99)
+    assert strict.predict_audio(y, SR).genre == "unsure"
+    with pytest.raises(ConfigError):
+        Classifier(LoudnessExtractor(), LoudQuietModel(), min_confidence=1.5)
+
+
+def test_crop_reads_only_the_middle_window(tmp_path):
+    path = tmp_path / "a.wav"
+    sf.write(path, _signal([0.1, 0.1, 0.4, 0.4, 0.1, 0.1]), SR)
+    clf = Classifier(LoudnessExtractor(), LoudQuietModel(), aggregation="mean_prob")
+    full = clf.predict(path)
+    crop = clf.predict(path, crop_s=2.0)
+    assert full.genre == "quiet" and crop.genre == "loud"
+    assert crop.duration_s == pytest.approx(6.0)
+    assert [(s.start_s, s.end_s) for s in crop.segments] == [(2.0, 3.0), (3.0, 4.0)]
+
+
+def test_bundle_temperature_is_applied(tmp_path, monkeypatch):
+    from genrekit.calibration import TemperatureScaled
+    from genrekit.features import registry
+
+    monkeypatch.setitem(registry._REGISTRY, "test-loudness", f"{__name__}:LoudnessExtractor")
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0, 0.5, size=(200, 1))
+    y = np.where(X[:, 0] > 0.25, "loud", "quiet")
+    model = LogisticRegression().fit(X, y)
+    b = Bundle(
+        model=model,
+        kind="logreg",
+        labels=["loud", "quiet"],
+        extractor=LoudnessExtractor().to_dict(),
+        feature_names=["rms"],
+        extra={"temperature": 2.0},
+    )
+    clf = classifier_from_bundle(load_bundle(save_bundle(b, tmp_path / "b")))
+    assert isinstance(clf.model, TemperatureScaled)
+    hot, plain = clf.model.predict_proba(X[:5]), model.predict_proba(X[:5])
+    assert np.all(np.abs(hot[:, 0] - 0.5) <= np.abs(plain[:, 0] - 0.5) + 1e-12)  # T > 1 softens
