@@ -1,3 +1,218 @@
-"""Batch commands (`genrekit batch ...`)."""
+"""Batch commands (``genrekit batch classify|features|show``): catalogue runs, locally or on Dask."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from genrekit.cli import EXIT_PARTIAL, app, console, err_console, handle_errors, parse_list, parse_options
+
+sub = typer.Typer(
+    help="Classify or extract features of a whole catalogue, resumably, locally or on a Dask cluster.",
+    no_args_is_help=True,
+)
+app.add_typer(sub, name="batch")
+
+InputArg = Annotated[
+    Path,
+    typer.Argument(help="Folder (walked recursively), manifest .csv (path[,label]) or text file of paths."),
+]
+OutOpt = Annotated[Path, typer.Option(help="Output folder of parquet parts (created; re-run to resume).")]
+WorkersOpt = Annotated[int, typer.Option(help="Local worker processes (1: this process; -1: all cores).")]
+SchedulerOpt = Annotated[
+    str | None, typer.Option(help="Address of a running Dask scheduler, e.g. tcp://HOST:8786.")
+]
+DaskLocalOpt = Annotated[
+    int | None, typer.Option("--dask-local", help="Start a local Dask cluster with N workers for this run.")
+]
+ChunkOpt = Annotated[int, typer.Option(help="Files per task and per part file.")]
+InFlightOpt = Annotated[
+    int | None, typer.Option(help="Tasks in flight at once (default: 2 per worker); bounds memory.")
+]
+RetryOpt = Annotated[bool, typer.Option("--retry-errors", help="Redo files whose latest row is an error.")]
+CropOpt = Annotated[
+    float | None, typer.Option(help="Only use this many seconds around the middle of each file.")
+]
+ExtOpt = Annotated[
+    str | None,
+    typer.Option(help="Comma-separated audio extensions taken from a folder (default: all known)."),
+]
+ProgressOpt = Annotated[
+    bool | None,
+    typer.Option("--progress/--no-progress", help="Progress bar (default: when stderr is a terminal)."),
+]
+
+
+def _engine_kwargs(
+    workers: int,
+    scheduler: str | None,
+    dask_local: int | None,
+    chunk_size: int,
+    max_in_flight: int | None,
+    retry_errors: bool,
+    extensions: str | None,
+    progress: bool | None,
+) -> dict[str, Any]:
+    kw: dict[str, Any] = {
+        "workers": workers,
+        "scheduler": scheduler,
+        "dask_local": dask_local,
+        "chunk_size": chunk_size,
+        "max_in_flight": max_in_flight,
+        "retry_errors": retry_errors,
+        "progress": "auto" if progress is None else progress,
+    }
+    if extensions:
+        kw["extensions"] = [e if e.startswith(".") else f".{e}" for e in parse_list(extensions)]
+    return kw
+
+
+def _run(fn: Any, *args: Any, **kwargs: Any) -> None:
+    try:
+        res = fn(*args, **kwargs)
+    except KeyboardInterrupt:
+        err_console.print(
+            "[yellow]interrupted: finished chunks are saved; re-run the same command to resume[/]",
+            highlight=False,
+        )
+        raise
+    if res.dashboard:
+        console.print(f"Dask dashboard: {res.dashboard}", highlight=False)
+    console.print(res.summary(), highlight=False, soft_wrap=True)
+    if res.processed:
+        rtf = f", real-time factor {res.realtime_factor:.4f}" if res.audio_s else ""
+        console.print(f"{res.elapsed_s:.1f} s for {res.audio_s:.0f} s of audio{rtf}", highlight=False)
+    if res.error_samples:
+        err_console.print(f"[yellow]{res.errors} file(s) failed in this run[/] (first ones):")
+        for path, msg in res.error_samples[:10]:
+            err_console.print(f"  {path}: {msg}", highlight=False, soft_wrap=True)
+    if res.remaining_errors:
+        err_console.print(
+            f"{res.remaining_errors} input file(s) have an error row in {res.out}; "
+            "`genrekit batch show` lists them",
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+@sub.command("classify")
+@handle_errors
+def classify(
+    input: InputArg,
+    out: OutOpt,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Bundle directory/zip (default: pretrained musicnn).")
+    ] = None,
+    top_k: Annotated[int, typer.Option(help="Genres (with probabilities) kept per file; 0 for all.")] = 3,
+    workers: WorkersOpt = 1,
+    scheduler: SchedulerOpt = None,
+    dask_local: DaskLocalOpt = None,
+    chunk_size: ChunkOpt = 32,
+    max_in_flight: InFlightOpt = None,
+    retry_errors: RetryOpt = False,
+    crop_s: CropOpt = None,
+    extensions: ExtOpt = None,
+    progress: ProgressOpt = None,
+) -> None:
+    """Classify every audio file of INPUT into the parquet folder OUT (one row per file).
+
+    Re-running the same command resumes: files already done (same path and content) are skipped.
+    Exit code 6 when some files have error rows.
+    """
+    from genrekit.batch import classify_batch
+
+    _run(
+        classify_batch,
+        input,
+        out,
+        model=model,
+        top_k=top_k,
+        crop_s=crop_s,
+        **_engine_kwargs(
+            workers, scheduler, dask_local, chunk_size, max_in_flight, retry_errors, extensions, progress
+        ),
+    )
+
+
+@sub.command("features")
+@handle_errors
+def features(
+    input: InputArg,
+    out: OutOpt,
+    extractor: Annotated[str, typer.Option(help="Feature extractor name.")] = "handcrafted",
+    option: Annotated[
+        list[str] | None, typer.Option("--option", "-o", help="Extractor option key=value.")
+    ] = None,
+    per_segment: Annotated[
+        bool, typer.Option("--per-segment", help="One row per segment instead of the mean over segments.")
+    ] = False,
+    workers: WorkersOpt = 1,
+    scheduler: SchedulerOpt = None,
+    dask_local: DaskLocalOpt = None,
+    chunk_size: ChunkOpt = 32,
+    max_in_flight: InFlightOpt = None,
+    retry_errors: RetryOpt = False,
+    crop_s: CropOpt = None,
+    extensions: ExtOpt = None,
+    progress: ProgressOpt = None,
+) -> None:
+    """Extract features of every audio file of INPUT into the parquet folder OUT.
+
+    One row per file with the mean feature vector over its segments (``features``) and ``n_segments``,
+    or one row per segment with --per-segment. A manifest's ``label`` column is carried into the rows.
+    """
+    from genrekit.batch import features_batch
+
+    _run(
+        features_batch,
+        input,
+        out,
+        extractor=extractor,
+        options=parse_options(option),
+        per_segment=per_segment,
+        crop_s=crop_s,
+        **_engine_kwargs(
+            workers, scheduler, dask_local, chunk_size, max_in_flight, retry_errors, extensions, progress
+        ),
+    )
+
+
+@sub.command("show")
+@handle_errors
+def show(
+    out: Annotated[Path, typer.Argument(help="A batch output folder.")],
+    export: Annotated[
+        Path | None, typer.Option(help="Write the de-duplicated rows to this .csv or .parquet file.")
+    ] = None,
+    errors: Annotated[int, typer.Option(help="How many error rows to list.")] = 20,
+) -> None:
+    """Summarise a batch output: rows per status, genres or feature size, and the failed files."""
+    from genrekit.batch import read_meta, read_results
+
+    meta = read_meta(out)
+    sig = meta["signature"]
+    df = read_results(out)
+    files = df.drop_duplicates("path")
+    console.print(f"{out}: batch {sig['kind']} ({sig.get('model') or sig.get('extractor', {}).get('name')})")
+    counts = files["status"].value_counts().to_dict()
+    console.print(f"{len(files)} files: {counts.get('ok', 0)} ok, {counts.get('error', 0)} error(s)")
+    ok = files[files["status"] == "ok"]
+    if sig["kind"] == "classify" and len(ok):
+        top = ok["genre"].value_counts().head(15)
+        console.print("genres: " + ", ".join(f"{g} {n}" for g, n in top.items()), highlight=False)
+    elif len(ok):
+        console.print(
+            f"{len(meta.get('feature_names', []))} features per row, {len(df)} rows", highlight=False
+        )
+    bad = files[files["status"] != "ok"]
+    for _, row in bad.head(errors).iterrows():
+        err_console.print(f"  {row['path']}: {row['error']}", highlight=False, soft_wrap=True)
+    if export is not None:
+        export.parent.mkdir(parents=True, exist_ok=True)
+        if export.suffix.lower() == ".csv":
+            df.to_csv(export, index=False)
+        else:
+            df.to_parquet(export, index=False)
+        console.print(f"{len(df)} rows -> {export}")
