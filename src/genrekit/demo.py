@@ -13,6 +13,7 @@ Run ``python -m genrekit.demo [OUT_DIR] [--per-genre N] [--duration-s S]``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -21,7 +22,14 @@ from rich.console import Console
 
 console = Console()
 
-MUSIC_EXAMPLES = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "music_examples"
+#: The real recordings beside a development checkout (``<repo>/../shared/data/music_examples``);
+#: ``GENREKIT_EXAMPLES`` points elsewhere.
+MUSIC_EXAMPLES = Path(
+    os.environ.get(
+        "GENREKIT_EXAMPLES",
+        Path(__file__).resolve().parents[2].parent / "shared" / "data" / "music_examples",
+    )
+)
 
 
 def _step(title: str) -> float:
@@ -55,7 +63,10 @@ def run(out: Path, *, per_genre: int = 8, duration_s: float = 10.0, seed: int = 
         workers=workers,
         cache_dir=out / "cache",
     )
-    df = comparison_table(res.runs)
+    df = comparison_table(res.runs)[
+        ["model", "track_accuracy", "track_macro_f1", "track_log_loss", "fit_s", "predict_ms_per_track"]
+    ]
+    df.columns = ["model", "accuracy", "macro-F1", "log loss", "fit s", "predict ms/track"]
     console.print(df.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     console.print(f"report: {res.report / 'report.html'}  ({time.perf_counter() - t:.1f} s)")
 
@@ -83,7 +94,7 @@ def run(out: Path, *, per_genre: int = 8, duration_s: float = 10.0, seed: int = 
         console.print(f"{p.relative_to(corpus)}: [bold]{pred.genre}[/]  ({tops})", highlight=False)
 
     t = _step("5. pretrained musicnn genre tagger, no training")
-    examples = sorted(MUSIC_EXAMPLES.resolve().glob("*.ogg")) if MUSIC_EXAMPLES.exists() else []
+    examples = sorted(MUSIC_EXAMPLES.glob("*.ogg")) if MUSIC_EXAMPLES.is_dir() else []
     if not examples:
         console.print("(no ../shared/data/music_examples here: classifying synthesized clips instead)")
         examples = paths[::per_genre][:5]
