@@ -1,3 +1,99 @@
 """The `genrekit serve` command."""
 
 from __future__ import annotations
+
+import contextlib
+import os
+import signal
+from collections.abc import Iterator
+from typing import Annotated
+
+import typer
+
+from genrekit.cli import app, console, handle_errors
+
+
+@app.command()
+@handle_errors
+def serve(
+    model: Annotated[
+        str | None,
+        typer.Option("--model", "-m", help="Bundle directory/zip, or musicnn / musicnn-msd / musicnn-mtt."),
+    ] = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on (0.0.0.0: every one).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port.")] = 9698,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes, each loading the model once.")] = 1,
+    max_upload_mb: Annotated[
+        float, typer.Option(min=0.001, help="Largest request body accepted, in MB (bigger: 413).")
+    ] = 50.0,
+    max_in_flight: Annotated[
+        int, typer.Option(min=1, help="Files decoded/classified at once per worker.")
+    ] = 2,
+    max_queue: Annotated[
+        int, typer.Option(min=0, help="Requests allowed to wait for a slot per worker (more: 503).")
+    ] = 64,
+    max_duration_s: Annotated[
+        float, typer.Option(min=1.0, help="Longest audio classified whole, in s (longer: 400 unless crop_s).")
+    ] = 1800.0,
+    log_level: Annotated[str, typer.Option(help="critical, error, warning, info, debug.")] = "info",
+) -> None:
+    """Serve a model over HTTP: JSON API (OpenAPI at /docs) and a web page at /.
+
+    The model is loaded once per worker at start-up; without --model the pretrained musicnn tagger is
+    served. With --workers above 1 each worker process loads the model itself.
+    """
+    import uvicorn
+
+    from genrekit.service.app import (
+        ENV_MAX_DURATION_S,
+        ENV_MAX_IN_FLIGHT,
+        ENV_MAX_QUEUE,
+        ENV_MAX_UPLOAD_MB,
+        ENV_MODEL,
+        create_app,
+        load_served_model,
+    )
+
+    served = load_served_model(model)  # fail here, with a one-line message, before binding the port
+    console.print(
+        f"serving {served.name!r} ({served.input} input, {len(served.labels)} genres) on "
+        f"http://{host}:{port}  (API docs: /docs)",
+        highlight=False,
+        soft_wrap=True,
+    )
+    common = dict(host=host, port=port, log_level=log_level, timeout_graceful_shutdown=10)
+    if workers == 1:
+        application = create_app(
+            served,
+            max_upload_mb=max_upload_mb,
+            max_in_flight=max_in_flight,
+            max_queue=max_queue,
+            max_duration_s=max_duration_s,
+        )
+        with _graceful_exit():
+            uvicorn.run(application, **common)
+        return
+    del served  # each worker loads its own copy from the environment
+    os.environ[ENV_MODEL] = model or ""
+    os.environ[ENV_MAX_UPLOAD_MB] = str(max_upload_mb)
+    os.environ[ENV_MAX_IN_FLIGHT] = str(max_in_flight)
+    os.environ[ENV_MAX_QUEUE] = str(max_queue)
+    os.environ[ENV_MAX_DURATION_S] = str(max_duration_s)
+    with _graceful_exit():
+        uvicorn.run("genrekit.service.app:create_app_from_env", factory=True, workers=workers, **common)
+
+
+@contextlib.contextmanager
+def _graceful_exit() -> Iterator[None]:
+    """Exit 0 after uvicorn's graceful shutdown on SIGINT/SIGTERM.
+
+    uvicorn shuts down on these signals, then raises the signal again for the handler that was in place
+    before it started; a no-op handler there makes the command end normally instead of dying by the
+    signal (exit status 143) once the server has stopped cleanly.
+    """
+    previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,3 +1,292 @@
-"""Tabular commands (`genrekit tabular ...`)."""
+"""Tabular commands (`genrekit tabular ...`): genre from feature tables instead of audio."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from genrekit.cli import app, console, err_console, handle_errors, parse_list, parse_options
+from genrekit.errors import ConfigError
+
+sub = typer.Typer(
+    help="Genre from feature tables (Spotify-style audio features, the Kaggle GTZAN table): "
+    "clean, compare models, train bundles, predict rows.",
+    no_args_is_help=True,
+)
+app.add_typer(sub, name="tabular")
+
+TableArg = Annotated[
+    Path, typer.Argument(help="Table: .csv, .tsv, .parquet, .json or .jsonl, one row per track.")
+]
+LabelOpt = Annotated[str, typer.Option("--label", "-l", help="Label column (e.g. playlist_genre).")]
+FeaturesOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Feature columns: comma-separated names, 'spotify', or 'auto' (numeric columns minus ids)."
+    ),
+]
+ExcludeOpt = Annotated[str | None, typer.Option(help="Comma-separated columns never used as features.")]
+IdOpt = Annotated[str, typer.Option(help="Track id column ('auto': track_id, id, filename, ...; 'none').")]
+ArtistOpt = Annotated[str, typer.Option(help="Artist column ('auto': artist, track_artist, ...; 'none').")]
+LabelMapOpt = Annotated[Path | None, typer.Option(help="Label mapping: CSV (from,to) or JSON object.")]
+DuplicatesOpt = Annotated[
+    str, typer.Option(help="A track listed with different labels: 'majority' (ties dropped) or 'drop'.")
+]
+MinCountOpt = Annotated[int, typer.Option(help="Drop labels with fewer rows than this.")]
+SplitOpt = Annotated[
+    Path | None,
+    typer.Option(help="Folder of train/valid/test lists, or one test list (matched on file-name stems)."),
+]
+TestSizeOpt = Annotated[float, typer.Option(help="Held-out fraction of rows, grouped and stratified.")]
+GroupByOpt = Annotated[str, typer.Option(help="Split groups: auto (artist when known), track or artist.")]
+
+
+def _none(value: str) -> str | None:
+    return None if value.lower() == "none" else value
+
+
+def _load_options(
+    features: str | None,
+    exclude: str | None,
+    id_column: str,
+    artist_column: str,
+    label_map: Path | None,
+    duplicates: str,
+    min_label_count: int,
+) -> dict[str, Any]:
+    return {
+        "features": features,
+        "exclude": parse_list(exclude) if exclude else (),
+        "id_column": _none(id_column),
+        "artist_column": _none(artist_column),
+        "label_map": label_map,
+        "duplicates": duplicates,
+        "min_label_count": min_label_count,
+    }
+
+
+def _read_grid(value: str | None) -> dict[str, Any] | None:
+    """A JSON object given inline or as a file path."""
+    if value is None:
+        return None
+    text = Path(value).read_text(encoding="utf-8") if Path(value).is_file() else value
+    try:
+        grid = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"--grid is neither a JSON object nor a JSON file ({exc})") from None
+    if not isinstance(grid, dict):
+        raise ConfigError("--grid must be a JSON object {parameter: [values]}")
+    return grid
+
+
+def _print_cleaning(report: Any, limit: int = 5) -> None:
+    err_console.print(report.to_text(limit=limit), highlight=False, soft_wrap=True)
+
+
+@sub.command("clean")
+@handle_errors
+def clean(
+    table: TableArg,
+    label: LabelOpt,
+    features: FeaturesOpt = None,
+    exclude: ExcludeOpt = None,
+    id_column: IdOpt = "auto",
+    artist_column: ArtistOpt = "auto",
+    label_map: LabelMapOpt = None,
+    duplicates: DuplicatesOpt = "majority",
+    min_label_count: MinCountOpt = 2,
+    out: Annotated[Path | None, typer.Option(help="Write the cleaned table (.csv or .parquet).")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the full report as JSON.")] = False,
+    limit: Annotated[int | None, typer.Option(help="Rows shown per reason (default: all).")] = None,
+) -> None:
+    """Clean a table and print every row and column left out, and why."""
+    import pandas as pd
+
+    from genrekit.tabular import load_table
+
+    opts = _load_options(features, exclude, id_column, artist_column, label_map, duplicates, min_label_count)
+    data, report = load_table(table, label=label, **opts)
+    if json_out:
+        print(json.dumps(report.to_dict(), indent=1))
+    else:
+        console.print(report.to_text(limit=limit), highlight=False, soft_wrap=True)
+    if out is not None:
+        df = pd.DataFrame(data.X, columns=data.features)
+        df.insert(0, data.label_column, data.y)
+        df.insert(0, data.id_column or "track_id", data.track_ids)
+        if data.artists is not None:
+            df.insert(1, data.artist_column or "artist", data.artists)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.suffix.lower() in (".parquet", ".pq"):
+            df.to_parquet(out, index=False)
+        else:
+            df.to_csv(out, index=False)
+        err_console.print(f"{len(df)} rows x {len(data.features)} features -> {out}")
+
+
+@sub.command("compare")
+@handle_errors
+def compare(
+    table: TableArg,
+    label: LabelOpt,
+    report: Annotated[Path, typer.Option(help="Report folder to write.")],
+    models: Annotated[
+        str, typer.Option(help="Comma-separated model kinds.")
+    ] = "logreg,knn,rf,svm,xgboost,mlp",
+    features: FeaturesOpt = None,
+    exclude: ExcludeOpt = None,
+    id_column: IdOpt = "auto",
+    artist_column: ArtistOpt = "auto",
+    label_map: LabelMapOpt = None,
+    duplicates: DuplicatesOpt = "majority",
+    min_label_count: MinCountOpt = 2,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="Model parameter kind:key=value (logreg:C=0.1).")
+    ] = None,
+    search: Annotated[
+        bool, typer.Option(help="Grid-search each model with grouped CV on the training side.")
+    ] = False,
+    grid: Annotated[
+        str | None,
+        typer.Option(help="JSON (inline or file) {kind: {param: [values]}} replacing default grids."),
+    ] = None,
+    split_file: SplitOpt = None,
+    test_size: TestSizeOpt = 0.2,
+    folds: Annotated[int | None, typer.Option(help="K grouped folds instead of one holdout.")] = None,
+    group_by: GroupByOpt = "auto",
+    seed: Annotated[int, typer.Option()] = 0,
+    workers: Annotated[int, typer.Option(help="Parallel jobs (-1: all cores).")] = 1,
+) -> None:
+    """Compare model families on one cleaned table and split; write a report (with the cleaning report)."""
+    from genrekit.cli.core import _print_runs
+    from genrekit.tabular import compare_table
+
+    params: dict[str, dict[str, Any]] = {}
+    for item in param or []:
+        kind, sep, kv = item.partition(":")
+        if not sep:
+            raise ConfigError(f"--param {item!r} must be of the form kind:key=value (e.g. logreg:C=0.1)")
+        params.setdefault(kind.strip(), {}).update(parse_options([kv]))
+    opts = _load_options(features, exclude, id_column, artist_column, label_map, duplicates, min_label_count)
+    res = compare_table(
+        table,
+        label=label,
+        models=parse_list(models),
+        params=params,
+        search=search,
+        grids=_read_grid(grid),
+        split_file=split_file,
+        test_size=test_size,
+        folds=folds,
+        group_by=group_by,
+        report=report,
+        seed=seed,
+        n_jobs=workers,
+        **opts,
+    )
+    _print_cleaning(res.cleaning)
+    for note in res.notes:
+        err_console.print(f"[yellow]note:[/] {note}", highlight=False)
+    _print_runs(res.runs)
+    console.print(f"split: {res.split}")
+    console.print(f"report: {res.report}")
+
+
+@sub.command("train")
+@handle_errors
+def train(
+    table: TableArg,
+    label: LabelOpt,
+    out: Annotated[Path, typer.Option(help="Bundle directory (or .zip) to write.")],
+    model: Annotated[str, typer.Option(help="Model kind.")] = "xgboost",
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="Model parameter key=value (C=0.1, transform=power)."),
+    ] = None,
+    search: Annotated[bool, typer.Option(help="Grid search with grouped CV on the training side.")] = False,
+    grid: Annotated[
+        str | None, typer.Option(help="JSON (inline or file) {param: [values]} to search.")
+    ] = None,
+    extractor: Annotated[
+        str | None,
+        typer.Option(
+            help="Audio extractor whose columns the table holds (handcrafted): the bundle classifies audio."
+        ),
+    ] = None,
+    option: Annotated[
+        list[str] | None, typer.Option("--option", "-o", help="Extractor option key=value (segment_s=null).")
+    ] = None,
+    features: FeaturesOpt = None,
+    exclude: ExcludeOpt = None,
+    id_column: IdOpt = "auto",
+    artist_column: ArtistOpt = "auto",
+    label_map: LabelMapOpt = None,
+    duplicates: DuplicatesOpt = "majority",
+    min_label_count: MinCountOpt = 2,
+    split_file: SplitOpt = None,
+    test_size: Annotated[float, typer.Option(help="Held-out fraction of rows (0: train on all).")] = 0.2,
+    group_by: GroupByOpt = "auto",
+    seed: Annotated[int, typer.Option()] = 0,
+    workers: Annotated[int, typer.Option(help="Parallel jobs (-1: all cores).")] = 1,
+) -> None:
+    """Train a model on a feature table and save it as a bundle."""
+    from genrekit.tabular import train_table
+
+    opts = _load_options(features, exclude, id_column, artist_column, label_map, duplicates, min_label_count)
+    res = train_table(
+        table,
+        label=label,
+        model=model,
+        params=parse_options(param),
+        search=search,
+        grid=_read_grid(grid),
+        extractor=extractor,
+        extractor_options=parse_options(option),
+        split_file=split_file,
+        test_size=test_size,
+        group_by=group_by,
+        out=out,
+        seed=seed,
+        n_jobs=workers,
+        **opts,
+    )
+    _print_cleaning(res.cleaning)
+    if res.split is not None:
+        for note in res.split.notes:
+            err_console.print(f"[yellow]note:[/] {note}", highlight=False)
+    if res.bundle.extra.get("search"):
+        s = res.bundle.extra["search"]
+        console.print(f"search: best {s['best_params']} (CV macro-F1 {s['best_score_f1_macro']:.3f})")
+    if res.run is not None:
+        t = res.run.result.track
+        console.print(
+            f"{model}: test accuracy {t.accuracy:.3f}, macro-F1 {t.macro_f1:.3f}, log loss {t.log_loss:.3f} "
+            f"({res.run.result.n_tracks} rows), fit {res.run.fit_time_s:.1f} s"
+        )
+    console.print(f"bundle written to {res.out}")
+
+
+@sub.command("predict")
+@handle_errors
+def predict(
+    model_dir: Annotated[Path, typer.Argument(help="Bundle trained on a table.")],
+    rows: Annotated[Path, typer.Argument(help="Feature rows: .csv, .tsv, .parquet, .json or .jsonl.")],
+    top_k: Annotated[int, typer.Option(help="How many genres to show.")] = 3,
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """Print the genre and top-k probabilities of every row."""
+    from genrekit.bundle import load_bundle
+    from genrekit.tabular import predict_rows, read_table
+
+    bundle = load_bundle(model_dir)
+    results = predict_rows(bundle, read_table(rows), top_k=top_k)
+    for r in results:
+        if json_out:
+            print(json.dumps(r))
+            continue
+        name = f"row {r['row']}" + (f" ({r['id']})" if "id" in r else "")
+        tops = ", ".join(f"{t['genre']} {t['probability']:.1%}" for t in r["top_k"])
+        console.print(f"[bold]{name}[/]: {r['genre']}  ({tops})", highlight=False)

@@ -1,0 +1,73 @@
+"""The ``robustness`` command: accuracy of models under degraded audio (noise, codecs, band-limiting...)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from genrekit.cli import app, console, handle_errors, report_failures
+
+
+@app.command()
+@handle_errors
+def robustness(
+    model_dirs: Annotated[
+        list[str],
+        typer.Argument(
+            help="Bundles to compare (directories or zips; 'musicnn' for the pretrained tagger).",
+            metavar="MODEL_DIR...",
+        ),
+    ],
+    data: Annotated[Path, typer.Argument(help="Labelled audio: folder-per-genre tree or manifest CSV.")],
+    report: Annotated[Path, typer.Option(help="Report folder to write.")],
+    degradations: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated degradations or groups (noise, codec, bandlimit, gain, stretch, pitch, "
+            "reverb, all)."
+        ),
+    ] = "all",
+    split_file: Annotated[
+        Path | None,
+        typer.Option(help="Score only the test list (file, or folder of train/valid/test lists)."),
+    ] = None,
+    max_tracks: Annotated[
+        int | None, typer.Option(help="Score at most this many tracks (balanced over genres).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the track choice and of the random degradations.")] = 0,
+    workers: Annotated[int, typer.Option(help="Parallel processes over tracks.")] = 1,
+) -> None:
+    """Track accuracy of each model on clean audio and under each degradation at several strengths."""
+    from genrekit.robustness import evaluate_robustness, write_robustness_report
+
+    show = sys.stderr.isatty()
+
+    def progress(done: int, total: int) -> None:
+        if show:
+            print(f"\r{done}/{total} tracks", end="" if done < total else "\n", file=sys.stderr, flush=True)
+
+    result = evaluate_robustness(
+        model_dirs,
+        data,
+        degradations=degradations,
+        split_file=split_file,
+        max_tracks=max_tracks,
+        seed=seed,
+        workers=workers,
+        progress=progress,
+    )
+    out = write_robustness_report(report, result)
+    acc = result.pivot("accuracy")
+    table = Table(title=f"track accuracy ({result.info['tracks']} tracks)")
+    table.add_column("condition")
+    for m in acc.columns:
+        table.add_column(str(m), justify="right")
+    for cond, row in zip(acc.index, acc.to_numpy(), strict=True):
+        table.add_row(str(cond), *[f"{v:.3f}" if v == v else "n/a" for v in row])
+    console.print(table)
+    console.print(f"report: {out}")
+    report_failures(result.failures)

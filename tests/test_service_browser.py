@@ -1,0 +1,174 @@
+"""The web page in headless Chromium: upload a file, see the genre bars and the timeline.
+
+Needs Playwright's Python package and Debian's ``chromium`` (Playwright drives the system browser, so no
+browser download); skips with the reason when either is missing.
+"""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="Playwright's Python package is not installed (a dev dependency)"
+)
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+if CHROMIUM is None:
+    pytest.skip(
+        "Chromium is not installed (Debian packages chromium and chromium-driver)", allow_module_level=True
+    )
+
+import uvicorn  # noqa: E402
+
+from test_service import (  # noqa: E402
+    Classifier,
+    ToyExtractor,
+    audio_bytes,
+    create_app,
+    free_port,
+    noise,
+    tone,
+    toy_model,
+)
+
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def server_url():
+    app = create_app(Classifier(ToyExtractor(), toy_model(), name="toy"), max_upload_mb=1, warmup=False)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 20
+    while not server.started:
+        assert thread.is_alive() and time.time() < deadline, "server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("audio")
+    out = {
+        # 9 s: 4 s bass, 3 s noise, 2 s treble -> three runs on the timeline
+        "mix": np.concatenate([tone(200, 4), noise(3), tone(3000, 2)]),
+        "short": tone(3000, 1),
+    }
+    paths = {}
+    for name, y in out.items():
+        paths[name] = d / f"{name}.wav"
+        paths[name].write_bytes(audio_bytes(y))
+    paths["text"] = d / "notes.txt"
+    paths["text"].write_text("this is not audio\n" * 20)
+    return paths
+
+
+def test_upload_shows_genre_bars_and_timeline(server_url, browser, files):
+    page = browser.new_page(viewport={"width": 1000, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(server_url + "/")
+    page.wait_for_function("document.getElementById('model-info').textContent.includes('bass')")
+    page.set_input_files("#file", str(files["mix"]))
+    page.wait_for_selector("#result:not([hidden]) #bars li")
+
+    bars = page.locator("#bars li")
+    assert bars.count() == 3  # top 5 asked, the toy model has 3 genres
+    labels = [bars.nth(i).locator(".bar-label").inner_text().lower() for i in range(3)]
+    values = [float(bars.nth(i).locator(".bar-value").inner_text().rstrip("%")) for i in range(3)]
+    assert sorted(labels) == ["bass", "noise", "treble"]
+    assert values == sorted(values, reverse=True) and 99 <= sum(values) <= 101
+    width = "e => e.getBoundingClientRect().width"
+    widths = [bars.nth(i).locator(".bar-fill").evaluate(width) for i in range(3)]
+    assert widths == sorted(widths, reverse=True) and widths[0] > widths[-1]
+    assert page.locator("#genre").inner_text().lower() == labels[0]
+
+    # the timeline: bass | noise | treble as three blocks sized 4:3:2, and a legend of three colours
+    assert page.locator("#timeline-section").is_visible()
+    blocks = page.locator("#timeline .timeline-block")
+    runs = [blocks.nth(i).get_attribute("data-genre") for i in range(blocks.count())]
+    assert runs == ["bass", "noise", "treble"]
+    bw = [blocks.nth(i).evaluate(width) for i in range(3)]
+    assert bw[0] / bw[2] == pytest.approx(2.0, rel=0.05) and bw[1] / bw[2] == pytest.approx(1.5, rel=0.05)
+    colours = {blocks.nth(i).evaluate("e => getComputedStyle(e).backgroundColor") for i in range(3)}
+    assert len(colours) == 3
+    assert page.locator("#legend li").count() == 3
+    assert page.locator("#t-end").inner_text() == "0:09"
+    assert errors == []
+    page.close()
+
+
+def test_dropped_file_and_short_track(server_url, browser, files):
+    page = browser.new_page(viewport={"width": 1000, "height": 800})
+    page.goto(server_url + "/")
+    b64 = base64.b64encode(files["short"].read_bytes()).decode()
+    transfer = page.evaluate_handle(
+        """(b64) => {
+            const bin = atob(b64), bytes = new Uint8Array(bin.length);
+            for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+            const dt = new DataTransfer();
+            dt.items.add(new File([bytes], "dropped.wav", {type: "audio/wav"}));
+            return dt;
+        }""",
+        b64,
+    )
+    page.dispatch_event("#drop", "drop", {"dataTransfer": transfer})
+    page.wait_for_selector("#result:not([hidden]) #bars li")
+    assert page.locator("#genre").inner_text().lower() == "treble"
+    assert "dropped.wav" in page.locator("#meta").inner_text()
+    assert page.locator("#timeline-section").is_hidden()  # one segment: no timeline to draw
+    page.close()
+
+
+def test_error_message_from_the_json_body(server_url, browser, files):
+    page = browser.new_page(viewport={"width": 1000, "height": 800})
+    page.goto(server_url + "/")
+    page.set_input_files("#file", str(files["text"]))
+    alert = page.locator("#error")
+    alert.wait_for(state="visible")
+    text = alert.inner_text()
+    assert "notes.txt" in text and "not an audio file" in text
+    assert page.locator("#result").is_hidden()
+    page.close()
+
+
+def test_readable_on_a_phone(server_url, browser, files):
+    page = browser.new_page(viewport={"width": 360, "height": 740}, device_scale_factor=2, is_mobile=True)
+    page.goto(server_url + "/")
+    page.set_input_files("#file", str(files["mix"]))
+    page.wait_for_selector("#result:not([hidden]) #bars li")
+    # nothing wider than the screen, bars and timeline inside it, text at a readable size
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    for sel in ("#bars", "#timeline", "#drop"):
+        box = page.locator(sel).bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 360, sel
+    size = page.locator(".bar-label").first.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
+    assert size >= 14
+    page.close()
