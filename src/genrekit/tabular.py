@@ -121,7 +121,6 @@ _NUMERIC_SHARE = 0.9
 DUPLICATE_POLICIES: tuple[str, ...] = ("majority", "drop")
 GROUP_BY: tuple[str, ...] = ("auto", "track", "artist")
 TABLE_EXTENSIONS: tuple[str, ...] = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".json", ".jsonl")
-_MAX_SHOWN = 10
 
 # cell states of a parsed feature column
 _OK, _MISSING, _EMPTY, _SENTINEL, _BAD, _NONFINITE, _BAD_DURATION = range(7)
