@@ -110,6 +110,10 @@ def test_codec_resamples_rates_mp3_cannot_carry(music_like):
     y = resample(music_like, SR, 20000)
     out = D.codec(y, 20000, format="mp3", bitrate_kbps=64)
     assert out.shape == y.shape and np.corrcoef(out, y)[0, 1] > 0.8
+    hi = resample(music_like, SR, 44100)  # MPEG-1 has no 16 kbps: coded at 24 kHz, like LAME would
+    out = D.codec(hi, 44100, format="mp3", bitrate_kbps=16)
+    assert out.shape == hi.shape and np.corrcoef(out, hi)[0, 1] > 0.5
+    assert D._mp3_rate(44100, 16) == 24000 and D._mp3_rate(20000, 64) == 16000 and D._mp3_rate(SR, 64) == SR
     with pytest.raises(ConfigError, match="valid rates"):
         D.encode(y, 20000, format="mp3")
     with pytest.raises(ConfigError, match="outside the MP3 range"):

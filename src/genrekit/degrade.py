@@ -200,13 +200,32 @@ def _mp3_compression(bitrate_kbps: float, sr: int) -> float:
     the sample rate implies: [32, 320] kbps from 32 kHz, [8, 160] from 16 kHz, [8, 64] below.
     LAME then rounds to the nearest bitrate the stream allows.
     """
-    lo, hi = (32.0, 320.0) if sr >= 32000 else (8.0, 160.0) if sr >= 16000 else (8.0, 64.0)
+    lo, hi = _mp3_bitrate_range(sr)
     if not lo <= bitrate_kbps <= hi:
         raise ConfigError(
             f"bitrate_kbps {bitrate_kbps:g} is outside the MP3 range for {sr} Hz audio ({lo:g}-{hi:g} kbps)"
         )
     # the very lowest bitrate (c = 1.0) is refused by libsndfile's LAME setup; stay a hair above it
     return float(min((hi - bitrate_kbps) / (hi - lo), 0.99))
+
+
+def _mp3_bitrate_range(sr: int) -> tuple[float, float]:
+    return (32.0, 320.0) if sr >= 32000 else (8.0, 160.0) if sr >= 16000 else (8.0, 64.0)
+
+
+def _mp3_rate(sr: int, bitrate_kbps: float) -> int:
+    """``sr`` when MP3 carries it at ``bitrate_kbps``, else the highest MP3 rate below ``sr`` that does."""
+
+    def ok(rate: int) -> bool:
+        lo, hi = _mp3_bitrate_range(rate)
+        return lo <= bitrate_kbps <= hi
+
+    if sr in MP3_RATES and ok(sr):
+        return sr
+    for rate in sorted(MP3_RATES, reverse=True):
+        if rate <= max(sr, MP3_RATES[0]) and ok(rate):
+            return rate
+    return sr  # no rate offers it: encode() names the valid range
 
 
 def encode(
@@ -301,7 +320,9 @@ def codec(
 
     Constant-bitrate MP3 streams from libsndfile carry the LAME encoder delay (1105 samples) and
     padding; it is located by cross-correlation (lags 0-4096) and cut, and the result trimmed or
-    zero-padded to the input length. Audio at a rate MP3 cannot carry is resampled to 22050 Hz and back.
+    zero-padded to the input length. Audio at a rate MP3 cannot carry, or at a rate whose MPEG version
+    does not offer the bitrate (16 kbps at 44.1 kHz), is resampled to the highest MP3 rate below it that
+    does (24000 Hz there; what LAME itself does for low bitrates) and back.
 
     Parameters
     ----------
@@ -321,7 +342,7 @@ def codec(
 
     y = _check_signal(y)
     sr = _check_sr(sr)
-    work_sr = sr if (format != "mp3" or sr in MP3_RATES) else 22050
+    work_sr = _mp3_rate(sr, 64.0 if bitrate_kbps is None else float(bitrate_kbps)) if format == "mp3" else sr
     x = resample(y, sr, work_sr)
     data = encode(x, work_sr, format=format, bitrate_kbps=bitrate_kbps, quality=quality)
     try:
