@@ -11,6 +11,9 @@ from typing import Annotated
 import typer
 
 from genrekit.cli import app, console, handle_errors
+from genrekit.errors import unknown_name
+
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 
 @app.command()
@@ -39,8 +42,7 @@ def serve(
 ) -> None:
     """Serve a model over HTTP: JSON API (OpenAPI at /docs) and a web page at /.
 
-    The model is loaded once per worker at start-up; without --model the pretrained musicnn tagger is
-    served. With --workers above 1 each worker process loads the model itself.
+    Each worker loads the model once at start-up (without --model: the pretrained musicnn tagger).
     """
     import uvicorn
 
@@ -54,6 +56,8 @@ def serve(
         load_served_model,
     )
 
+    if log_level not in LOG_LEVELS:
+        raise unknown_name("log level", log_level, LOG_LEVELS)
     served = load_served_model(model)  # fail here, with a one-line message, before binding the port
     console.print(
         f"serving {served.name!r} ({served.input} input, {len(served.labels)} genres) on "
