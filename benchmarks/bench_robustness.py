@@ -82,6 +82,9 @@ def main() -> None:
     ap.add_argument("--degradations", default="all")
     ap.add_argument("--musicnn-degradations", default="noise,codec")
     ap.add_argument("--musicnn-max-tracks", type=int, default=30)
+    ap.add_argument("--variants", default="clean,robust", help="which of the two models to train")
+    ap.add_argument("--robust-name", default="robust", help="suffix of the robust model's name")
+    ap.add_argument("--tag", default="", help="suffix of the output file names (several runs, one --out)")
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
@@ -112,8 +115,8 @@ def main() -> None:
         log(f"{family}: done in {time.perf_counter() - t0:.0f} s")
         val_fs, test_fs = fs.select_tracks(split.val), fs.select_tracks(split.test)
         copies = args.musicnn_copies if family == "musicnn" else args.copies
-        for variant in ("clean", "robust"):
-            name = family if variant == "clean" else f"{family}-robust"
+        for variant in [v.strip() for v in args.variants.split(",") if v.strip()]:
+            name = family if variant == "clean" else f"{family}-{args.robust_name}"
             if variant == "clean":
                 train_fs = fs.select_tracks(split.train)
             else:
@@ -184,7 +187,7 @@ def main() -> None:
             groups.setdefault("musicnn" if family == "musicnn" else "main", []).append(clf)
 
     calib = pd.DataFrame(calib_rows)
-    calib.to_csv(out / f"calibration_{'_'.join(sorted(groups))}.csv", index=False)
+    calib.to_csv(out / f"calibration_{'_'.join(sorted(groups))}{args.tag}.csv", index=False)
     results = {}
     for group, clfs in groups.items():
         degs = args.musicnn_degradations if group == "musicnn" else args.degradations
@@ -206,7 +209,7 @@ def main() -> None:
             progress=progress,
         )
         write_robustness_report(
-            out / f"report_{group}", res, title=f"robustness on the synthetic corpus ({group})"
+            out / f"report_{group}{args.tag}", res, title=f"robustness on the synthetic corpus ({group})"
         )
         results[group] = res
         log(f"robustness {group}: {res.info['wall_time_s']} s")

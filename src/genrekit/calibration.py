@@ -13,6 +13,10 @@ default ``mean_log`` aggregation scaling every segment by ``T`` scales the track
 :class:`~genrekit.predict.Classifier` applies, so it is right for ``mean_prob`` as well (``vote`` hardly
 depends on ``T``: its probabilities are vote fractions).
 
+A validation set the model gets entirely right has no finite NLL optimum (ever sharper is ever better),
+so by default the fitted ``T`` is raised until the mean confidence is at most ``(k + 1) / (n + 2)``
+(Laplace's rule of succession, ``k`` right out of ``n``); see :func:`fit_temperature`.
+
 Conventions: ``y_true_idx`` are integer column indices into the probability matrix; confidence is the
 top-class probability; bins are equal-width on [0, 1], the first one closed at 0.
 """
