@@ -169,6 +169,7 @@ def main() -> None:
     ap.add_argument("--folds", type=int, default=0, help="K-fold grouped CV instead of one 80/20 split")
     ap.add_argument("--only", nargs="+", choices=list(SPECS), default=DEFAULT_SPECS)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--tag", default="", help="suffix of the report and results names")
     ap.add_argument("--one", nargs=4, metavar=("SPEC", "CACHE", "SEED", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
@@ -184,7 +185,7 @@ def main() -> None:
     from genrekit.synth import write_corpus
 
     tag = f"g{args.per_genre}_d{args.duration_s:g}"
-    run_tag = tag + (f"_k{args.folds}" if args.folds else "")
+    run_tag = tag + (f"_k{args.folds}" if args.folds else "") + (f"_{args.tag}" if args.tag else "")
     corpus = args.out / f"corpus_{tag}"
     if not (corpus / "manifest.csv").exists():
         t0 = time.perf_counter()
