@@ -1,6 +1,6 @@
 """Time the pretrained musicnn tagger on a 30 s mp3: decode -> log-mel patches -> tag probabilities.
 
-    python benchmarks/bench_musicnn.py [--seconds 30] [--repeats 10] [--model msd|mtt] [--threads N]
+    python benchmarks/bench_musicnn.py [--seconds 30] [--repeats 10] [--model msd|mtt] [--threads N] [--probe]
 
 "warm" is the median of repeated runs in one process with the model already loaded; "cold" is a fresh
 process: importing genrekit + torch, reading the checkpoint (``load_musicnn``) and the first run. CPU
@@ -114,6 +114,49 @@ def calibrate(model: str, repeats: int) -> None:
     )
 
 
+def probe_alternatives(repeats: int) -> None:
+    """Could a cheaper arithmetic reach the goal? Rates of int8 and bfloat16 products, and an FFT front end.
+
+    The timbral front end (81 % of the multiply-adds) is a one-channel convolution followed by a max over
+    frequency; along frequency it can also be computed as a circular convolution in the Fourier domain
+    (exact for the "valid" outputs). Printed: GOPS of a 10-patch-sized float32, int8 (``torch._int_mm``) and
+    bfloat16 product, and the float32 GEMM front end against the FFT one on 10 patches.
+    """
+    import torch
+    import torch.nn.functional as F  # noqa: N812
+
+    from genrekit.features.musicnn.network import conv_max_over_freq
+
+    m, k, n = 10 * 187 * 15, 7 * 41, 4 * 204  # the 7x38 block's GEMM: rows, window, block x filters
+    a, b = torch.randn(m, k), torch.randn(k, n)
+    ai = torch.randint(-128, 127, (m, k), dtype=torch.int8)
+    bi = torch.randint(-128, 127, (k, n), dtype=torch.int8)
+    products = [("float32", lambda: a @ b), ("bfloat16", lambda: a.bfloat16() @ b.bfloat16())]
+    if hasattr(torch, "_int_mm"):
+        products.append(("int8 (_int_mm)", lambda: torch._int_mm(ai, bi)))
+    for label, fn in products:
+        w, _ = timed(fn, max(2, repeats // 3))
+        print(f"{label:30} {w * 1000:7.1f}ms {2 * m * k * n / w / 1e9:6.1f} GOPS")
+
+    x = torch.randn(10, 187, 96)
+    wt = torch.randn(204, 7, 38) * 0.05
+
+    def fft_front() -> torch.Tensor:
+        spec = torch.fft.rfft(F.pad(x, (0, 0, 3, 3)), n=96, dim=-1)  # (B, T + 6, 49)
+        kern = torch.fft.rfft(wt, n=96, dim=-1).conj()  # correlation: conjugate kernel spectrum
+        z = torch.einsum("btkd,cdk->btck", spec.unfold(1, 7, 1), kern)
+        return torch.fft.irfft(z, n=96, dim=-1)[..., : 96 - 38 + 1].amax(-1)
+
+    err = (fft_front() - conv_max_over_freq(x, wt, (3, 3))).abs().max().item()
+    for label, fn in (
+        ("7x38 front end, GEMM", lambda: conv_max_over_freq(x, wt, (3, 3))),
+        ("7x38 front end, FFT", fft_front),
+    ):
+        w, _ = timed(fn, max(2, repeats // 3))
+        print(f"{label:30} {w * 1000:7.1f}ms")
+    print(f"FFT vs GEMM front end: max abs difference {err:.1e}")
+
+
 COLD = """
 import time
 t0 = time.perf_counter()
@@ -153,6 +196,7 @@ def main() -> None:
     ap.add_argument("--cold-repeats", type=int, default=3)
     ap.add_argument("--model", choices=["msd", "mtt"], default="msd")
     ap.add_argument("--threads", type=int, default=None, help="sets GENREKIT_TORCH_THREADS")
+    ap.add_argument("--probe", action="store_true", help="time int8, bfloat16 and FFT alternatives")
     args = ap.parse_args()
     if args.threads:
         os.environ["GENREKIT_TORCH_THREADS"] = str(args.threads)
@@ -163,6 +207,8 @@ def main() -> None:
         print(f"clip: {args.seconds:.0f} s stereo 44.1 kHz mp3, {path.stat().st_size / 1024:.0f} KiB")
         warm(path, args.model, args.repeats)
         calibrate(args.model, args.repeats)
+        if args.probe:
+            probe_alternatives(args.repeats)
         cold(path, args.model, args.cold_repeats)
 
 
