@@ -138,9 +138,9 @@ def test_evaluate_report_has_calibration_and_importance(tiny_corpus, all_tracks_
     res = evaluate(
         model, tiny_corpus, report=tmp_path / "e", cache_dir=cache, importance=True, importance_repeats=2
     )
-    md = (res.report / "report.md").read_text()
-    assert "Calibration (track level)" in md and (res.report / "reliability_logreg.png").is_file()
-    assert "Permutation importance: logreg" in md and (res.report / "importance_logreg.png").is_file()
+    md, name = (res.report / "report.md").read_text(), res.runs[0].name  # the bundle's folder name
+    assert "Calibration (track level)" in md and (res.report / f"reliability_{name}.png").is_file()
+    assert f"Permutation importance: {name}" in md and (res.report / f"importance_{name}.png").is_file()
     table = res.importance
     # the 57 hand-crafted columns form 29 groups (mean/var pairs permuted together), each scored once
     assert len(table) == 29 and table["feature"].is_unique and "mfcc1" in set(table["feature"])
