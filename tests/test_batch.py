@@ -577,3 +577,17 @@ def test_musicnn_batches_give_the_predict_path_answers(corpus: Path, tmp_path: P
         assert row.genre == pred.genre and row.model.startswith("musicnn@")
         assert list(row.top_genres) == list(pred.probabilities)
         np.testing.assert_allclose(row.top_probs, list(pred.probabilities.values()), atol=1e-4)
+
+
+@pytest.mark.slow
+def test_local_cluster_workers_keep_thread_limits_but_not_the_malloc_trim_threshold(monkeypatch) -> None:
+    # MALLOC_TRIM_THRESHOLD_ also disables glibc's dynamic mmap threshold: every large buffer is mapped
+    # afresh, 1.5x the CPU per chunk in a Dask worker (docs/benchmarks.md). A default LocalCluster copies
+    # it into this process's environment (as an earlier test's does), where it would win: clear it.
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    env = batch._worker_environ()
+    assert env["MALLOC_TRIM_THRESHOLD_"] is None and str(env.get("OMP_NUM_THREADS")) == "1"
+    with batch._dask_client(None, 1, 1) as client:
+        names = ("MALLOC_TRIM_THRESHOLD_", "OMP_NUM_THREADS")
+        got = client.submit(lambda: {k: os.environ.get(k) for k in names})
+        assert got.result(timeout=120) == {"MALLOC_TRIM_THRESHOLD_": None, "OMP_NUM_THREADS": "1"}

@@ -62,12 +62,28 @@ def test_train_classify_evaluate_features(tiny_corpus, tmp_path):
     assert len(ok["top_k"]) == 2 and abs(sum(ok["probabilities"].values()) - 1) < 1e-4
     assert ok["segments"][0]["start_s"] == 0.0 and ok["segments"][-1]["end_s"] == pytest.approx(6.0, abs=0.05)
     assert any("not found" in d.get("error", "") for d in lines)
+    res = invoke("classify", model, wav, "--explain")
+    assert res.exit_code == 0, res.output
+    assert "runner-up:" in res.stdout and "segments most for" in res.stdout
+    assert "segments most against" in res.stdout
 
     res = invoke(
         "evaluate", model, tiny_corpus, "--report", tmp_path / "eval", "--cache-dir", tmp_path / "cache"
     )
     assert res.exit_code == 0, res.output
     assert (tmp_path / "eval" / "report.md").is_file()
+    res = invoke(
+        "evaluate",
+        model,
+        tiny_corpus,
+        "--report",
+        tmp_path / "eval2",
+        "--cache-dir",
+        tmp_path / "cache",
+        "--importance",
+    )
+    assert res.exit_code == 0, res.output
+    assert "most important features:" in res.stdout and (tmp_path / "eval2" / "importance.csv").is_file()
 
     res = invoke("features", tiny_corpus, "--out", tmp_path / "f.parquet", "--cache-dir", tmp_path / "cache")
     assert res.exit_code == 0, res.output

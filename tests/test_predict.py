@@ -120,3 +120,27 @@ def test_bundle_temperature_is_applied(tmp_path, monkeypatch):
     assert isinstance(clf.model, TemperatureScaled)
     hot, plain = clf.model.predict_proba(X[:5]), model.predict_proba(X[:5])
     assert np.all(np.abs(hot[:, 0] - 0.5) <= np.abs(plain[:, 0] - 0.5) + 1e-12)  # T > 1 softens
+
+
+def test_explanation_names_the_segments_for_and_against(tmp_path):
+    # p(loud) per segment 0.8, 0.8, 0.2, 0.8 -> loud wins; the quiet third segment argues against it
+    clf = Classifier(LoudnessExtractor(), LoudQuietModel(), aggregation="mean_prob")
+    y = _signal([0.4, 0.4, 0.1, 0.4])
+    plain = clf.predict_audio(y, SR)
+    assert "explanation" not in plain.to_dict()
+    ex = clf.predict_audio(y, SR, explain=True).extra["explanation"]
+    assert ex["genre"] == "loud" and ex["runner_up"] == "quiet"
+    assert ex["weakest"][0] == 2 and ex["strongest"][-1] != 2
+    # mean_prob: margin of a segment = (p_loud - p_quiet) / n; they sum to the track's lead
+    assert [s["margin"] for s in ex["segments"]] == pytest.approx([0.15, 0.15, -0.15, 0.15], abs=1e-6)
+    assert ex["track_margin"] == pytest.approx(0.65 - 0.35, abs=1e-6)
+    assert [s["support"] for s in ex["segments"]] == pytest.approx([0.2, 0.2, 0.05, 0.2], abs=1e-6)
+    # a window read from a file: explanation times follow the segments' absolute times
+    path = tmp_path / "a.wav"
+    sf.write(path, _signal([0.1, 0.1, 0.4, 0.1, 0.1, 0.1]), SR)
+    crop = clf.predict(path, crop_s=2.0, explain=True)
+    ex = crop.to_dict()["explanation"]
+    assert [(s["start_s"], s["end_s"]) for s in ex["segments"]] == [(2.0, 3.0), (3.0, 4.0)]
+    assert [(s.start_s, s.end_s) for s in crop.segments] == [(2.0, 3.0), (3.0, 4.0)]
+    bio = clf.predict(path.read_bytes(), crop_s=2.0, explain=True).extra["explanation"]
+    assert [(s["start_s"], s["end_s"]) for s in bio["segments"]] == [(2.0, 3.0), (3.0, 4.0)]

@@ -192,7 +192,7 @@ def test_openapi_and_docs_are_served(client):
     paths = ("/health", "/ready", "/v1/model", "/v1/classify", "/v1/classify/batch", "/v1/predict/features")
     assert set(paths) <= set(spec["paths"])
     params = {p["name"] for p in spec["paths"]["/v1/classify"]["post"]["parameters"]}
-    assert params == {"top_k", "segments", "crop_s", "min_confidence"}
+    assert params == {"top_k", "segments", "crop_s", "min_confidence", "explain"}
     assert client.get("/docs").status_code == 200
 
 
@@ -265,6 +265,21 @@ def test_min_confidence_answers_unsure(client):
     d = client.post("/v1/classify?min_confidence=0", files=upload(audio_bytes(y))).json()
     assert d["unsure"] is False and d["genre"] == next(iter(d["probabilities"]))
     assert_error(client.post("/v1/classify?min_confidence=1.5", files=upload(audio_bytes(y))), 422)
+
+
+def test_explain_names_the_segments_against_the_answer(client):
+    y = np.concatenate([tone(200, 4), tone(3000, 2)])  # 4 s bass then 2 s treble: the treble argues against
+    d = client.post("/v1/classify", files=upload(audio_bytes(y))).json()
+    assert "explanation" not in d
+    d = client.post("/v1/classify?explain=true", files=upload(audio_bytes(y))).json()
+    ex = d["explanation"]
+    assert ex["genre"] == d["genre"] == "bass" and ex["runner_up"] == "treble"
+    assert [s["genre"] for s in ex["segments"]] == ["bass"] * 4 + ["treble"] * 2
+    assert set(ex["weakest"][:2]) == {4, 5} and set(ex["strongest"]) <= {0, 1, 2, 3}
+    assert ex["segments"][4]["margin"] < 0 < ex["segments"][0]["margin"]
+    assert sum(s["margin"] for s in ex["segments"]) == pytest.approx(ex["track_margin"], abs=1e-6)
+    b = client.post("/v1/classify/batch?explain=true", files=upload(audio_bytes(y))).json()
+    assert b["results"][0]["result"]["explanation"]["weakest"] == ex["weakest"]
 
 
 def test_upload_name_is_reduced_to_a_base_name(client):

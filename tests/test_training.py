@@ -53,18 +53,28 @@ def test_compare_with_folds_writes_a_report(tiny_corpus, tmp_path):
         assert r.result.track.accuracy > 0.5
         assert "folds" in r.extra
     assert (res.report / "report.html").is_file() and (res.report / "metrics.json").is_file()
+    md = (res.report / "report.md").read_text()
+    assert "Calibration (track level)" in md and (res.report / "reliability_knn.png").is_file()
 
 
-def test_evaluate_bundle_on_data(tiny_corpus, tmp_path):
+@pytest.fixture(scope="module")
+def all_tracks_bundle(tiny_corpus, tmp_path_factory):
+    """A logreg bundle trained on every track of the tiny corpus, and its feature cache."""
+    root = tmp_path_factory.mktemp("all_tracks")
     train(
         tiny_corpus,
         features="handcrafted",
         model="logreg",
-        out=tmp_path / "m",
+        out=root / "m",
         test_size=0,
-        cache_dir=tmp_path / "cache",
+        cache_dir=root / "cache",
     )
-    res = evaluate(tmp_path / "m", tiny_corpus, report=tmp_path / "e", cache_dir=tmp_path / "cache")
+    return root / "m", root / "cache"
+
+
+def test_evaluate_bundle_on_data(tiny_corpus, all_tracks_bundle, tmp_path):
+    model, cache = all_tracks_bundle
+    res = evaluate(model, tiny_corpus, report=tmp_path / "e", cache_dir=cache)
     assert res.runs[0].result.n_tracks == 24
     assert res.runs[0].result.track.accuracy > 0.8  # scored on its own training data
 
@@ -121,3 +131,21 @@ def test_calibrated_and_augmented_training(tiny_corpus, tmp_path):
     # the bundle describes the plain extractor: prediction never augments
     assert clf.extractor.to_dict() == res.classifier.extractor.to_dict()
     assert "augment" not in clf.extractor.to_dict()
+
+
+def test_evaluate_report_has_calibration_and_importance(tiny_corpus, all_tracks_bundle, tmp_path):
+    model, cache = all_tracks_bundle
+    res = evaluate(
+        model, tiny_corpus, report=tmp_path / "e", cache_dir=cache, importance=True, importance_repeats=2
+    )
+    md, name = (res.report / "report.md").read_text(), res.runs[0].name  # the bundle's folder name
+    assert "Calibration (track level)" in md and (res.report / f"reliability_{name}.png").is_file()
+    assert f"Permutation importance: {name}" in md and (res.report / f"importance_{name}.png").is_file()
+    table = res.importance
+    # the 57 hand-crafted columns form 29 groups (mean/var pairs permuted together), each scored once
+    assert len(table) == 29 and table["feature"].is_unique and "mfcc1" in set(table["feature"])
+    assert table.attrs["baseline"]["accuracy"] == pytest.approx(res.runs[0].result.track.accuracy)
+    assert table["log_loss_increase_mean"].iloc[:3].max() > 0  # permuting something matters
+    assert (res.report / "importance.csv").is_file()
+    with pytest.raises(ConfigError, match="folds"):
+        evaluate(model, tiny_corpus, folds=2, importance=True)

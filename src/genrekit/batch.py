@@ -1036,6 +1036,26 @@ def _dask_chunk(job: BatchJob, items: list[InputItem]) -> ChunkResult:
     return process_chunk(job, items)
 
 
+def _worker_environ() -> dict[str, Any]:
+    """Dask's environment for new worker processes, without ``MALLOC_TRIM_THRESHOLD_``.
+
+    Dask sets it to 64 KiB so that workers hand freed memory back to the OS. Setting it also turns off
+    glibc's dynamic mmap threshold, so every buffer over 128 KiB (decoded audio, spectrograms) is mapped
+    and faulted in afresh: the same chunk of files cost 1.5x the CPU in a Dask worker with it, and the
+    same as in-process without it (``docs/benchmarks.md``, Batch). The threads limits
+    (``OMP_NUM_THREADS=1`` ...) are kept. A worker's memory is bounded by ``group_audio_s`` anyway.
+    The value None is Dask's way to unset a variable; one set in this process's environment (by hand,
+    or by an earlier default LocalCluster, which copies these variables into the parent's
+    ``os.environ``) still wins, as Dask documents.
+    """
+    import dask
+    import distributed  # noqa: F401 - registers the distributed.* defaults of dask.config
+
+    env = dict(dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {})
+    env["MALLOC_TRIM_THRESHOLD_"] = None
+    return env
+
+
 @contextlib.contextmanager
 def _dask_client(scheduler: str | None, dask_local: int | None, threads: int | None) -> Iterator[Any]:
     try:
@@ -1064,13 +1084,16 @@ def _dask_client(scheduler: str | None, dask_local: int | None, threads: int | N
         dashboard: str | None = ":0"
     except ImportError:
         dashboard = None
-    cluster = LocalCluster(
-        n_workers=dask_local,
-        threads_per_worker=threads or 1,
-        processes=True,
-        dashboard_address=dashboard,
-        silence_logs=logging.ERROR,
-    )
+    import dask
+
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": _worker_environ()}):
+        cluster = LocalCluster(
+            n_workers=dask_local,
+            threads_per_worker=threads or 1,
+            processes=True,
+            dashboard_address=dashboard,
+            silence_logs=logging.ERROR,
+        )
     try:
         with Client(cluster) as client:
             yield client

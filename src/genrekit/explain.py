@@ -53,6 +53,7 @@ __all__ = [
     "explain_track",
     "feature_groups_by_stem",
     "importance_markdown",
+    "importance_section",
     "permutation_importance_table",
     "plot_importance",
     "segment_contributions",
@@ -407,3 +408,69 @@ def importance_markdown(table: pd.DataFrame, *, top: int = 20) -> str:
             f"on {base['n_tracks']} tracks."
         )
     return "\n".join(lines)
+
+
+def importance_section(
+    model: Any,
+    X: Any,
+    y: Any,
+    groups: Any,
+    names: Sequence[str],
+    out_dir: str | Path | None,
+    *,
+    model_name: str = "model",
+    n_repeats: int = 5,
+    seed: int = 0,
+    aggregation: str = "mean_log",
+    max_groups: int = 200,
+) -> tuple[tuple[str, str], pd.DataFrame]:
+    """Permutation importance of named features for a report.
+
+    The summaries of one feature (``mfcc3_mean``, ``mfcc3_var``) are permuted together
+    (:func:`feature_groups_by_stem`). Writes ``importance_<model>.png`` into ``out_dir``.
+
+    Parameters
+    ----------
+    model, X, y, groups, names, n_repeats, seed, aggregation
+        As for :func:`permutation_importance_table`; ``X`` shape (n_segments, n_features).
+    out_dir : str or Path or None
+        The report folder (created if missing); None: no picture.
+    model_name : str
+        Shown in the heading and the picture's name.
+    max_groups : int
+        Refuse feature sets with more groups than this: importance of single spectrogram bins or embedding
+        dimensions is neither cheap nor readable.
+
+    Returns
+    -------
+    ((heading, markdown), table)
+        The section for :func:`genrekit.report.write_report`'s ``extra_sections`` and the full table.
+
+    Raises
+    ------
+    ConfigError
+        More than ``max_groups`` feature groups.
+    """
+    from genrekit.report import sanitize_name
+
+    fg = feature_groups_by_stem(names)
+    if len(fg) > max_groups:
+        raise ConfigError(
+            f"permutation importance is for named summary features (at most {max_groups} groups, e.g. the "
+            f"hand-crafted ones); this model's features have {len(fg)} groups ({len(names)} columns)"
+        )
+    table = permutation_importance_table(
+        model, X, y, groups, names, n_repeats=n_repeats, seed=seed, aggregation=aggregation, feature_groups=fg
+    )
+    text = (
+        f"Each feature's summaries permuted together across held-out segments, {n_repeats} times; the drop "
+        "in track accuracy and the rise in track log loss, most important first.\n\n"
+        + importance_markdown(table)
+    )
+    if out_dir is not None:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        stem = f"importance_{sanitize_name(model_name)}"
+        plot_importance(table, out / f"{stem}.png", title=f"{model_name}: permutation importance (tracks)")
+        text += f"\n\n![{model_name}: permutation importance]({stem}.png)"
+    return (f"Permutation importance: {model_name}", text), table

@@ -155,13 +155,16 @@ class Classifier:
         crop_s: float | None = None,
         source: str | None = None,
         min_confidence: float | None = None,
+        explain: bool = False,
     ) -> Prediction:
         """Classify decoded audio ``y`` (n_samples,) at ``sr``.
 
-        ``min_confidence`` overrides the classifier's own threshold for this call.
+        ``min_confidence`` overrides the classifier's own threshold for this call. ``explain=True`` adds
+        ``extra["explanation"]``: :meth:`genrekit.explain.Explanation.to_dict` (the runner-up genre, each
+        segment's support and margin, the segments that argue most for and against the answer).
         """
         from genrekit.calibration import UNSURE, decide
-        from genrekit.explain import segment_contributions
+        from genrekit.explain import explain_track, segment_contributions
 
         t0 = time.perf_counter()
         duration_s = len(y) / sr
@@ -187,6 +190,12 @@ class Classifier:
         probs = _sorted_probs(self.classes_, track)
         threshold = self.min_confidence if min_confidence is None else min_confidence
         genre, _ = decide(probs, threshold)
+        extra: dict[str, Any] = {}
+        if explain:
+            times = np.asarray(times, dtype=np.float64) + offset_s
+            extra["explanation"] = explain_track(
+                proba, times, self.classes_, method=self.aggregation
+            ).to_dict()
         return Prediction(
             genre=genre,
             unsure=genre == UNSURE,
@@ -196,6 +205,7 @@ class Classifier:
             source=source,
             model=self.name,
             elapsed_ms=round((time.perf_counter() - t0) * 1000, 1),
+            extra=extra,
         )
 
     def predict(
@@ -206,11 +216,12 @@ class Classifier:
         offset_s: float = 0.0,
         duration_s: float | None = None,
         min_confidence: float | None = None,
+        explain: bool = False,
     ) -> Prediction:
         """Load ``source`` (path, bytes or file object) and classify it.
 
         When ``crop_s`` is given only a window of that length around the middle is decoded, so the
-        time is constant whatever the track's length.
+        time is constant whatever the track's length. ``explain``: see :meth:`predict_audio`.
         """
         t0 = time.perf_counter()
         name = source_name(source)
@@ -221,10 +232,12 @@ class Classifier:
             if total > crop_s:
                 offset_s, duration_s = (total - crop_s) / 2, crop_s
                 y, sr = load(source, sr=self.sr, offset_s=offset_s, duration_s=duration_s)
-                pred = self.predict_audio(y, sr, source=name, min_confidence=min_confidence)
+                pred = self.predict_audio(y, sr, source=name, min_confidence=min_confidence, explain=explain)
                 return _shift(pred, offset_s, total, t0)
         y, sr = load(source, sr=self.sr, offset_s=offset_s, duration_s=duration_s)
-        pred = self.predict_audio(y, sr, crop_s=crop_s, source=name, min_confidence=min_confidence)
+        pred = self.predict_audio(
+            y, sr, crop_s=crop_s, source=name, min_confidence=min_confidence, explain=explain
+        )
         return _shift(pred, offset_s, None, t0)
 
     def predict_many(
@@ -262,7 +275,13 @@ class Classifier:
 
 def _shift(pred: Prediction, offset_s: float, total_s: float | None, t0: float) -> Prediction:
     """Move segment times by ``offset_s`` (a window was read) and set the full duration and time."""
-    segs = pred.segments
+    segs, extra = pred.segments, pred.extra
+    if offset_s and "explanation" in extra:
+        moved = [
+            {**seg, **{k: round(seg[k] + offset_s, 3) for k in ("start_s", "end_s")}}
+            for seg in extra["explanation"]["segments"]
+        ]
+        extra = {**extra, "explanation": {**extra["explanation"], "segments": moved}}
     if offset_s:
         segs = [
             SegmentPrediction(
@@ -282,7 +301,7 @@ def _shift(pred: Prediction, offset_s: float, total_s: float | None, t0: float) 
         source=pred.source,
         model=pred.model,
         elapsed_ms=round((time.perf_counter() - t0) * 1000, 1),
-        extra=pred.extra,
+        extra=extra,
         unsure=pred.unsure,
     )
 

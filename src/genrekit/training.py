@@ -465,6 +465,8 @@ class CompareResult:
     report: Path | None
     failures: list[tuple[str, str]]
     split: str
+    #: :func:`genrekit.explain.permutation_importance_table` of ``evaluate(..., importance=True)``.
+    importance: Any = None
 
 
 def compare(
@@ -596,9 +598,22 @@ def compare(
         }
         history = {r.name: r.extra["history"] for r in runs if r.extra.get("history")}
         report_path = write_report(
-            report, runs, title="genrekit model comparison", dataset_info=info, history=history or None
+            report,
+            runs,
+            title="genrekit model comparison",
+            dataset_info=info,
+            history=history or None,
+            extra_sections=[_calibration_section(runs, report)],
         )
     return CompareResult(runs, fold_results, report_path, fs.failures, split_desc)
+
+
+def _calibration_section(runs: Sequence[ModelRun], report: str | Path) -> tuple[str, str]:
+    """The reliability diagrams and ECE table of ``runs``, written into the report folder."""
+    from genrekit.calibration import calibration_section
+
+    Path(report).mkdir(parents=True, exist_ok=True)
+    return calibration_section(runs, report)
 
 
 def evaluate(
@@ -612,15 +627,22 @@ def evaluate(
     workers: int = 1,
     cache_dir: str | Path | None = None,
     progress: bool = False,
+    importance: bool = False,
+    importance_repeats: int = 5,
 ) -> CompareResult:
     """Evaluate a trained model (bundle) on labelled data.
 
     Without ``folds`` the bundle itself is scored: on the test list of ``split_file`` when given,
     else on every track of ``data``. With ``folds=K`` the bundle's recipe (features, model kind and
-    parameters) is retrained and scored on K grouped folds of ``data``.
+    parameters) is retrained and scored on K grouped folds of ``data``. The report always has a
+    calibration section (reliability diagram, ECE); ``importance=True`` adds the track-level permutation
+    importance of the model's named features (:func:`genrekit.explain.importance_section`), returned
+    as ``importance`` and written to ``importance.csv`` in the report.
     """
     from genrekit.predict import load_model
 
+    if importance and folds:
+        raise ConfigError("importance is measured on the bundle as trained; it cannot be combined with folds")
     clf = model if isinstance(model, Classifier) else load_model(model)
     dataset = data if isinstance(data, ds_mod.Dataset) else ds_mod.load_dataset(data)
     if folds:
@@ -651,6 +673,28 @@ def evaluate(
         )
     fs = extract_features(dataset, clf.extractor, workers=workers, cache_dir=cache_dir, progress=progress)
     run = score_model(clf.name, clf.model, fs, aggregation=clf.aggregation)
+    sections: list[tuple[str, str]] = []
+    table = None
+    if importance:
+        from genrekit.explain import importance_section
+
+        if fs.frame_shape is not None:
+            raise ConfigError(
+                f"importance needs named summary features; {clf.name!r} reads spectrogram frames"
+            )
+        section, table = importance_section(
+            clf.model,
+            fs.X,
+            fs.y,
+            fs.groups,
+            fs.names,
+            report,
+            model_name=clf.name,
+            n_repeats=importance_repeats,
+            seed=seed,
+            aggregation=clf.aggregation,
+        )
+        sections.append(section)
     report_path = None
     if report is not None:
         from genrekit.report import write_report
@@ -663,6 +707,12 @@ def evaluate(
             "unreadable files": len(fs.failures),
         }
         report_path = write_report(
-            report, [run], title=f"genrekit evaluation of {clf.name}", dataset_info=info
+            report,
+            [run],
+            title=f"genrekit evaluation of {clf.name}",
+            dataset_info=info,
+            extra_sections=[_calibration_section([run], report), *sections],
         )
-    return CompareResult([run], None, report_path, fs.failures, desc)
+        if table is not None:
+            table.to_csv(report_path / "importance.csv", index=False)
+    return CompareResult([run], None, report_path, fs.failures, desc, importance=table)

@@ -179,8 +179,11 @@ def evaluate(
     seed: Annotated[int, typer.Option()] = 0,
     workers: Annotated[int, typer.Option()] = 1,
     cache_dir: Annotated[Path | None, typer.Option()] = None,
+    importance: Annotated[
+        bool, typer.Option("--importance", help="Add permutation importance of the named features.")
+    ] = False,
 ) -> None:
-    """Evaluate a bundle on labelled data and write a report."""
+    """Evaluate a bundle on labelled data and write a report (with reliability diagrams and ECE)."""
     from genrekit.training import evaluate as evaluate_fn
 
     res = evaluate_fn(
@@ -193,8 +196,16 @@ def evaluate(
         workers=workers,
         cache_dir=cache_dir,
         progress=sys.stderr.isatty(),
+        importance=importance,
     )
     _print_runs(res.runs)
+    if res.importance is not None:
+        top = res.importance.head(5)
+        console.print(
+            "most important features: "
+            + ", ".join(f"{r.feature} ({r.accuracy_drop_mean:+.3f} acc)" for r in top.itertuples()),
+            highlight=False,
+        )
     console.print(f"report: {res.report}")
     report_failures(res.failures)
 
@@ -258,6 +269,20 @@ def _print_runs(runs: list[Any]) -> None:
     console.print(table)
 
 
+def _print_explanation(ex: dict[str, Any]) -> None:
+    """The runner-up and the strongest and weakest segments of an ``Explanation.to_dict()``."""
+    console.print(
+        f"  runner-up: {ex['runner_up']}; margin over it ({ex['score_kind']}): {ex['track_margin']:+.3f}",
+        highlight=False,
+    )
+    for label, key in (("for", "strongest"), ("against", "weakest")):
+        parts = []
+        for i in ex[key]:
+            seg = ex["segments"][i]
+            parts.append(f"{seg['start_s']:.1f}-{seg['end_s']:.1f} s ({seg['margin']:+.3f})")
+        console.print(f"  segments most {label} {ex['genre']}: " + ", ".join(parts), highlight=False)
+
+
 @app.command()
 @handle_errors
 def classify(
@@ -274,6 +299,10 @@ def classify(
     min_confidence: Annotated[
         float | None, typer.Option(help="Answer 'unsure' when the top probability is below this.")
     ] = None,
+    explain: Annotated[
+        bool,
+        typer.Option("--explain", help="Show the runner-up and the segments most for and against."),
+    ] = False,
 ) -> None:
     """Print the genre and top-k probabilities of each file.
 
@@ -289,7 +318,7 @@ def classify(
     failed = 0
     for f in files:
         try:
-            pred = clf.predict(f, crop_s=crop_s, min_confidence=min_confidence)
+            pred = clf.predict(f, crop_s=crop_s, min_confidence=min_confidence, explain=explain)
         except GenreKitError as exc:
             failed += 1
             if json_out:
@@ -305,6 +334,8 @@ def classify(
         if segments:
             for s in pred.segments:
                 console.print(f"  {s.start_s:7.2f}-{s.end_s:7.2f} s  {s.genre}", highlight=False)
+        if explain:
+            _print_explanation(pred.extra["explanation"])
     if failed:
         raise typer.Exit(EXIT_PARTIAL if failed < len(files) else 3)
 

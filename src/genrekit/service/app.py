@@ -507,6 +507,7 @@ def classify_bytes(
     crop_s: float | None = None,
     max_duration_s: float | None = None,
     min_confidence: float | None = None,
+    explain: bool = False,
 ) -> Prediction:
     """Decode and classify one upload (runs in the inference pool).
 
@@ -526,6 +527,8 @@ def classify_bytes(
         data = data.read()
     src = as_source(data, filename)
     kw: dict[str, Any] = {} if min_confidence is None else {"min_confidence": min_confidence}
+    if explain:
+        kw["explain"] = True
     if Path(src.name).suffix.lower() in FFMPEG_EXTENSIONS:  # ffmpeg decodes whole containers anyway
         return clf.predict(src, crop_s=crop_s, **kw)
     total_s = audio_info(src).duration_s
@@ -569,6 +572,27 @@ class SegmentResult(BaseModel):
     )
 
 
+class ExplainedSegment(BaseModel):
+    start_s: float
+    end_s: float
+    support: float = Field(description="The segment's share in the track's score for the answer.")
+    margin: float = Field(description="Its share for the answer minus its share for the runner-up.")
+    genre: str = Field(description="The segment's own top genre.")
+
+
+class ExplanationResult(BaseModel):
+    """Why the track got its genre: which segments argue most for and against it."""
+
+    genre: str
+    runner_up: str
+    method: str = Field(description="The segment-to-track aggregation.")
+    score_kind: str = Field(description="What the supports and margins add up to.")
+    track_margin: float = Field(description="Sum of the segment margins: the lead over the runner-up.")
+    segments: list[ExplainedSegment]
+    strongest: list[int] = Field(description="Indices into segments, most for the answer first.")
+    weakest: list[int] = Field(description="Indices into segments, most against the answer first.")
+
+
 class ClassifyResult(BaseModel):
     """One file's prediction (``segments`` only when asked for)."""
 
@@ -583,6 +607,7 @@ class ClassifyResult(BaseModel):
     segments: list[SegmentResult] | None = None
     model: str
     elapsed_ms: float
+    explanation: ExplanationResult | None = None
 
 
 class BatchItem(BaseModel):
@@ -660,6 +685,9 @@ Segments = Annotated[bool, Query(description="Include the per-segment genre time
 CropS = Annotated[
     float | None,
     Query(ge=1.0, le=3600.0, description="Classify only this many seconds around the middle."),
+]
+Explain = Annotated[
+    bool, Query(description="Add `explanation`: the runner-up and the segments most for and against.")
 ]
 MinConfidence = Annotated[
     float | None,
@@ -797,6 +825,7 @@ def create_app(
         segments: Segments = True,
         crop_s: CropS = None,
         min_confidence: MinConfidence = None,
+        explain: Explain = False,
     ) -> dict[str, Any]:
         """Classify one audio file: genre, sorted probabilities, top-k and the segment timeline."""
         served = await rt.model_for("audio")
@@ -809,6 +838,7 @@ def create_app(
             crop_s=crop_s,
             max_duration_s=rt.max_duration_s,
             min_confidence=min_confidence,
+            explain=explain,
         )
         return pred.to_dict(top_k=top_k, segments=segments)
 
@@ -822,6 +852,7 @@ def create_app(
         segments: Segments = False,
         crop_s: CropS = None,
         min_confidence: MinConfidence = None,
+        explain: Explain = False,
     ) -> dict[str, Any]:
         """Classify several files in one request: one result or one error per file, in order."""
         t0 = time.perf_counter()
@@ -846,6 +877,7 @@ def create_app(
                     crop_s=crop_s,
                     max_duration_s=rt.max_duration_s,
                     min_confidence=min_confidence,
+                    explain=explain,
                 )
             except GenreKitError as exc:
                 return {
