@@ -233,6 +233,28 @@ def test_serial_rows_match_the_predict_path_and_bad_files_become_error_rows(
     assert pd.read_parquet(out).shape[0] == 14  # the folder is a plain parquet dataset too
 
 
+def test_min_confidence_answers_unsure_exactly_below_the_threshold(
+    serial_run, corpus: Path, bundle: Path, tmp_path: Path
+) -> None:
+    out, _ = serial_run
+    ok = batch.read_results(out).query("status == 'ok'").sort_values("confidence")
+    assert ok.confidence.nunique() > 1
+    threshold = float(ok.confidence.iloc[len(ok) // 2])  # the middle file's own confidence
+    res = batch.classify_batch(
+        corpus, tmp_path / "unsure", model=bundle, chunk_size=3, min_confidence=threshold
+    )
+    assert res.ok == 10
+    df = batch.read_results(tmp_path / "unsure").query("status == 'ok'").set_index("path")
+    for path, row in ok.set_index("path").iterrows():
+        got = df.loc[path]
+        assert got.confidence == row.confidence and list(got.top_genres) == list(row.top_genres)
+        assert got.genre == ("unsure" if row.confidence < threshold else row.genre), path
+    assert (df.genre == "unsure").sum() == (ok.confidence < threshold).sum() >= 1
+    assert batch.read_meta(tmp_path / "unsure")["signature"]["min_confidence"] == threshold
+    with pytest.raises(ConfigError, match="min_confidence"):
+        batch.classify_batch(corpus, tmp_path / "bad", model=bundle, min_confidence=1.5)
+
+
 def test_groups_bound_the_audio_decoded_at_once_and_isolate_a_failing_file(
     corpus: Path, tmp_path: Path
 ) -> None:

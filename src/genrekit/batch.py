@@ -229,6 +229,9 @@ class BatchJob:
         features: one row per segment instead of one row per file with the mean over segments.
     crop_s : float or None
         Only decode this many seconds around the middle of each file.
+    min_confidence : float or None
+        classify: answer genre ``"unsure"`` when the top probability is below this (``top_genres`` and
+        ``top_probs`` still list the genres); None: the bundle's own threshold, if any.
     max_duration_s : float or None
         Files longer than this (decoded window) are error rows.
     group_audio_s : float
@@ -245,6 +248,7 @@ class BatchJob:
     top_k: int = 3
     per_segment: bool = False
     crop_s: float | None = None
+    min_confidence: float | None = None
     max_duration_s: float | None = MAX_DURATION_S
     group_audio_s: float = 600.0
     threads: int | None = 1
@@ -453,9 +457,11 @@ def _proba_each(model: Any, feats: list[np.ndarray]) -> list[np.ndarray | BaseEx
 
 def _classify_rows(state: _WorkerState, group: list[dict[str, Any]], signals: list[np.ndarray]) -> None:
     """Fill the prediction fields of ``group`` rows (already holding facts) in place."""
+    from genrekit.calibration import decide
     from genrekit.models.aggregate import aggregate_track
 
     clf, job = state.classifier, state.job
+    threshold = clf.min_confidence if job.min_confidence is None else job.min_confidence
     feats = _features_each(clf.extractor, signals, clf.sr)
     ok = []
     for row, f in zip(group, feats, strict=True):
@@ -477,10 +483,11 @@ def _classify_rows(state: _WorkerState, group: list[dict[str, Any]], signals: li
             _fail(row, exc)
             continue
         order = np.argsort(-track, kind="stable")[:k]
+        genre, _ = decide({clf.classes_[int(order[0])]: float(track[order[0]])}, threshold)
         row.update(
             status="ok",
             n_segments=len(f),
-            genre=clf.classes_[int(order[0])],
+            genre=genre,
             confidence=round(float(track[order[0]]), 6),
             top_genres=[clf.classes_[int(i)] for i in order],
             top_probs=[round(float(track[i]), 6) for i in order],
@@ -1362,6 +1369,8 @@ def _prepare(job: BatchJob) -> tuple[BatchJob, dict[str, Any], dict[str, Any], _
         raise ConfigError(f"top_k must be >= 0, got {job.top_k}")
     if job.crop_s is not None and job.crop_s <= 0:
         raise ConfigError(f"crop_s must be > 0, got {job.crop_s}")
+    if job.min_confidence is not None and not 0.0 <= job.min_confidence <= 1.0:
+        raise ConfigError(f"min_confidence must be in [0, 1], got {job.min_confidence}")
     if job.kind == "classify":
         model = job.model
         if model is not None and (os.sep in model or "/" in model or os.path.exists(model)):
@@ -1384,7 +1393,13 @@ def _prepare(job: BatchJob) -> tuple[BatchJob, dict[str, Any], dict[str, Any], _
     job = BatchJob(**{**asdict(job), "plugins": _plugins_for(names)})
     state = _state_for(job, preloaded)
     if job.kind == "classify":
-        sig = {"kind": "classify", "model": state.model_id, "top_k": job.top_k, "crop_s": job.crop_s}
+        sig = {
+            "kind": "classify",
+            "model": state.model_id,
+            "top_k": job.top_k,
+            "crop_s": job.crop_s,
+            "min_confidence": job.min_confidence,
+        }
         extra = {
             "labels": list(state.classifier.classes_),
             "model_source": job.model or "musicnn",
@@ -1665,18 +1680,21 @@ def classify_batch(
     model: str | os.PathLike | None = None,
     top_k: int = 3,
     crop_s: float | None = None,
+    min_confidence: float | None = None,
     **kwargs: Any,
 ) -> BatchResult:
     """Classify every file of ``source`` into ``out`` (see :func:`run_batch` for the other options).
 
     Rows: ``path, label, size, mtime_ns, hash, status, error, duration_s, n_segments, genre, confidence,
-    top_genres, top_probs, model, elapsed_s, worker``.
+    top_genres, top_probs, model, elapsed_s, worker``. With ``min_confidence``, ``genre`` is ``"unsure"``
+    where ``confidence`` is below it (``top_genres`` still starts with the most probable genre).
     """
     job = BatchJob(
         "classify",
         model=None if model is None else str(model),
         top_k=top_k,
         crop_s=crop_s,
+        min_confidence=min_confidence,
         **_job_kwargs(kwargs),
     )
     return run_batch(source, out, job, **kwargs)

@@ -115,6 +115,9 @@ def classify(
     crop_s: CropOpt = None,
     extensions: ExtOpt = None,
     progress: ProgressOpt = None,
+    min_confidence: Annotated[
+        float | None, typer.Option(help="Answer 'unsure' when the top probability is below this.")
+    ] = None,
 ) -> None:
     """Classify every audio file of INPUT into the parquet folder OUT (one row per file).
 
@@ -130,6 +133,7 @@ def classify(
         model=model,
         top_k=top_k,
         crop_s=crop_s,
+        min_confidence=min_confidence,
         **_engine_kwargs(
             workers, scheduler, dask_local, chunk_size, max_in_flight, retry_errors, extensions, progress
         ),
