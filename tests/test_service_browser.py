@@ -7,6 +7,7 @@ browser download); skips with the reason when either is missing.
 from __future__ import annotations
 
 import base64
+import re
 import shutil
 import threading
 import time
@@ -121,6 +122,18 @@ def test_upload_shows_genre_bars_and_timeline(server_url, browser, files):
     assert len(colours) == 3
     assert page.locator("#legend li").count() == 3
     assert page.locator("#t-end").inner_text() == "0:09"
+
+    # why: the runner-up, and the seconds most for and against the answer. Bass is 0-4 s, noise 4-7 s,
+    # treble 7-9 s: the seconds that argue against the answer are the runner-up's own.
+    assert page.locator("#why-section").is_visible()
+    runner = page.locator("#why-runner").inner_text()
+    assert runner.startswith("Runner-up: ") and runner[11:-1] in set(labels) - {labels[0]}
+    seconds = {"bass": {0, 1, 2, 3}, "noise": {4, 5, 6}, "treble": {7, 8}}[runner[11:-1]]
+    pro, con = page.locator("#why-for").inner_text(), page.locator("#why-against").inner_text()
+    pro_starts = {int(t) for t in re.findall(r"0:0(\d)–", pro)}
+    con_starts = {int(t) for t in re.findall(r"0:0(\d)–", con)}
+    assert pro.startswith(f"Most for {labels[0]}: ") and pro_starts and not pro_starts & seconds
+    assert con.startswith("Most against") and con_starts and con_starts <= seconds
     assert errors == []
     page.close()
 
@@ -144,6 +157,7 @@ def test_dropped_file_and_short_track(server_url, browser, files):
     assert page.locator("#genre").inner_text().lower() == "treble"
     assert "dropped.wav" in page.locator("#meta").inner_text()
     assert page.locator("#timeline-section").is_hidden()  # one segment: no timeline to draw
+    assert page.locator("#why-section").is_hidden()  # nor segments to compare
     page.close()
 
 

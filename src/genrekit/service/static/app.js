@@ -17,6 +17,7 @@
     modelInfo: $("model-info"), limitHint: $("limit-hint"), result: $("result"), genre: $("genre"),
     confidence: $("confidence"), meta: $("meta"), bars: $("bars"), timelineSection: $("timeline-section"),
     timeline: $("timeline"), tEnd: $("t-end"), legend: $("legend"),
+    whySection: $("why-section"), whyRunner: $("why-runner"), whyFor: $("why-for"), whyAgainst: $("why-against"),
   };
 
   let labels = [];
@@ -122,7 +123,7 @@
     const form = new FormData();
     form.append("audio", file, file.name);
     try {
-      const query = new URLSearchParams({ top_k: String(TOP_K), segments: "true" });
+      const query = new URLSearchParams({ top_k: String(TOP_K), segments: "true", explain: "true" });
       const page = new URLSearchParams(window.location.search);  // e.g. /?crop_s=60&min_confidence=0.4
       for (const key of ["crop_s", "min_confidence"]) {
         if (page.get(key)) query.set(key, page.get(key));
@@ -179,7 +180,27 @@
     }
 
     renderTimeline(res.segments || [], res.duration_s);
+    renderWhy(res.explanation);
     els.result.hidden = false;
+  }
+
+  // Which stretches of the track argue most for the answer and which most against it (the margin of a
+  // segment: its share for the answer minus its share for the runner-up).
+  function renderWhy(ex) {
+    if (!ex || !ex.segments || ex.segments.length < 2) {
+      els.whySection.hidden = true;
+      return;
+    }
+    const span = (i) => `${clock(ex.segments[i].start_s)}–${clock(ex.segments[i].end_s)}`;
+    const pick = (idx, keep) => idx.filter((i) => keep(ex.segments[i].margin)).map(span);
+    els.whyRunner.textContent = `Runner-up: ${ex.runner_up}.`;
+    const pro = pick(ex.strongest, (m) => m > 0);
+    const con = pick(ex.weakest, (m) => m < 0);
+    els.whyFor.textContent = pro.length ? `Most for ${ex.genre}: ${pro.join(", ")}.` : "";
+    els.whyAgainst.textContent = con.length
+      ? `Most against (closer to ${ex.runner_up} or another genre): ${con.join(", ")}.`
+      : `No part of the track prefers ${ex.runner_up}.`;
+    els.whySection.hidden = false;
   }
 
   function renderTimeline(segments, duration) {
