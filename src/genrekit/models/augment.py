@@ -165,6 +165,20 @@ def time_reverse(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(_check_batch(x)[..., ::-1])
 
 
+def _mask_ranges(
+    x: np.ndarray, starts: np.ndarray, widths: np.ndarray, *, axis: int, value: float
+) -> np.ndarray:
+    """A copy of ``x`` (batch, bands, frames) with ``[start, start + width)`` along ``axis`` set to ``value``.
+
+    ``axis`` 1 masks bands, 2 masks frames; ``starts`` and ``widths`` have shape (batch,).
+    """
+    out = np.array(_check_batch(x), copy=True)
+    i = np.arange(out.shape[axis])
+    m = (i[None, :] >= np.asarray(starts)[:, None]) & (i[None, :] < (np.asarray(starts) + widths)[:, None])
+    out[np.broadcast_to(np.expand_dims(m, 3 - axis), out.shape)] = value
+    return out
+
+
 def time_mask(x: np.ndarray, starts: np.ndarray, widths: np.ndarray, *, value: float = 0.0) -> np.ndarray:
     """Set frames ``[start, start + width)`` of each example to ``value``.
 
@@ -177,11 +191,7 @@ def time_mask(x: np.ndarray, starts: np.ndarray, widths: np.ndarray, *, value: f
     -------
     np.ndarray, same shape
     """
-    out = np.array(_check_batch(x), copy=True)
-    t = np.arange(out.shape[2])
-    m = (t[None, :] >= np.asarray(starts)[:, None]) & (t[None, :] < (np.asarray(starts) + widths)[:, None])
-    out[np.broadcast_to(m[:, None, :], out.shape)] = value
-    return out
+    return _mask_ranges(x, starts, widths, axis=2, value=value)
 
 
 def freq_mask(x: np.ndarray, starts: np.ndarray, widths: np.ndarray, *, value: float = 0.0) -> np.ndarray:
@@ -196,11 +206,7 @@ def freq_mask(x: np.ndarray, starts: np.ndarray, widths: np.ndarray, *, value: f
     -------
     np.ndarray, same shape
     """
-    out = np.array(_check_batch(x), copy=True)
-    b = np.arange(out.shape[1])
-    m = (b[None, :] >= np.asarray(starts)[:, None]) & (b[None, :] < (np.asarray(starts) + widths)[:, None])
-    out[np.broadcast_to(m[:, :, None], out.shape)] = value
-    return out
+    return _mask_ranges(x, starts, widths, axis=1, value=value)
 
 
 def _random_spans(
