@@ -1369,8 +1369,9 @@ def _prepare(job: BatchJob) -> tuple[BatchJob, dict[str, Any], dict[str, Any], _
         raise ConfigError(f"top_k must be >= 0, got {job.top_k}")
     if job.crop_s is not None and job.crop_s <= 0:
         raise ConfigError(f"crop_s must be > 0, got {job.crop_s}")
-    if job.min_confidence is not None and not 0.0 <= job.min_confidence <= 1.0:
-        raise ConfigError(f"min_confidence must be in [0, 1], got {job.min_confidence}")
+    from genrekit.calibration import check_min_confidence
+
+    check_min_confidence(job.min_confidence)
     if job.kind == "classify":
         model = job.model
         if model is not None and (os.sep in model or "/" in model or os.path.exists(model)):

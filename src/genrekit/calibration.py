@@ -44,6 +44,7 @@ __all__ = [
     "calibration_section",
     "calibration_summary",
     "calibration_table",
+    "check_min_confidence",
     "decide",
     "expected_calibration_error",
     "fit_temperature",
@@ -394,15 +395,23 @@ def decide(probabilities: Mapping[str, float], min_confidence: float | None = No
     for g, v in probabilities.items():
         if float(v) > p:
             genre, p = str(g), float(v)
-    if min_confidence is None:
+    m = check_min_confidence(min_confidence)
+    if m is None:
         return str(genre), p
+    return (UNSURE if p < m else str(genre)), p
+
+
+def check_min_confidence(min_confidence: Any) -> float | None:
+    """``min_confidence`` as a float in [0, 1] (None stays None); ConfigError otherwise."""
+    if min_confidence is None:
+        return None
     try:
         m = float(min_confidence)
     except (TypeError, ValueError):
         raise ConfigError(f"min_confidence must be a number in [0, 1]; got {min_confidence!r}") from None
     if not 0.0 <= m <= 1.0:
         raise ConfigError(f"min_confidence must be in [0, 1]; got {min_confidence!r}")
-    return (UNSURE if p < m else str(genre)), p
+    return m
 
 
 # ------------------------------------------------------------------------------------------ measuring

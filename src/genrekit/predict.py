@@ -116,8 +116,9 @@ class Classifier:
         bundle: Bundle | None = None,
         min_confidence: float | None = None,
     ) -> None:
-        if min_confidence is not None and not 0.0 <= min_confidence <= 1.0:
-            raise ConfigError(f"min_confidence must be in [0, 1], got {min_confidence}")
+        from genrekit.calibration import check_min_confidence
+
+        check_min_confidence(min_confidence)
         if aggregation not in AGGREGATIONS:
             raise ConfigError(f"unknown aggregation {aggregation!r}; valid: {', '.join(AGGREGATIONS)}")
         self.extractor = extractor
