@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,22 +158,25 @@ class Classifier:
         source: str | None = None,
         min_confidence: float | None = None,
         explain: bool = False,
+        time_offset_s: float = 0.0,
     ) -> Prediction:
         """Classify decoded audio ``y`` (n_samples,) at ``sr``.
 
-        ``min_confidence`` overrides the classifier's own threshold for this call. ``explain=True`` adds
-        ``extra["explanation"]``: :meth:`genrekit.explain.Explanation.to_dict` (the runner-up genre, each
-        segment's support and margin, the segments that argue most for and against the answer).
+        ``time_offset_s``: where ``y`` starts in its source (a window was read); segment times, in the
+        timeline and in the explanation, are given in the source's time. ``min_confidence`` overrides the
+        classifier's own threshold for this call. ``explain=True`` adds ``extra["explanation"]``:
+        :meth:`genrekit.explain.Explanation.to_dict` (the runner-up genre, each segment's support and
+        margin, the segments that argue most for and against the answer).
         """
         from genrekit.calibration import UNSURE, decide
         from genrekit.explain import explain_track, segment_contributions
 
         t0 = time.perf_counter()
         duration_s = len(y) / sr
-        offset_s = 0.0
+        offset_s = float(time_offset_s)
         if crop_s is not None:
             cropped = center_crop(y, sr, duration_s=crop_s)
-            offset_s = (len(y) - len(cropped)) // 2 / sr
+            offset_s += (len(y) - len(cropped)) // 2 / sr
             y = cropped
         proba, times = self.segment_proba(y, sr)
         track = aggregate_track(proba, method=self.aggregation)
@@ -226,20 +230,28 @@ class Classifier:
         """
         t0 = time.perf_counter()
         name = source_name(source)
+        total = None  # the source's duration, when only a window of it is read
         if crop_s is not None and duration_s is None and isinstance(source, (str, Path)):
             from genrekit.audio import info
 
-            total = info(source).duration_s
-            if total > crop_s:
-                offset_s, duration_s = (total - crop_s) / 2, crop_s
-                y, sr = load(source, sr=self.sr, offset_s=offset_s, duration_s=duration_s)
-                pred = self.predict_audio(y, sr, source=name, min_confidence=min_confidence, explain=explain)
-                return _shift(pred, offset_s, total, t0)
+            length = info(source).duration_s
+            if length > crop_s:  # decode only the window: it is the crop
+                total, offset_s, duration_s, crop_s = length, (length - crop_s) / 2, crop_s, None
         y, sr = load(source, sr=self.sr, offset_s=offset_s, duration_s=duration_s)
         pred = self.predict_audio(
-            y, sr, crop_s=crop_s, source=name, min_confidence=min_confidence, explain=explain
+            y,
+            sr,
+            crop_s=crop_s,
+            source=name,
+            min_confidence=min_confidence,
+            explain=explain,
+            time_offset_s=offset_s,
         )
-        return _shift(pred, offset_s, None, t0)
+        return dataclasses.replace(
+            pred,
+            duration_s=round(total, 3) if total is not None else pred.duration_s,
+            elapsed_ms=round((time.perf_counter() - t0) * 1000, 1),
+        )
 
     def predict_many(
         self, sources: list[Source], *, crop_s: float | None = None
@@ -272,39 +284,6 @@ class Classifier:
                 created=self.bundle.created,
             )
         return to_jsonable(d)
-
-
-def _shift(pred: Prediction, offset_s: float, total_s: float | None, t0: float) -> Prediction:
-    """Move segment times by ``offset_s`` (a window was read) and set the full duration and time."""
-    segs, extra = pred.segments, pred.extra
-    if offset_s and "explanation" in extra:
-        moved = [
-            {**seg, **{k: round(seg[k] + offset_s, 3) for k in ("start_s", "end_s")}}
-            for seg in extra["explanation"]["segments"]
-        ]
-        extra = {**extra, "explanation": {**extra["explanation"], "segments": moved}}
-    if offset_s:
-        segs = [
-            SegmentPrediction(
-                round(s.start_s + offset_s, 3),
-                round(s.end_s + offset_s, 3),
-                s.genre,
-                s.probabilities,
-                s.contribution,
-            )
-            for s in segs
-        ]
-    return Prediction(
-        genre=pred.genre,
-        probabilities=pred.probabilities,
-        segments=segs,
-        duration_s=round(total_s, 3) if total_s is not None else pred.duration_s,
-        source=pred.source,
-        model=pred.model,
-        elapsed_ms=round((time.perf_counter() - t0) * 1000, 1),
-        extra=extra,
-        unsure=pred.unsure,
-    )
 
 
 def classifier_from_bundle(bundle: Bundle, *, name: str = "") -> Classifier:
