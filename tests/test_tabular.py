@@ -122,6 +122,80 @@ def test_spotify_preset_and_duration_alias(tmp_path):
     assert any(e.column == "time_signature" and e.reason == "absent" for e in report.columns)
 
 
+ERAS = {"rock": 1975, "rap": 2005, "edm": 2016}  # genre -> typical release year
+
+
+def with_release_dates(df: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """``track_album_release_date`` as Spotify gives it: full dates, year-months and bare years, by era."""
+    rng = np.random.default_rng(seed)
+    out = df.copy()
+    dates = []
+    for i, g in enumerate(out["playlist_genre"]):
+        year = ERAS[g] + int(rng.integers(-3, 4))
+        dates.append((f"{year}-06-14", f"{year}-06", str(year))[i % 3])
+    out["track_album_release_date"] = dates
+    return out
+
+
+def test_date_column_is_read_as_its_year(tmp_path):
+    df = with_release_dates(spotify_like(n_per=10)).astype(object)
+    df.loc[30] = {**df.loc[0], "track_id": "undated", "track_album_release_date": "14/06/2019"}
+    df.loc[31] = {**df.loc[1], "track_id": "nodate", "track_album_release_date": "?"}
+    df.loc[32] = {**df.loc[2], "track_id": "month13", "track_album_release_date": "2019-13-01"}
+    path = tmp_path / "songs.csv"
+    df.to_csv(path, index=False)
+    data, report = load_table(path, label="playlist_genre")  # auto: numeric columns and dates
+    assert data.features == ["track_popularity", *AUDIO, "track_album_release_date"]
+    assert data.dates == ["track_album_release_date"]
+    year = data.X[:, -1]
+    expect = [int(str(d)[:4]) for d in df["track_album_release_date"][:30]]
+    np.testing.assert_array_equal(year, expect)  # "1975-06-14", "1975-06" and "1975" all -> 1975
+    first = df["track_album_release_date"][0]  # row 0 holds a full date
+    assert report.lines("date") == [
+        f"column 'track_album_release_date': dates, read as their year (e.g. '{first}' -> {first[:4]})"
+    ]
+    bad = {e.track_id: e for e in report.rows}
+    assert set(bad) == {"undated", "nodate", "month13"}
+    assert bad["undated"].reason == "bad_date" and bad["month13"].reason == "bad_date"
+    assert "unreadable date (year first, e.g. 2019-06-14) '14/06/2019' in column" in bad["undated"].message
+    assert bad["nodate"].reason == "sentinel_value"
+    # named, and from a DataFrame holding datetimes (as parquet gives them)
+    named = df.iloc[:30].copy()
+    named["track_album_release_date"] = pd.to_datetime([f"{y}-01-02" for y in expect])
+    d2, _ = load_table(named, label="playlist_genre", features=["energy", "track_album_release_date"])
+    assert d2.dates == ["track_album_release_date"]
+    np.testing.assert_array_equal(d2.X[:, 1], expect)
+    # a text column that is mostly not dates stays out
+    words = df.iloc[:30].assign(track_album_release_date="someday")
+    d3, r3 = load_table(words, label="playlist_genre")
+    assert "track_album_release_date" not in d3.features and d3.dates == []
+    assert any(e.column == "track_album_release_date" and e.reason == "non_numeric" for e in r3.columns)
+
+
+def test_release_year_alone_separates_eras_and_predicts_from_dates_or_years(tmp_path):
+    rng = np.random.default_rng(3)
+    df = with_release_dates(spotify_like(n_per=30))
+    for col in AUDIO:  # audio features carry no genre information here: only the year does
+        df[col] = rng.permutation(df[col].to_numpy())
+    res = train_table(
+        df, label="playlist_genre", model="logreg", out=tmp_path / "b", group_by="track",
+        features=["energy", "tempo", "track_album_release_date"],
+    )  # fmt: skip
+    assert res.run is not None and res.run.result.track.accuracy >= 0.95
+    b = load_bundle(tmp_path / "b")
+    assert b.extra["tabular"]["dates"] == ["track_album_release_date"]
+    base = {"energy": 0.7, "tempo": 120.0}
+    rows = [
+        {**base, "track_album_release_date": "1974-03-01"},
+        {**base, "track_album_release_date": 2005},
+        {**base, "track_album_release_date": "2017-09"},
+    ]
+    assert [o["genre"] for o in predict_rows(b, rows)] == ["rock", "rap", "edm"]
+    with pytest.raises(ConfigError, match=r"row 1, column 'track_album_release_date': value 'last year' is "
+                       r"not a date \(year first"):  # fmt: skip
+        predict_rows(b, [rows[0], {**base, "track_album_release_date": "last year"}])
+
+
 def _dirty_table() -> pd.DataFrame:
     """30 clean rows (rock 0-9, rap 10-19, edm 20-29) and one row per cleaning rule after them."""
     df = spotify_like(n_per=10).astype(object)

@@ -123,7 +123,12 @@ GROUP_BY: tuple[str, ...] = ("auto", "track", "artist")
 TABLE_EXTENSIONS: tuple[str, ...] = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".json", ".jsonl")
 
 # cell states of a parsed feature column
-_OK, _MISSING, _EMPTY, _SENTINEL, _BAD, _NONFINITE, _BAD_DURATION = range(7)
+_OK, _MISSING, _EMPTY, _SENTINEL, _BAD, _NONFINITE, _BAD_DURATION, _BAD_DATE = range(8)
+#: A date cell, year first: ``2019-06-14``, ``2019-06``, ``2019``, ``2019/06/14``, ``2019-06-14T10:00:00``.
+_DATE_RE = (
+    r"^(\d{4})(?:([-/.])(\d{1,2})(?:\2(\d{1,2}))?)?"  # year, then month and day with one separator
+    r"(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$"  # an optional time of day
+)
 
 
 # --------------------------------------------------------------------------------------------- reports
@@ -136,10 +141,10 @@ class CleaningEntry:
     kind : {"row", "column"}
     reason : str
         Machine-readable rule: ``missing_label``, ``unmapped_label``, ``missing_value``,
-        ``sentinel_value``, ``non_numeric_value``, ``exact_duplicate``, ``duplicate_track``,
+        ``sentinel_value``, ``non_numeric_value``, ``bad_date``, ``exact_duplicate``, ``duplicate_track``,
         ``conflicting_labels``, ``rare_label`` (rows); ``label_column``, ``id_column``,
         ``artist_column``, ``id_like``, ``non_numeric``, ``empty``, ``constant``, ``excluded``,
-        ``renamed`` (columns).
+        ``renamed``, ``date`` (columns).
     message : str
         The human-readable line.
     row : int or None
@@ -286,6 +291,8 @@ class TabularData:
         Source column -> [canonical name, unit factor] for alias columns.
     source : str
     cleaning : CleaningReport
+    dates : list of str
+        Feature columns that hold dates, read as their calendar year (``2019-06-14`` -> 2019).
     """
 
     X: np.ndarray
@@ -302,6 +309,7 @@ class TabularData:
     renamed: dict[str, list[Any]]
     source: str
     cleaning: CleaningReport
+    dates: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return int(self.X.shape[0])
@@ -366,6 +374,7 @@ class TabularData:
             "label_map": self.label_map,
             "duplicates": self.duplicates,
             "renamed": self.renamed,
+            "dates": list(self.dates),
         }
 
 
@@ -541,6 +550,57 @@ def _parse_cells(series: pd.Series, *, duration: bool = False) -> tuple[np.ndarr
     return values, state
 
 
+def _parse_dates(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Calendar years of a date column, and cell states.
+
+    Dates are read year first (``2019-06-14``, ``2019-06``, ``2019``, ``2019/06/14``, ISO date-times);
+    numbers are taken as years already; datetime columns (parquet) give their year. Day-first dates
+    (``14/06/2019``) are not dates here: they are ambiguous.
+
+    Returns
+    -------
+    years : np.ndarray, float64, shape (n,)
+        NaN where the cell is not a date.
+    state : np.ndarray, int8, shape (n,)
+        ``_OK``, ``_MISSING``, ``_EMPTY``, ``_SENTINEL``, ``_NONFINITE`` or ``_BAD_DATE``.
+    """
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        years = series.dt.year.to_numpy(dtype=np.float64, na_value=np.nan)
+        state = np.where(np.isnan(years), _MISSING, _OK).astype(np.int8)
+        return years, state
+    values, state = _parse_cells(series)
+    if pd.api.types.is_bool_dtype(series.dtype) or pd.api.types.is_numeric_dtype(series.dtype):
+        return values, state
+    text = _text(series)
+    m = text[state == _BAD].astype(str).str.extract(_DATE_RE)
+    if len(m):
+        year = pd.to_numeric(m[0], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        month = pd.to_numeric(m[2], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        day = pd.to_numeric(m[3], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        ok = (
+            np.isfinite(year)
+            & (np.isnan(month) | ((month >= 1) & (month <= 12)))
+            & (np.isnan(day) | ((day >= 1) & (day <= 31)))
+        )
+        idx = np.flatnonzero(state == _BAD)
+        values[idx[ok]] = year[ok]
+        state[idx[ok]] = _OK
+    state[state == _BAD] = _BAD_DATE
+    return values, state
+
+
+def _is_date_column(series: pd.Series, numeric_state: np.ndarray) -> bool:
+    """A column that is not numeric (under 90 % numbers) but whose cells are (at least 90 %) dates."""
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        return True
+    n_num, n_text = int(np.sum(numeric_state == _OK)), int(np.sum(numeric_state == _BAD))
+    if n_text == 0 or n_num >= _NUMERIC_SHARE * (n_num + n_text):
+        return False  # numbers (a few junk cells drop their rows as before)
+    _, st = _parse_dates(series)
+    n_ok, n_bad = int(np.sum(st == _OK)), int(np.sum(st == _BAD_DATE))
+    return n_ok > 0 and n_ok >= _NUMERIC_SHARE * (n_ok + n_bad)
+
+
 def _text(series: pd.Series) -> pd.Series:
     """Cells as stripped strings ("" for missing), object dtype."""
     return series.astype("string").fillna("").str.strip().astype(object)
@@ -678,6 +738,7 @@ def load_table(
         features = preset
     role = {label: "label_column", id_col: "id_column", artist_col: "artist_column"}
     parsed: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    dates: list[str] = []
 
     def parse(col: str) -> tuple[np.ndarray, np.ndarray]:
         if col not in parsed:
@@ -685,6 +746,10 @@ def load_table(
             vals, st = _parse_cells(
                 raw[col], duration="duration" in _norm(target) or _norm(target) == "length"
             )
+            if target == col and _is_date_column(raw[col], st):
+                dates.append(col)
+                parsed[col] = _parse_dates(raw[col])
+                return parsed[col]
             if factor is None:
                 factor = _duration_factor(vals[st == _OK])
                 renames[col] = (target, factor)
@@ -757,6 +822,11 @@ def load_table(
         if target != c:
             unit = f" (seconds x {factor:g})" if factor not in (None, 1.0) else ""
             report.add_column(c, "renamed", f"read as {target!r}{unit}")
+        elif c in dates:
+            years, st = parse(c)
+            ok = np.flatnonzero(st == _OK)
+            example = f" (e.g. {_cell_text(raw[c], int(ok[0]))} -> {years[ok[0]]:.0f})" if ok.size else ""
+            report.add_column(c, "date", f"dates, read as their year{example}")
     features_out = [renames.get(c, (c, 1.0))[0] for c in feat_src]
     report.features = features_out
 
@@ -806,6 +876,7 @@ def load_table(
         _BAD: ("non_numeric_value", "non-numeric value"),
         _NONFINITE: ("missing_value", "non-finite value"),
         _BAD_DURATION: ("sentinel_value", "sentinel duration"),
+        _BAD_DATE: ("bad_date", "unreadable date (year first, e.g. 2019-06-14)"),
     }
     states = np.stack([parse(c)[1] for c in feat_src], axis=1)
     X = np.stack([parse(c)[0] for c in feat_src], axis=1)
@@ -910,6 +981,7 @@ def load_table(
         renamed={c: [t, f] for c, (t, f) in renames.items() if c in feat_src},
         source=src_name,
         cleaning=report,
+        dates=[c for c in feat_src if c in dates],
     )
     if report.rows:
         log.info("%s: %d of %d rows dropped: %s", src_name, n - rows.size, n, report.dropped_rows)
@@ -1515,7 +1587,8 @@ def rows_matrix(
 ) -> np.ndarray:
     """The bundle's feature columns of ``rows`` as a float32 matrix (n_rows, n_features).
 
-    Alias columns (``duration`` for ``duration_ms``, ...) are accepted; extra columns are ignored.
+    Alias columns (``duration`` for ``duration_ms``, ...) are accepted; extra columns are ignored. Columns
+    the table held dates in (``track_album_release_date``) take dates or years.
 
     Raises
     ------
@@ -1534,16 +1607,20 @@ def rows_matrix(
             f"the rows lack the feature column(s) {missing}; model {bundle.kind!r} needs: {', '.join(names)}"
         )
     by_target = {t: (c, f) for c, (t, f) in renames.items()}
+    dates = set((bundle.extra.get("tabular") or {}).get("dates") or ())
     X = np.empty((len(df), len(names)), dtype=np.float64)
     for j, name in enumerate(names):
         col, factor = by_target.get(name, (name, 1.0))
-        vals, st = _parse_cells(df[col])
+        vals, st = _parse_dates(df[col]) if name in dates else _parse_cells(df[col])
         bad = np.flatnonzero(st != _OK)
         if bad.size:
             i = int(bad[0])
-            what = {_MISSING: "is missing", _EMPTY: "is empty", _NONFINITE: "is not finite"}.get(
-                int(st[i]), "is not a number"
-            )
+            what = {
+                _MISSING: "is missing",
+                _EMPTY: "is empty",
+                _NONFINITE: "is not finite",
+                _BAD_DATE: "is not a date (year first, e.g. 2019-06-14)",
+            }.get(int(st[i]), "is not a number")
             raise ConfigError(f"row {i}, column {col!r}: value {_cell_text(df[col], i)} {what}")
         if factor is None:
             factor = _duration_factor(vals)
