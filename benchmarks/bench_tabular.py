@@ -4,9 +4,10 @@ Data (see /work/shared/data/README.md):
 
 * ``spotify/spotify_songs.csv`` -- 32,833 rows, 6 playlist genres; cleaned by ``genrekit.tabular.load_table``
   (deduplicated by track id, conflicting labels resolved by majority, ties dropped). Features: the 12
-  Spotify audio features (``features="spotify"``), and separately the automatic choice (numeric columns
-  minus ids, which adds ``track_popularity``). Protocol: stratified 80/20 holdout grouped by track id, and
-  the stricter one grouped by artist.
+  Spotify audio features (``features="spotify"``); the 12 plus the album's release year
+  (``track_album_release_date`` read as its year); and the automatic choice (numeric and date columns
+  minus ids: the 12, ``track_popularity`` and the release year). Protocol: stratified 80/20 holdout
+  grouped by track id, and the stricter one grouped by artist.
 * ``gtzan_features/features_30_sec.csv`` -- the Kaggle GTZAN table, evaluated on the artist-filtered split
   (``gtzan_splits/``: train+valid train, test tests; 70 clips in no list are left out).
 
@@ -178,11 +179,16 @@ def spotify(data: Path, *, quick: bool, full: bool, workers: int) -> list[dict[s
     if quick:
         rows.append(again(td, name, "grouped by track", "track"))
     rows.append(again(td, name, "grouped by artist", "artist"))
+    # the release year (track_album_release_date, read as its year): the table's own metadata
+    year, _ = load_table(path, label="playlist_genre", features=[*td.features, "track_album_release_date"])
+    rows.append(again(year, "spotify (12 + release year)", "grouped by track", "track"))
+    rows.append(again(year, "spotify (12 + release year)", "grouped by artist", "artist"))
     if not quick:
-        auto, _ = load_table(path, label="playlist_genre")  # numeric columns minus ids: + track_popularity
+        # numeric columns minus ids, and dates: + track_popularity and the release year
+        auto, _ = load_table(path, label="playlist_genre")
         print(f"auto features: {auto.features}", flush=True)
-        rows.append(again(auto, "spotify (auto, +popularity)", "grouped by track", "track"))
-        rows.append(again(auto, "spotify (auto, +popularity)", "grouped by artist", "artist"))
+        rows.append(again(auto, "spotify (auto: +popularity, +year)", "grouped by track", "track"))
+        rows.append(again(auto, "spotify (auto: +popularity, +year)", "grouped by artist", "artist"))
         drop, _ = load_table(path, label="playlist_genre", features="spotify", duplicates="drop")
         print(f"duplicates='drop': {len(drop)} rows (majority: {len(td)})", flush=True)
         rows.append(again(drop, "spotify (12, dup=drop)", "grouped by track", "track"))
