@@ -484,7 +484,6 @@ def test_bad_feature_rows_are_422(tabular_client, body, word):
 
 
 def test_feature_rows_are_classified(tabular_client):
-    pytest.importorskip("genrekit.tabular", reason="genrekit.tabular (predict_rows) is not written yet")
     X, y = toy_training_set()
     rows = [{"rms": float(a), "zcr": float(b)} for a, b in X[:6]]
     r = tabular_client.post("/v1/predict/features", json={"rows": rows, "top_k": 2})
@@ -496,6 +495,32 @@ def test_feature_rows_are_classified(tabular_client):
     assert len(one["results"]) == 1 and one["results"][0]["genre"] == y[0]
     r = tabular_client.post("/v1/predict/features", json={"rows": [{"rms": 0.1}]})
     assert_error(r, 422, "zcr")  # a missing column is named
+
+
+def test_feature_rows_take_dates_in_a_date_column():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    years = np.arange(1960, 2021, dtype=np.float32)[:, None]
+    model = make_pipeline(StandardScaler(), LogisticRegression()).fit(
+        years, np.where(years[:, 0] < 1990, "rock", "edm")
+    )
+    bundle = Bundle(
+        model=model,
+        kind="logreg",
+        labels=["edm", "rock"],
+        extractor=None,
+        feature_names=["released"],
+        extra={"tabular": {"dates": ["released"]}},  # as train_table records a date column
+    )
+    with TestClient(create_app(bundle)) as c:
+        rows = [{"released": "1971-05-02"}, {"released": "2015-11"}, {"released": 2018}]
+        r = c.post("/v1/predict/features", json={"rows": rows})
+        assert r.status_code == 200, r.text
+        assert [res["genre"] for res in r.json()["results"]] == ["rock", "edm", "edm"]
+        r = c.post("/v1/predict/features", json={"rows": [rows[0], {"released": "May 1971"}]})
+        assert_error(r, 422, "row 1, column 'released': value 'May 1971' is not a date")
 
 
 # ------------------------------------------------------------------------ loading and concurrency
