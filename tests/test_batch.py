@@ -112,7 +112,13 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _write_corpus(tmp_path_factory.mktemp("corpus"))
 
 
-def _train_bundle(path: Path, *, freqs: tuple[float, float] = (300, 2500), seed: int = 0) -> Path:
+def _train_bundle(
+    path: Path,
+    *,
+    freqs: tuple[float, float] = (300, 2500),
+    seed: int = 0,
+    names: tuple[str, str] = ("low", "high"),
+) -> Path:
     from genrekit.models.classical import make_model
 
     ext = TinyExtractor()
@@ -121,7 +127,7 @@ def _train_bundle(path: Path, *, freqs: tuple[float, float] = (300, 2500), seed:
         f = freqs[j % 2]
         feats = ext(_tone(f, 2.0, seed=1000 + seed * 100 + j), SR)
         X.append(feats)
-        y += ["low" if f < 1000 else "high"] * len(feats)
+        y += [names[0] if f < 1000 else names[1]] * len(feats)
     model = make_model("logreg", random_state=seed).fit(np.concatenate(X), y)
     return save_bundle(
         Bundle(model, "logreg", [str(c) for c in model.classes_], ext.to_dict(), feature_names=ext.names),
@@ -428,6 +434,49 @@ def test_resuming_with_another_model_or_extractor_is_refused(
     batch.features_batch(corpus, feats, extractor=TinyExtractor.name, chunk_size=50)
     with pytest.raises(ConfigError, match="different job.*extractor"):
         batch.features_batch(corpus, feats, extractor=TinyExtractor.name, options={"segment_s": 0.5})
+
+
+def test_a_bundle_rewritten_at_the_same_path_is_loaded_afresh(corpus: Path, tmp_path: Path) -> None:
+    path = _train_bundle(tmp_path / "model")
+    first = tmp_path / "first"
+    batch.classify_batch(corpus, first, model=path)
+    before = batch.read_results(first).set_index("path").genre
+    time.sleep(1.1)  # another bundle.json "created" second
+    _train_bundle(path, names=("high", "low"))  # same path, labels swapped: every answer flips
+    second = tmp_path / "second"
+    batch.classify_batch(corpus, second, model=path)  # same process: no model cached by path
+    after = batch.read_results(second).set_index("path").genre
+    ok = before.index[before.notna()]
+    assert len(ok) == 10 and set(before[ok]) == {"low", "high"}
+    assert (after[ok] != before[ok]).all()
+    assert batch.read_meta(second)["signature"]["model"] != batch.read_meta(first)["signature"]["model"]
+    with pytest.raises(ConfigError, match="different job.*model"):
+        batch.classify_batch(corpus, first, model=path)  # resuming the first output is refused
+
+
+def test_a_changed_manifest_label_redoes_the_file(corpus: Path, tmp_path: Path) -> None:
+    manifest, out = tmp_path / "m.csv", tmp_path / "feats"
+    rows = [(corpus / GOOD[0], "jazz"), (corpus / GOOD[1], "rock")]
+    manifest.write_text("path,label\n" + "".join(f"{p},{lab}\n" for p, lab in rows))
+    batch.features_batch(manifest, out, extractor=TinyExtractor.name)
+    manifest.write_text("path,label\n" + f"{rows[0][0]},blues\n{rows[1][0]},rock\n")
+    res = batch.features_batch(manifest, out, extractor=TinyExtractor.name)
+    assert (res.processed, res.skipped) == (1, 1)
+    _, meta, _ = batch.read_features(out)
+    assert list(meta.label) == ["blues", "rock"]
+
+
+def test_error_rows_the_driver_writes_keep_the_file_facts(corpus: Path, tmp_path: Path) -> None:
+    item = batch.InputItem(str(corpus / GOOD[0]))
+    row = batch._error_row(item, "Dask workers died repeatedly on this chunk")
+    st = os.stat(item.path)
+    assert (row["size"], row["mtime_ns"], row["status"]) == (st.st_size, st.st_mtime_ns, "error")
+    index = {item.path: batch._Done(row["size"], row["mtime_ns"], None, "error")}
+    plan = list(batch._plan([item], index, retry_errors=False, memo={}))
+    assert plan == [(item, "failed")]  # kept, as any error row, until --retry-errors
+    assert list(batch._plan([item], index, retry_errors=True, memo={})) == [(item, "todo")]
+    gone = batch._error_row(batch.InputItem(str(tmp_path / "gone.wav")), "x")
+    assert "size" not in gone and gone["status"] == "error"
 
 
 def test_a_live_lock_refuses_a_second_writer(corpus: Path, bundle: Path, tmp_path: Path) -> None:

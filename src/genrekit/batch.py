@@ -44,6 +44,7 @@ import socket
 import sys
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -240,6 +241,10 @@ class BatchJob:
         Threads for torch / BLAS in each local worker (``None``: leave them as configured).
     plugins : tuple of (name, "module:Class")
         Extractors registered at run time in the driver, registered again in each worker.
+    model_stamp : str or None
+        Set by the runner: a digest of the bundle's files (names, sizes, modification times), so a
+        bundle rewritten at the same path is loaded afresh by every worker, never taken from a worker's
+        cache of the old one.
     """
 
     kind: str
@@ -253,6 +258,7 @@ class BatchJob:
     group_audio_s: float = 600.0
     threads: int | None = 1
     plugins: tuple[tuple[str, str], ...] = ()
+    model_stamp: str | None = None
 
     def key(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, default=str)
@@ -266,8 +272,10 @@ class _WorkerState:
     model_id: str = ""
 
 
-_STATES: dict[str, _WorkerState] = {}
+_STATES: OrderedDict[str, _WorkerState] = OrderedDict()
 _STATE_LOCK = threading.Lock()
+#: Loaded models/extractors kept per process (a long-lived Dask worker serves many jobs).
+_MAX_STATES = 4
 
 
 def _digest(obj: Any) -> str:
@@ -320,7 +328,24 @@ def _state_for(job: BatchJob, preloaded: Any = None) -> _WorkerState:
             if state is None:
                 state = _build_state(job, preloaded)
                 _STATES[key] = state
+                while len(_STATES) > _MAX_STATES:
+                    _STATES.popitem(last=False)
     return state
+
+
+def _bundle_stamp(model: str | None) -> str | None:
+    """Digest of a bundle's files (relative names, sizes, mtimes); None for a named pretrained model."""
+    if model is None or not os.path.exists(model):
+        return None
+    root = Path(model)
+    files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
+    facts = []
+    for f in files:
+        st = f.stat()
+        facts.append(
+            [f.relative_to(root).as_posix() if root.is_dir() else f.name, st.st_size, st.st_mtime_ns]
+        )
+    return _digest(facts)
 
 
 def _limit_threads(n: int | None) -> Callable[[], None]:
@@ -401,7 +426,10 @@ def _file_facts(path: str) -> tuple[int | None, int | None, str | None]:
         st = os.stat(path)
     except OSError:
         return None, None, None
-    digest = file_digest(path) if os.path.isfile(path) else None
+    try:
+        digest = file_digest(path) if os.path.isfile(path) else None
+    except OSError:  # unreadable (permissions): size and mtime still tell a later run if it changed
+        digest = None
     return int(st.st_size), int(st.st_mtime_ns), digest
 
 
@@ -657,6 +685,7 @@ class _Done:
     mtime_ns: int | None
     hash: str | None
     status: str
+    label: str | None = None
 
 
 def _part_files(out: Path) -> list[Path]:
@@ -810,16 +839,22 @@ class ResultStore:
         done: dict[str, _Done] = {}
         for part in _part_files(self.out):
             try:
-                t = pq.read_table(part, columns=["path", "size", "mtime_ns", "hash", "status"])
+                t = pq.read_table(part, columns=["path", "size", "mtime_ns", "hash", "status", "label"])
             except Exception as exc:  # noqa: BLE001 - a damaged part: say which
                 raise DatasetError(
                     f"cannot read part file: {exc}; delete it to redo its files", source=part
                 ) from None
             cols = t.to_pydict()
-            for p, s, m, h, st in zip(
-                cols["path"], cols["size"], cols["mtime_ns"], cols["hash"], cols["status"], strict=True
+            for p, s, m, h, st, lab in zip(
+                cols["path"],
+                cols["size"],
+                cols["mtime_ns"],
+                cols["hash"],
+                cols["status"],
+                cols["label"],
+                strict=True,
             ):
-                done[p] = _Done(s, m, h, st)  # later parts supersede earlier ones
+                done[p] = _Done(s, m, h, st, lab)  # later parts supersede earlier ones
         return done
 
     def write_part(self, table: Any) -> Path:
@@ -1151,6 +1186,20 @@ def _dask(
                 client.cancel(list(futures.values()))
 
 
+def _error_row(item: InputItem, msg: str) -> dict[str, Any]:
+    """An error row for a file the workers never reported on, with its size and modification time.
+
+    A plain re-run then keeps the error, as for any other; ``--retry-errors`` or a changed file redoes it.
+    """
+    row: dict[str, Any] = {"path": item.path, "label": item.label, "status": "error", "error": msg}
+    try:
+        st = os.stat(item.path)
+        row.update(size=int(st.st_size), mtime_ns=int(st.st_mtime_ns))
+    except OSError:
+        pass
+    return row
+
+
 def _dask_result(fut: Any, pending: dict[str, list[InputItem]], killed: type) -> ChunkResult:
     chunk = pending.pop(fut.key)
     try:
@@ -1162,7 +1211,7 @@ def _dask_result(fut: Any, pending: dict[str, list[InputItem]], killed: type) ->
             "re-run with --retry-errors --chunk-size 1 to isolate the file"
         )
         res = ChunkResult(
-            [{"path": it.path, "label": it.label, "status": "error", "error": msg} for it in chunk],
+            [_error_row(it, msg) for it in chunk],
             "?",
             float("nan"),
             0,
@@ -1378,7 +1427,7 @@ def _prepare(job: BatchJob) -> tuple[BatchJob, dict[str, Any], dict[str, Any], _
             if not os.path.exists(model):
                 raise ModelError("model bundle not found", source=model)
             model = os.path.abspath(model)
-        job = BatchJob(**{**asdict(job), "model": model})
+        job = BatchJob(**{**asdict(job), "model": model, "model_stamp": _bundle_stamp(model)})
         from genrekit.predict import load_model
 
         preloaded = load_model(model)
@@ -1443,7 +1492,7 @@ def _plan(
                 except OSError:
                     memo[item.path] = None
             same = memo[item.path] == prev.hash
-        if not same:
+        if not same or (item.label or None) != (prev.label or None):  # the file, or its manifest label
             yield item, "todo"
         elif prev.status == "ok":
             yield item, "done"
