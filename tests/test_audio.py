@@ -174,6 +174,51 @@ def test_m4a_needs_ffmpeg(tmp_path, monkeypatch):
         audio.load(path)
 
 
+def test_a_cut_off_mp3_is_called_truncated():
+    buf = io.BytesIO()
+    sf.write(buf, _tone(440, 3.0), SR, format="MP3")
+    with pytest.raises(
+        AudioError, match=r"^clip.mp3: corrupt or truncated audio data \(its stream cannot be opened\)$"
+    ):
+        cut = io.BytesIO(buf.getvalue()[:300])
+        cut.name = "clip.mp3"
+        audio.load(cut)
+
+
+class FakeFfmpeg:
+    """Stands in for the ffmpeg binary: 'decodes' a 30 s tone, honouring ``-t``, and records the calls."""
+
+    def __init__(self, seconds: float = 30.0) -> None:
+        self.seconds = seconds
+        self.calls: list[list[str]] = []
+
+    def __call__(self, cmd, input=None, capture_output=True, check=False):  # noqa: A002 - subprocess.run's name
+        import subprocess
+
+        self.calls.append(list(cmd))
+        seconds = min(self.seconds, float(cmd[cmd.index("-t") + 1])) if "-t" in cmd else self.seconds
+        buf = io.BytesIO()
+        sf.write(buf, _tone(440, seconds), SR, format="WAV", subtype="FLOAT")
+        return subprocess.CompletedProcess(cmd, 0, buf.getvalue(), b"")
+
+
+def test_ffmpeg_decodes_no_more_than_the_window_or_the_limit(tmp_path, monkeypatch):
+    path = tmp_path / "song.m4a"
+    path.write_bytes(b"\x00\x00\x00\x20ftypM4A " + bytes(200))
+    fake = FakeFfmpeg(30.0)
+    monkeypatch.setattr(audio.shutil, "which", lambda name: "/usr/bin/ffmpeg")
+    monkeypatch.setattr(audio.subprocess, "run", fake)
+    y, sr = audio.load(path, sr=SR)  # the library's own cap (an hour) is far away: decoded whole
+    assert len(y) == 30 * SR and fake.calls[-1][fake.calls[-1].index("-t") + 1] == f"{3601.0:.3f}"
+    y, _ = audio.load(path, sr=SR, offset_s=5.0, duration_s=2.0)  # a window: decoding stops at its end
+    assert len(y) == 2 * SR and fake.calls[-1][fake.calls[-1].index("-t") + 1] == "7.000"
+    with pytest.raises(AudioError, match=r"song.m4a.*longer than the limit of 10.0 s"):
+        audio.load(path, sr=SR, max_duration_s=10.0)  # refused after 11 s decoded, not 30
+    assert fake.calls[-1][fake.calls[-1].index("-t") + 1] == "11.000"
+    y, _ = audio.load(path, sr=SR, max_duration_s=None)
+    assert len(y) == 30 * SR and "-t" not in fake.calls[-1]
+
+
 def test_info_reads_the_header(tmp_path):
     path = tmp_path / "h.flac"
     sf.write(path, np.zeros((SR, 2), dtype=np.float32), SR)

@@ -748,6 +748,55 @@ def test_audio_over_the_duration_limit_needs_crop_s(classifier):
         assert d["segments"][0]["start_s"] == pytest.approx(1.5)
         assert d["segments"][-1]["end_s"] == pytest.approx(5.5)
         assert c.get("/v1/model").json()["limits"]["max_duration_s"] == 5
+        d = c.post("/v1/classify?crop_s=20", files=upload(data)).json()  # crop_s over the limit: 5 s
+        assert d["duration_s"] == pytest.approx(7.0)
+        assert (d["segments"][0]["start_s"], d["segments"][-1]["end_s"]) == pytest.approx((1.0, 6.0))
+
+
+def test_ffmpeg_containers_are_held_to_the_duration_limit(classifier, monkeypatch):
+    from genrekit import audio
+
+    calls = []
+
+    def fake_ffmpeg(cmd, input=None, capture_output=True, check=False):  # noqa: A002 - subprocess.run's
+        calls.append(cmd)
+        seconds = min(30.0, float(cmd[cmd.index("-t") + 1])) if "-t" in cmd else 30.0
+        return subprocess.CompletedProcess(cmd, 0, audio_bytes(noise(seconds)), b"")
+
+    monkeypatch.setattr(audio.shutil, "which", lambda name: "/usr/bin/ffmpeg")
+    monkeypatch.setattr(audio.subprocess, "run", fake_ffmpeg)
+    m4a = b"\x00\x00\x00\x20ftypM4A " + bytes(200)  # 30 s of audio, as far as the fake ffmpeg goes
+    with TestClient(create_app(classifier, max_duration_s=10, warmup=False)) as c:
+        r = c.post("/v1/classify", files=upload(m4a, "song.m4a", "audio/mp4"))
+        assert_error(r, 400, "song.m4a", "longer than the limit of 10.0 s")
+        assert calls[-1][calls[-1].index("-t") + 1] == "11.000"  # decoding stopped just past the limit
+        d = c.post("/v1/classify?crop_s=4", files=upload(m4a, "song.m4a", "audio/mp4")).json()
+        assert d["duration_s"] == pytest.approx(30.0) and d["segments"][-1]["end_s"] == pytest.approx(17.0)
+
+
+def test_a_batch_is_one_request_in_the_queue_and_one_broken_file_loses_nothing(classifier, monkeypatch):
+    from genrekit.service import app as app_module
+
+    real = app_module.classify_bytes
+
+    def flaky(clf, data, filename, **kw):
+        if filename == "bug.wav":
+            raise RuntimeError("a bug, not the file")
+        return real(clf, data, filename, **kw)
+
+    monkeypatch.setattr(app_module, "classify_bytes", flaky)
+    files = [("audio", (f"c{i}.wav", audio_bytes(tone(200, 1)), "audio/wav")) for i in range(6)]
+    files.insert(3, ("audio", ("bug.wav", audio_bytes(tone(200, 1)), "audio/wav")))
+    with TestClient(create_app(classifier, max_in_flight=1, max_queue=2, warmup=False)) as c:
+        r = c.post("/v1/classify/batch", files=files)  # 7 files > max_queue: still one request
+        assert r.status_code == 200, r.text
+        d = r.json()
+        assert (d["n_ok"], d["n_failed"]) == (6, 1)
+        bug = d["results"][3]
+        assert bug["filename"] == "bug.wav" and bug["error"]["status"] == 500
+        assert bug["error"]["type"] == "InternalError" and "a bug" not in bug["error"]["message"]
+        assert all(x["result"]["genre"] == "bass" for i, x in enumerate(d["results"]) if i != 3)
+        assert c.get("/health").json()["in_flight"] == 0
 
 
 @pytest.mark.slow

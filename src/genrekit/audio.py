@@ -154,13 +154,20 @@ def _decode_error(exc: Exception, name: str) -> AudioError:
     low = msg.lower()
     if "format not recognised" in low or "unknown format" in low or "not recognised" in low:
         return AudioError("not an audio file, or a format soundfile cannot decode", source=name)
+    if "not a regular file" in low:  # libsndfile's words for a stream it gave up on (a cut-off mp3)
+        return AudioError("corrupt or truncated audio data (its stream cannot be opened)", source=name)
     if "unspecified internal error" in low or "malformed" in low or "invalid" in low:
         return AudioError(f"corrupt or truncated audio data ({msg.strip()})", source=name)
     return AudioError(f"cannot decode audio: {msg.strip()}", source=name)
 
 
-def _ffmpeg_decode(handle: BinaryIO | str, name: str) -> tuple[np.ndarray, int, int]:
-    """Decode any container ffmpeg knows to float32 frames; returns ``(frames (n, ch), sr, ch)``."""
+def _ffmpeg_decode(
+    handle: BinaryIO | str, name: str, *, limit_s: float | None = None
+) -> tuple[np.ndarray, int, int]:
+    """Decode any container ffmpeg knows to float32 frames; returns ``(frames (n, ch), sr, ch)``.
+
+    ``limit_s``: decode at most this many seconds from the start (bounds the memory of a long file).
+    """
     exe = shutil.which("ffmpeg")
     if exe is None:
         raise UnsupportedFormatError(
@@ -169,8 +176,9 @@ def _ffmpeg_decode(handle: BinaryIO | str, name: str) -> tuple[np.ndarray, int, 
             source=name,
         )
     data = Path(handle).read_bytes() if isinstance(handle, str) else handle.read()
+    limit = ["-t", f"{limit_s:.3f}"] if limit_s is not None else []
     probe = subprocess.run(
-        [exe, "-v", "error", "-i", "pipe:0", "-f", "wav", "-acodec", "pcm_f32le", "pipe:1"],
+        [exe, "-v", "error", "-i", "pipe:0", *limit, "-f", "wav", "-acodec", "pcm_f32le", "pipe:1"],
         input=data,
         capture_output=True,
         check=False,
@@ -270,7 +278,14 @@ def load(
         if ext in FFMPEG_EXTENSIONS:
             if not isinstance(handle, str):
                 handle.seek(0)
-            frames, native_sr, ch = _ffmpeg_decode(handle, name)
+            # ffmpeg cannot tell the length first: decode only up to the window's end, or to just past
+            # max_duration_s (so an over-long file is refused without decoding all of it)
+            limit = (
+                offset_s + duration_s
+                if duration_s is not None
+                else (offset_s + max_duration_s + 1.0 if max_duration_s is not None else None)
+            )
+            frames, native_sr, ch = _ffmpeg_decode(handle, name, limit_s=limit)
             _check_header(native_sr, ch, len(frames), name)
             start = int(round(offset_s * native_sr))
             stop = None if duration_s is None else start + int(round(duration_s * native_sr))
@@ -279,7 +294,9 @@ def load(
                     f"offset {offset_s:.3f} s is past the end ({len(frames) / native_sr:.3f} s)", source=name
                 ) from None
             frames = frames[start:stop]
-            _check_max(len(frames) / native_sr, max_duration_s, name)
+            seconds = len(frames) / native_sr
+            cut = duration_s is None and max_duration_s is not None and seconds > max_duration_s
+            _check_max(len(frames) / native_sr, max_duration_s, name, at_least=cut)
         else:
             raise _decode_error(exc, name) from None
     if not np.all(np.isfinite(frames)):
@@ -292,10 +309,11 @@ def load(
     return y.astype(np.float32, copy=False), int(out_sr)
 
 
-def _check_max(seconds: float, max_duration_s: float | None, name: str) -> None:
+def _check_max(seconds: float, max_duration_s: float | None, name: str, *, at_least: bool = False) -> None:
     if max_duration_s is not None and seconds > max_duration_s:
+        length = "longer than" if at_least else f"{seconds:.1f} s long, over"
         raise AudioError(
-            f"audio is {seconds:.1f} s long, over the limit of {max_duration_s:.1f} s; read a window with "
+            f"audio is {length} the limit of {max_duration_s:.1f} s; read a window with "
             "duration_s or raise max_duration_s",
             source=name,
         )

@@ -12,6 +12,7 @@ import numpy as np
 
 from genrekit.audio import Source, center_crop, load, source_name
 from genrekit.bundle import Bundle, load_bundle
+from genrekit.config import MAX_DURATION_S
 from genrekit.errors import ConfigError, GenreKitError, ModelError
 from genrekit.features.base import Extractor
 from genrekit.features.registry import extractor_from_dict
@@ -222,11 +223,13 @@ class Classifier:
         duration_s: float | None = None,
         min_confidence: float | None = None,
         explain: bool = False,
+        max_duration_s: float | None = MAX_DURATION_S,
     ) -> Prediction:
         """Load ``source`` (path, bytes or file object) and classify it.
 
         When ``crop_s`` is given only a window of that length around the middle is decoded, so the
         time is constant whatever the track's length. ``explain``: see :meth:`predict_audio`.
+        ``max_duration_s``: longer audio (the window read, when there is one) is an AudioError.
         """
         t0 = time.perf_counter()
         name = source_name(source)
@@ -237,7 +240,9 @@ class Classifier:
             length = info(source).duration_s
             if length > crop_s:  # decode only the window: it is the crop
                 total, offset_s, duration_s, crop_s = length, (length - crop_s) / 2, crop_s, None
-        y, sr = load(source, sr=self.sr, offset_s=offset_s, duration_s=duration_s)
+        y, sr = load(
+            source, sr=self.sr, offset_s=offset_s, duration_s=duration_s, max_duration_s=max_duration_s
+        )
         pred = self.predict_audio(
             y,
             sr,

@@ -32,7 +32,7 @@ import math
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -413,9 +413,9 @@ class Runtime:
             raise ServiceError(422, msg, type_="WrongInput")
         return self.served
 
-    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run ``fn`` in the inference pool, at most ``max_in_flight`` at once; 503 when the queue is full."""
-        assert self.semaphore is not None and self.executor is not None
+    def admit(self) -> None:
+        """Refuse a new request (503) when every slot is busy and ``max_queue`` requests wait already."""
+        assert self.semaphore is not None
         if self.semaphore.locked() and self.waiting >= self.max_queue:
             raise ServiceError(
                 503,
@@ -423,18 +423,52 @@ class Runtime:
                 type_="Busy",
                 headers={"Retry-After": "1"},
             )
+
+    async def _execute(self, call: Callable[[], T]) -> T:
+        """Run ``call`` in the pool; the caller holds a slot, released here."""
+        assert self.semaphore is not None and self.executor is not None
+        self.in_flight += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.executor, call)
+        finally:
+            self.in_flight -= 1
+            self.semaphore.release()
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``fn`` in the inference pool, at most ``max_in_flight`` at once; 503 when the queue is full."""
+        assert self.semaphore is not None
+        self.admit()
         self.waiting += 1
         try:
             await self.semaphore.acquire()
         finally:
             self.waiting -= 1
-        self.in_flight += 1
-        try:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
-        finally:
-            self.in_flight -= 1
-            self.semaphore.release()
+        return await self._execute(functools.partial(fn, *args, **kwargs))
+
+    async def run_all(self, calls: Sequence[Callable[[], T]]) -> list[T | BaseException]:
+        """Run the calls of one request (a batch) in the pool, sharing the ``max_in_flight`` slots.
+
+        The request is admitted, or refused with 503, once, and counts as one waiting request while any
+        of its calls waits for a slot. Each call's exception is returned in its place, so one failing
+        file does not lose the others.
+        """
+        assert self.semaphore is not None
+        self.admit()
+        pending = len(calls)
+        if pending:
+            self.waiting += 1
+
+        async def one(call: Callable[[], T]) -> T:
+            nonlocal pending
+            try:
+                await self.semaphore.acquire()  # type: ignore[union-attr]
+            finally:
+                pending -= 1
+                if pending == 0:
+                    self.waiting -= 1
+            return await self._execute(call)
+
+        return await asyncio.gather(*(one(c) for c in calls), return_exceptions=True)
 
 
 def warm_up(served: ServedModel) -> None:
@@ -513,9 +547,9 @@ def classify_bytes(
 
     ``data`` is the upload's bytes or its spooled file (read here, in the pool: a large upload is on
     disk, and reading it here keeps that I/O off the event loop and out of extra threads). The header
-    is read first: with ``crop_s`` only that window around the middle is decoded, and audio
-    longer than ``max_duration_s`` is refused before its samples are decoded (a 50 MB mp3 can hold an
-    hour of music, over a gigabyte of float32 samples).
+    is read first: with ``crop_s`` only that window around the middle is decoded (at most
+    ``max_duration_s`` of it), and without it audio longer than ``max_duration_s`` is refused before its
+    samples are decoded (a 50 MB mp3 can hold an hour of music, over a gigabyte of float32 samples).
 
     Raises
     ------
@@ -529,12 +563,17 @@ def classify_bytes(
     kw: dict[str, Any] = {} if min_confidence is None else {"min_confidence": min_confidence}
     if explain:
         kw["explain"] = True
-    if Path(src.name).suffix.lower() in FFMPEG_EXTENSIONS:  # ffmpeg decodes whole containers anyway
+    if Path(src.name).suffix.lower() in FFMPEG_EXTENSIONS:
+        # no header to read the length from: ffmpeg decodes from the start and stops just past the
+        # limit (an over-long file is refused having decoded max_duration_s + 1 s, not all of it)
+        if crop_s is None and max_duration_s is not None:
+            return clf.predict(src, max_duration_s=max_duration_s, **kw)
         return clf.predict(src, crop_s=crop_s, **kw)
     total_s = audio_info(src).duration_s
     src.seek(0)
-    if crop_s is not None and total_s > crop_s:
-        pred = clf.predict(src, offset_s=(total_s - crop_s) / 2, duration_s=crop_s, **kw)
+    window = crop_s if max_duration_s is None or crop_s is None else min(crop_s, max_duration_s)
+    if window is not None and total_s > window:  # crop_s, at most the server's limit
+        pred = clf.predict(src, offset_s=(total_s - window) / 2, duration_s=window, **kw)
         return dataclasses.replace(pred, duration_s=round(total_s, 3))
     if max_duration_s is not None and total_s > max_duration_s:
         raise AudioError(
@@ -866,32 +905,34 @@ def create_app(
                 type_="ValidationError",
             )
 
-        async def one(upload: UploadFile) -> dict[str, Any]:
-            name = upload_name(upload.filename)
-            try:
-                pred = await rt.run(
-                    classify_bytes,
-                    clf,
-                    upload.file,
-                    upload.filename,
-                    crop_s=crop_s,
-                    max_duration_s=rt.max_duration_s,
-                    min_confidence=min_confidence,
-                    explain=explain,
-                )
-            except GenreKitError as exc:
-                return {
-                    "filename": name,
-                    "ok": False,
-                    "error": {
-                        "type": type(exc).__name__,
-                        "message": public_message(exc),
-                        "status": status_for(exc),
-                    },
-                }
-            return {"filename": name, "ok": True, "result": pred.to_dict(top_k=top_k, segments=segments)}
+        calls = [
+            functools.partial(
+                classify_bytes,
+                clf,
+                upload.file,
+                upload.filename,
+                crop_s=crop_s,
+                max_duration_s=rt.max_duration_s,
+                min_confidence=min_confidence,
+                explain=explain,
+            )
+            for upload in audio
+        ]
+        outcomes = await rt.run_all(calls)
 
-        results = await asyncio.gather(*(one(u) for u in audio))
+        def entry(upload: UploadFile, out: Prediction | BaseException) -> dict[str, Any]:
+            name = upload_name(upload.filename)
+            if isinstance(out, BaseException):
+                if isinstance(out, GenreKitError):
+                    kind, message, status = type(out).__name__, public_message(out), status_for(out)
+                else:  # a bug, not the file's fault: logged; the other files' answers still go out
+                    log.error("classifying %s failed", name, exc_info=out)
+                    kind, message, status = "InternalError", "internal error while classifying this file", 500
+                error = {"type": kind, "message": message, "status": status}
+                return {"filename": name, "ok": False, "error": error}
+            return {"filename": name, "ok": True, "result": out.to_dict(top_k=top_k, segments=segments)}
+
+        results = [entry(u, o) for u, o in zip(audio, outcomes, strict=True)]
         n_ok = sum(r["ok"] for r in results)
         return {
             "results": results,
