@@ -19,6 +19,7 @@ Row numbers in messages count the table's data rows from 0 (a CSV's row ``i`` is
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import logging
@@ -117,13 +118,17 @@ _NA_TOKENS = frozenset({"na", "n/a", "nan", "null", "none", "<na>"})
 _SENTINEL_TOKENS = frozenset({"?", "??", "-", "--"})
 #: Share of a column's non-empty cells that must be numbers for ``features="auto"`` to use it.
 _NUMERIC_SHARE = 0.9
+#: Share of all cells that must hold a value for ``features="auto"`` to use a column.
+_SPARSE_SHARE = 0.5
 
 DUPLICATE_POLICIES: tuple[str, ...] = ("majority", "drop")
 GROUP_BY: tuple[str, ...] = ("auto", "track", "artist")
 TABLE_EXTENSIONS: tuple[str, ...] = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".json", ".jsonl")
 
 # cell states of a parsed feature column
-_OK, _MISSING, _EMPTY, _SENTINEL, _BAD, _NONFINITE, _BAD_DURATION, _BAD_DATE = range(8)
+_OK, _MISSING, _EMPTY, _SENTINEL, _BAD, _NONFINITE, _BAD_DURATION, _BAD_DATE, _HUGE = range(9)
+#: Largest magnitude a feature may have (features are float32).
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 #: A date cell, year first: ``2019-06-14``, ``2019-06``, ``2019``, ``2019/06/14``, ``2019-06-14T10:00:00``.
 _DATE_RE = (
     r"^(\d{4})(?:([-/.])(\d{1,2})(?:\2(\d{1,2}))?)?"  # year, then month and day with one separator
@@ -141,9 +146,10 @@ class CleaningEntry:
     kind : {"row", "column"}
     reason : str
         Machine-readable rule: ``missing_label``, ``unmapped_label``, ``missing_value``,
-        ``sentinel_value``, ``non_numeric_value``, ``bad_date``, ``exact_duplicate``, ``duplicate_track``,
+        ``sentinel_value``, ``non_numeric_value``, ``bad_date``, ``out_of_range_value``, ``exact_duplicate``,
+        ``duplicate_track``,
         ``conflicting_labels``, ``rare_label`` (rows); ``label_column``, ``id_column``,
-        ``artist_column``, ``id_like``, ``non_numeric``, ``empty``, ``constant``, ``excluded``,
+        ``artist_column``, ``id_like``, ``non_numeric``, ``empty``, ``sparse``, ``constant``, ``excluded``,
         ``renamed``, ``date`` (columns).
     message : str
         The human-readable line.
@@ -405,14 +411,32 @@ def read_table(source: str | Path | pd.DataFrame) -> pd.DataFrame:
         raise DatasetError("table not found", source=path)
     try:
         if ext in (".csv", ".tsv", ".txt"):
-            return pd.read_csv(
-                path,
-                sep="," if ext == ".csv" else "\t",
-                dtype=str,
-                keep_default_na=False,
-                na_filter=False,
-                encoding="utf-8-sig",
-            )
+            sep = "," if ext == ".csv" else "\t"
+            with path.open(encoding="utf-8-sig", newline="") as fh:
+                header = next(csv.reader(fh, delimiter=sep), [])
+            dup = sorted({c.strip() for c in header if [h.strip() for h in header].count(c.strip()) > 1})
+            if dup:
+                raise DatasetError(f"the table has duplicated column names: {dup}", source=path)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", pd.errors.ParserWarning)
+                df = pd.read_csv(
+                    path,
+                    sep=sep,
+                    dtype=str,
+                    keep_default_na=False,
+                    na_filter=False,
+                    encoding="utf-8-sig",
+                    index_col=False,  # a trailing comma on every row is an empty last cell, not an index
+                )
+            if caught:  # rows longer than the header: fine when the extra cells are empty (trailing commas)
+                _check_extra_cells(path, sep, len(header))
+            if df.shape[1] == 1 and sep == "," and ";" in str(df.columns[0]):
+                raise DatasetError(
+                    f"one column {str(df.columns[0])[:60]!r}: the file looks semicolon-separated; "
+                    "save it comma-separated (or tab-separated as .tsv)",
+                    source=path,
+                )
+            return df
         if ext in (".parquet", ".pq"):
             return pd.read_parquet(path)
         text = path.read_text(encoding="utf-8-sig")
@@ -423,8 +447,21 @@ def read_table(source: str | Path | pd.DataFrame) -> pd.DataFrame:
             if isinstance(records, dict):
                 records = records.get("rows", [records])
         return rows_frame(records)
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
+    except ConfigError as exc:  # rows that are not objects
+        raise DatasetError(str(exc), source=path) from None
+    except (OSError, ValueError, UnicodeDecodeError, csv.Error) as exc:
         raise DatasetError(f"cannot read the table ({type(exc).__name__}: {exc})", source=path) from None
+
+
+def _check_extra_cells(path: Path, sep: str, n_columns: int) -> None:
+    """Refuse a CSV whose rows carry values beyond its header's columns (they would be lost)."""
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        for i, cells in enumerate(csv.reader(fh, delimiter=sep)):
+            if i and any(c.strip() for c in cells[n_columns:]):
+                raise DatasetError(
+                    f"row {i - 1} has {len(cells)} cells but the header names {n_columns} columns",
+                    source=path,
+                )
 
 
 def rows_frame(rows: pd.DataFrame | Sequence[Mapping[str, Any]] | Mapping[str, Any]) -> pd.DataFrame:
@@ -469,11 +506,22 @@ def read_label_map(source: str | Path | Mapping[str, Any]) -> dict[str, str | No
                 )
             pairs = list(obj.items())
         else:
-            df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+            try:
+                df = pd.read_csv(
+                    path, dtype=str, keep_default_na=False, encoding="utf-8-sig", header=None, index_col=False
+                )
+            except (ValueError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+                raise DatasetError(
+                    f"cannot read the label map ({type(exc).__name__}: {exc})", source=path
+                ) from None
             if df.shape[1] < 2:
                 raise DatasetError(
-                    f"a CSV label map needs two columns (from, to); it has {list(df.columns)}", source=path
+                    f"a CSV label map needs two columns (from, to); its first line is {list(df.iloc[0])}",
+                    source=path,
                 )
+            first = [str(v).strip().lower() for v in df.iloc[0, :2]]
+            if any(v in _LABEL_MAP_HEADERS for v in first):  # a header line, else the first pair
+                df = df.iloc[1:]
             pairs = list(zip(df.iloc[:, 0], df.iloc[:, 1], strict=True))
     out: dict[str, str | None] = {}
     for k, v in pairs:
@@ -485,6 +533,13 @@ def read_label_map(source: str | Path | Mapping[str, Any]) -> dict[str, str | No
     if not out:
         raise DatasetError("the label map is empty", source=where)
     return out
+
+
+#: First-line cells that make a label map's first line a header rather than a mapping.
+_LABEL_MAP_HEADERS = frozenset(
+    {"from", "to", "source", "target", "label", "labels", "genre", "genres", "old", "new", "subgenre",
+     "playlist_genre", "playlist_subgenre", "original", "mapped", "map", "mapping"}
+)  # fmt: skip
 
 
 def _norm(name: str) -> str:
@@ -545,6 +600,7 @@ def _parse_cells(series: pd.Series, *, duration: bool = False) -> tuple[np.ndarr
         state[(state == _OK) & np.isnan(values)] = _BAD
     state[(state == _OK) & np.isnan(values)] = _MISSING
     state[(state == _OK) & np.isinf(values)] = _NONFINITE
+    state[(state == _OK) & (np.abs(values) > _FLOAT32_MAX)] = _HUGE
     if duration:
         state[(state == _OK) & (values < 0)] = _BAD_DURATION
     return values, state
@@ -589,20 +645,38 @@ def _parse_dates(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return values, state
 
 
-def _is_date_column(series: pd.Series, numeric_state: np.ndarray) -> bool:
-    """A column that is not numeric (under 90 % numbers) but whose cells are (at least 90 %) dates."""
+def _is_date_column(series: pd.Series, values: np.ndarray, numeric_state: np.ndarray) -> bool:
+    """Whether a column holds dates.
+
+    Either under 90 % numbers but at least 90 % year-first dates, or bare years (whole numbers
+    1000-2999) with the rest of its text cells all dates (``2004``, ``2019-06-14``).
+    """
     if pd.api.types.is_datetime64_any_dtype(series.dtype):
         return True
     n_num, n_text = int(np.sum(numeric_state == _OK)), int(np.sum(numeric_state == _BAD))
-    if n_text == 0 or n_num >= _NUMERIC_SHARE * (n_num + n_text):
-        return False  # numbers (a few junk cells drop their rows as before)
+    if n_text == 0:
+        return False
+    if n_num >= _NUMERIC_SHARE * (n_num + n_text):  # numbers: dates only if they are all years
+        nums = values[numeric_state == _OK]
+        if not np.all((nums == np.round(nums)) & (nums >= 1000) & (nums <= 2999)):
+            return False  # numbers (a few junk cells drop their rows as before)
+        return not np.any(_parse_dates(series)[1] == _BAD_DATE)
     _, st = _parse_dates(series)
     n_ok, n_bad = int(np.sum(st == _OK)), int(np.sum(st == _BAD_DATE))
     return n_ok > 0 and n_ok >= _NUMERIC_SHARE * (n_ok + n_bad)
 
 
 def _text(series: pd.Series) -> pd.Series:
-    """Cells as stripped strings ("" for missing), object dtype."""
+    """Cells as stripped strings ("" for missing), object dtype.
+
+    Whole numbers in a float column (numeric labels or ids with gaps, from parquet or JSON) read ``1``,
+    not ``1.0``.
+    """
+    if pd.api.types.is_float_dtype(series.dtype):
+        v = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        ok = v[np.isfinite(v)]
+        if ok.size and np.all(ok == np.round(ok)) and np.all(np.abs(ok) < 2**53):
+            series = series.astype("Int64")
     return series.astype("string").fillna("").str.strip().astype(object)
 
 
@@ -746,7 +820,7 @@ def load_table(
             vals, st = _parse_cells(
                 raw[col], duration="duration" in _norm(target) or _norm(target) == "length"
             )
-            if target == col and _is_date_column(raw[col], st):
+            if target == col and _is_date_column(raw[col], vals, st):
                 dates.append(col)
                 parsed[col] = _parse_dates(raw[col])
                 return parsed[col]
@@ -775,19 +849,34 @@ def load_table(
                 elif n_ok < _NUMERIC_SHARE * (n_ok + n_bad):
                     example = _cell_text(raw[c], int(np.flatnonzero(st == _BAD)[0]))
                     report.add_column(c, "non_numeric", f"not numeric (e.g. {example}), not a feature")
+                elif n_ok < _SPARSE_SHARE * n:
+                    report.add_column(
+                        c,
+                        "sparse",
+                        f"only {n_ok} of {n} cells hold a value; not a feature (its empty cells would drop "
+                        "their rows; name it in features= to use it anyway)",
+                    )
                 elif np.nanmin(vals[st == _OK]) == np.nanmax(vals[st == _OK]):
                     report.add_column(c, "constant", f"the same value ({vals[st == _OK][0]:g}) in every row")
                 else:
                     feat_src.append(c)
     else:
         wanted = [str(f).strip() for f in features]
-        missing = [f for f in wanted if f not in by_canon]
+
+        def resolve(name: str) -> str | None:  # the name, its case-insensitive form, or its alias
+            n = _norm(name)
+            for cand in (name, n, _ALIASES.get(n, (n, None))[0]):
+                if cand in by_canon:
+                    return by_canon[cand]
+            return name if name in columns else None
+
+        missing = [f for f in wanted if resolve(f) is None]
         if missing:
             raise ConfigError(
                 f"feature column(s) {missing} are not in the table; its columns are: {', '.join(columns)}",
                 source=src_name,
             )
-        feat_src = [by_canon[f] for f in wanted]
+        feat_src = [resolve(f) for f in wanted]  # type: ignore[misc]
         clash = [c for c in feat_src if c in role or c in exclude]
         if clash:
             raise ConfigError(
@@ -877,6 +966,7 @@ def load_table(
         _NONFINITE: ("missing_value", "non-finite value"),
         _BAD_DURATION: ("sentinel_value", "sentinel duration"),
         _BAD_DATE: ("bad_date", "unreadable date (year first, e.g. 2019-06-14)"),
+        _HUGE: ("out_of_range_value", "value beyond float32's range"),
     }
     states = np.stack([parse(c)[1] for c in feat_src], axis=1)
     X = np.stack([parse(c)[0] for c in feat_src], axis=1)
@@ -1015,9 +1105,16 @@ def _grouped_folds(
     X = np.zeros((len(y), 1))
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
-        if len(np.unique(groups)) == len(groups):
-            return list(StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(X, y))
-        return list(StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed).split(X, y, groups))
+        try:
+            if len(np.unique(groups)) == len(groups):
+                return list(StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(X, y))
+            return list(StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed).split(X, y, groups))
+        except ValueError as exc:
+            counts = dict(sorted(Counter(np.asarray(y).tolist()).items()))
+            raise DatasetError(
+                f"cannot cut {k} stratified folds from {len(y)} rows ({exc}); rows per label: {counts}. "
+                "Use fewer folds or a larger test_size, or give the labels more rows"
+            ) from None
 
 
 def split_table(
@@ -1201,6 +1298,11 @@ def _fit(
                     )
                 g[step] = [_transform_step(v) for v in vals]
             else:
+                if isinstance(vals, str | bytes) or not isinstance(vals, Iterable):
+                    raise ConfigError(
+                        f"bad search grid for model {kind!r}: {key!r} must list its values, e.g. "
+                        f'{{"{key}": [{vals!r}]}}, not {vals!r}'
+                    )
                 g[key if "__" in key else prefix + key] = list(vals)
         groups = fs.split_groups()
         n_min = min(len(np.unique(groups[fs.y == c])) for c in np.unique(fs.y))
@@ -1209,8 +1311,8 @@ def _fit(
         gs = GridSearchCV(model, g, scoring="f1_macro", cv=cv, n_jobs=n_jobs, refit=True, error_score="raise")
         try:
             gs.fit(fs.X, fs.y)
-        except ValueError as exc:
-            if "Invalid parameter" not in str(exc):
+        except ValueError as exc:  # sklearn's InvalidParameterError (a value of the wrong type or range)
+            if type(exc).__name__ != "InvalidParameterError" and "Invalid parameter" not in str(exc):
                 raise
             raise ConfigError(f"bad search grid for model {kind!r}: {exc}") from None
         model = gs.best_estimator_
@@ -1256,6 +1358,8 @@ def _load(
         raise ConfigError("label is required: the name of the table's label column")
     if ext is not None:
         given = load_options.get("features")
+        if isinstance(given, str) and given not in ("auto", "spotify"):
+            given = [f.strip() for f in given.split(",") if f.strip()]
         if given not in (None, "auto") and list(given) != list(ext.names):
             raise ConfigError(
                 f"with extractor {ext.name!r} the features are its {ext.dim} columns; drop features="
@@ -1574,6 +1678,12 @@ def compare_table(
 # ------------------------------------------------------------------------------------------- prediction
 def _bundle(bundle_or_path: Bundle | str | Path) -> Bundle:
     b = bundle_or_path if isinstance(bundle_or_path, Bundle) else load_bundle(bundle_or_path)
+    if b.extractor is not None and "tabular" not in b.extra:
+        raise ModelError(
+            f"model {b.kind!r} was trained on audio features, not on a table; classify audio files with it "
+            "(genrekit classify MODEL song.wav)",
+            source=None if isinstance(bundle_or_path, Bundle) else bundle_or_path,
+        )
     if not b.feature_names:
         raise ModelError(
             f"model {b.kind!r} has no feature column names (an audio model without a column list); "
@@ -1600,7 +1710,9 @@ def rows_matrix(
     if len(df) == 0:
         raise ConfigError("no rows to predict")
     df.columns = [str(c).strip() for c in df.columns]
-    renames = _canonical_renames([c for c in df.columns if c not in names], names)
+    renames = {  # alias columns, only for features the rows do not have under their own name
+        c: v for c, v in _canonical_renames(list(df.columns), names).items() if c not in names
+    }
     missing = [f for f in names if f not in df.columns and f not in {t for t, _ in renames.values()}]
     if missing:
         raise ConfigError(
@@ -1611,7 +1723,11 @@ def rows_matrix(
     X = np.empty((len(df), len(names)), dtype=np.float64)
     for j, name in enumerate(names):
         col, factor = by_target.get(name, (name, 1.0))
-        vals, st = _parse_dates(df[col]) if name in dates else _parse_cells(df[col])
+        vals, st = (
+            _parse_dates(df[col])
+            if name in dates
+            else _parse_cells(df[col], duration="duration" in _norm(name) or _norm(name) == "length")
+        )
         bad = np.flatnonzero(st != _OK)
         if bad.size:
             i = int(bad[0])
@@ -1620,6 +1736,8 @@ def rows_matrix(
                 _EMPTY: "is empty",
                 _NONFINITE: "is not finite",
                 _BAD_DATE: "is not a date (year first, e.g. 2019-06-14)",
+                _HUGE: "is beyond float32's range",
+                _BAD_DURATION: "is a negative duration (a sentinel: the training table dropped such rows)",
             }.get(int(st[i]), "is not a number")
             raise ConfigError(f"row {i}, column {col!r}: value {_cell_text(df[col], i)} {what}")
         if factor is None:

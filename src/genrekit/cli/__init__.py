@@ -17,6 +17,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from genrekit.errors import GenreKitError
 
@@ -29,14 +30,21 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err_console = Console(stderr=True)
+# markup off: genres, file names and messages are data ("rock [live]", "[2019] mix.mp3"), never styles
+console = Console(markup=False, highlight=False)
+err_console = Console(stderr=True, markup=False, highlight=False)
+
+
+def say(con: Console, *parts: str | tuple[str, str]) -> None:
+    """Print one line made of plain strings and ``(text, style)`` pieces; no text is read as markup."""
+    con.print(Text.assemble(*parts), soft_wrap=True)
+
 
 EXIT_PARTIAL = 6
 
 
 def fail(message: str, code: int) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    say(err_console, ("error:", "bold red"), f" {message}")
     raise typer.Exit(code)
 
 
@@ -101,7 +109,7 @@ def parse_options(items: list[str] | None) -> dict[str, Any]:
 
 def report_failures(failures: list[tuple[str, str]]) -> None:
     if failures:
-        err_console.print(f"[yellow]{len(failures)} file(s) skipped:[/]")
+        say(err_console, (f"{len(failures)} file(s) skipped:", "yellow"))
         for path, msg in failures:
             err_console.print(f"  {path}: {msg}", highlight=False, soft_wrap=True)
 

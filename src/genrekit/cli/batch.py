@@ -7,7 +7,16 @@ from typing import Annotated, Any
 
 import typer
 
-from genrekit.cli import EXIT_PARTIAL, app, console, err_console, handle_errors, parse_list, parse_options
+from genrekit.cli import (
+    EXIT_PARTIAL,
+    app,
+    console,
+    err_console,
+    handle_errors,
+    parse_list,
+    parse_options,
+    say,
+)
 
 sub = typer.Typer(
     help="Classify or extract features of a whole catalogue, resumably, locally or on a Dask cluster.",
@@ -73,10 +82,8 @@ def _run(fn: Any, *args: Any, **kwargs: Any) -> None:
     try:
         res = fn(*args, **kwargs)
     except KeyboardInterrupt:
-        err_console.print(
-            "[yellow]interrupted: finished chunks are saved; re-run the same command to resume[/]",
-            highlight=False,
-        )
+        msg = "interrupted: finished chunks are saved; re-run the same command to resume"
+        say(err_console, (msg, "yellow"))
         raise
     if res.dashboard:
         console.print(f"Dask dashboard: {res.dashboard}", highlight=False)
@@ -85,7 +92,7 @@ def _run(fn: Any, *args: Any, **kwargs: Any) -> None:
         rtf = f", real-time factor {res.realtime_factor:.4f}" if res.audio_s else ""
         console.print(f"{res.elapsed_s:.1f} s for {res.audio_s:.0f} s of audio{rtf}", highlight=False)
     if res.error_samples:
-        err_console.print(f"[yellow]{res.errors} file(s) failed in this run[/] (first ones):")
+        say(err_console, (f"{res.errors} file(s) failed in this run", "yellow"), " (first ones):")
         for path, msg in res.error_samples[:10]:
             err_console.print(f"  {path}: {msg}", highlight=False, soft_wrap=True)
     if res.remaining_errors:

@@ -20,6 +20,7 @@ from genrekit.cli import (
     parse_list,
     parse_options,
     report_failures,
+    say,
 )
 from genrekit.errors import GenreKitError
 
@@ -324,13 +325,13 @@ def classify(
             if json_out:
                 print(json.dumps({"source": str(f), "error": str(exc)}))
             else:
-                err_console.print(f"[red]{f}: {exc.message}[/]", highlight=False)
+                say(err_console, (f"{f}: {exc.message}", "red"))
             continue
         if json_out:
             print(json.dumps(pred.to_dict(top_k=top_k, segments=segments)))
             continue
         tops = ", ".join(f"{g} {p:.1%}" for g, p in pred.top_k(top_k))
-        console.print(f"[bold]{f}[/]: {pred.genre}  ({tops})", highlight=False)
+        say(console, (str(f), "bold"), f": {pred.genre}  ({tops})")
         if segments:
             for s in pred.segments:
                 console.print(f"  {s.start_s:7.2f}-{s.end_s:7.2f} s  {s.genre}", highlight=False)
@@ -364,13 +365,13 @@ def tags(
             t = extractor(y, sr)
         except GenreKitError as exc:
             failed += 1
-            err_console.print(f"[red]{f}: {exc.message}[/]", highlight=False)
+            say(err_console, (f"{f}: {exc.message}", "red"))
             continue
         result = {m: top_tags(t, which=m, k=top) for m in (["msd", "mtt"] if which == "both" else [which])}
         if json_out:
             print(json.dumps({"source": str(f), **{m: dict(v) for m, v in result.items()}}))
             continue
-        console.print(f"[bold]{f}[/]", highlight=False)
+        say(console, (str(f), "bold"))
         for m, v in result.items():
             console.print(f"  {m.upper()}: " + ", ".join(f"{name} {p:.2f}" for name, p in v), highlight=False)
     if failed:

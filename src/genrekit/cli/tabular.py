@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from genrekit.cli import app, console, err_console, handle_errors, parse_list, parse_options
+from genrekit.cli import app, console, err_console, handle_errors, parse_list, parse_options, say
 from genrekit.errors import ConfigError
 
 sub = typer.Typer(
@@ -189,7 +189,7 @@ def compare(
     )
     _print_cleaning(res.cleaning)
     for note in res.notes:
-        err_console.print(f"[yellow]note:[/] {note}", highlight=False)
+        say(err_console, ("note:", "yellow"), f" {note}")
     _print_runs(res.runs)
     console.print(f"split: {res.split}")
     console.print(f"report: {res.report}")
@@ -256,7 +256,7 @@ def train(
     _print_cleaning(res.cleaning)
     if res.split is not None:
         for note in res.split.notes:
-            err_console.print(f"[yellow]note:[/] {note}", highlight=False)
+            say(err_console, ("note:", "yellow"), f" {note}")
     if res.bundle.extra.get("search"):
         s = res.bundle.extra["search"]
         console.print(f"search: best {s['best_params']} (CV macro-F1 {s['best_score_f1_macro']:.3f})")
@@ -289,4 +289,4 @@ def predict(
             continue
         name = f"row {r['row']}" + (f" ({r['id']})" if "id" in r else "")
         tops = ", ".join(f"{t['genre']} {t['probability']:.1%}" for t in r["top_k"])
-        console.print(f"[bold]{name}[/]: {r['genre']}  ({tops})", highlight=False)
+        say(console, (name, "bold"), f": {r['genre']}  ({tops})")
