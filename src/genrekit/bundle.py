@@ -18,6 +18,7 @@ import json
 import shutil
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -179,9 +180,17 @@ def read_meta(path: str | Path) -> dict[str, Any]:
             f"it was written by genrekit {meta.get('genrekit_version')}: upgrade genrekit to load it",
             source=path,
         )
-    for key in ("labels", "model", "weights"):
+    for key, kind in (("labels", list), ("model", dict), ("weights", dict)):
         if key not in meta:
             raise ModelError(f"bundle.json lacks {key!r}", source=path)
+        if not isinstance(meta[key], kind):
+            raise ModelError(f"bundle.json's {key!r} is not a JSON {kind.__name__}", source=path)
+    fmt = meta["model"].get("format")
+    wanted = {"skops": "model.skops", "safetensors": "model.safetensors"}.get(str(fmt))
+    if wanted is not None and wanted not in meta["weights"]:
+        raise ModelError(
+            f"bundle.json lists no digest for {wanted}; refusing to load it unchecked", source=path
+        )
     return meta
 
 
@@ -216,13 +225,21 @@ def load_bundle(path: str | Path) -> Bundle:
         if not zipfile.is_zipfile(path):
             raise ModelError("not a genrekit bundle (neither a directory nor a zip of one)", source=path)
         with tempfile.TemporaryDirectory() as tmp:
-            with zipfile.ZipFile(path) as zf:
-                for info in zf.infolist():
-                    name = Path(info.filename)
-                    if name.is_absolute() or ".." in name.parts or len(name.parts) != 1:
-                        raise ModelError(f"zip member {info.filename!r} is not a bundle file", source=path)
-                zf.extractall(tmp)
-            return load_bundle(Path(tmp))
+            try:
+                with zipfile.ZipFile(path) as zf:
+                    for info in zf.infolist():
+                        name = Path(info.filename)
+                        if name.is_absolute() or ".." in name.parts or len(name.parts) != 1:
+                            raise ModelError(
+                                f"zip member {info.filename!r} is not a bundle file", source=path
+                            )
+                    zf.extractall(tmp)
+            except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
+                raise ModelError(f"damaged bundle zip ({exc})", source=path) from None
+            try:
+                return load_bundle(Path(tmp))
+            except ModelError as exc:  # name the user's zip, not the temporary folder
+                raise ModelError(str(exc).replace(f"{tmp}: ", "", 1), source=path) from None
     meta = read_meta(path)
     for name, digest in meta["weights"].items():
         if Path(name).name != name:

@@ -186,6 +186,11 @@ class Dataset:
         """True when every track has an artist (and there is at least one track)."""
         return bool(self.tracks) and all(t.artist for t in self.tracks)
 
+    @property
+    def any_artists(self) -> bool:
+        """True when at least one track has an artist."""
+        return any(t.artist for t in self.tracks)
+
     def groups(self, by: str = "track") -> np.ndarray:
         """Group id per track, shape ``(n_tracks,)``, dtype str.
 
@@ -194,7 +199,8 @@ class Dataset:
         by : {"track", "artist", "auto"}
             ``"track"``: every track is its own group. ``"artist"``: tracks of one artist (compared
             case- and whitespace-insensitively) share a group; a track without an artist is its own group.
-            ``"auto"``: ``"artist"`` when every track has an artist, else ``"track"``.
+            ``"auto"``: ``"artist"`` when any track has an artist (the others are their own groups), else
+            ``"track"``.
         """
         by = resolve_group_by(self, by)
         return np.asarray([t.group(by) for t in self.tracks], dtype=str)
@@ -271,11 +277,15 @@ class Dataset:
 
 
 def resolve_group_by(dataset: Dataset, group_by: str) -> str:
-    """Turn ``"auto"`` into ``"artist"`` (every track has an artist) or ``"track"``; check the name."""
+    """Turn ``"auto"`` into ``"artist"`` (some track has an artist) or ``"track"``; check the name.
+
+    One track without an artist does not turn artist grouping off: it is its own group, so the tracks
+    of the artists that are known never straddle a split.
+    """
     if group_by not in GROUP_BY:
         raise unknown_name("group_by", group_by, GROUP_BY)
     if group_by == "auto":
-        return "artist" if dataset.has_artists else "track"
+        return "artist" if dataset.any_artists else "track"
     return group_by
 
 
@@ -327,7 +337,13 @@ def _walk_folder(root: Path, extensions: Iterable[str]) -> _FolderWalk:
             continue
         label = entry.name
         found = 0
-        for dirpath, dirnames, filenames in os.walk(entry):
+        seen_dirs: set[str] = set()
+        for dirpath, dirnames, filenames in os.walk(entry, followlinks=True):  # symlinked album folders too
+            real = os.path.realpath(dirpath)
+            if real in seen_dirs:  # a link back up the tree (or two links to one folder): once only
+                dirnames[:] = []
+                continue
+            seen_dirs.add(real)
             walk.hidden.extend(Path(dirpath, d).relative_to(root).as_posix() for d in dirnames if _hidden(d))
             dirnames[:] = sorted(d for d in dirnames if not _hidden(d))
             for name in sorted(filenames):

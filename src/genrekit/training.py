@@ -11,7 +11,8 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-from collections.abc import Sequence
+import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,7 +68,7 @@ class FeatureSet:
 
     def select_tracks(self, track_ids: Sequence[str]) -> FeatureSet:
         """The rows whose track id is in ``track_ids``."""
-        mask = np.isin(self.groups, np.asarray(list(track_ids), dtype=self.groups.dtype))
+        mask = np.isin(self.groups.astype(object), np.asarray(list(track_ids), dtype=object))
         return FeatureSet(
             self.X[mask],
             self.y[mask],
@@ -78,10 +79,21 @@ class FeatureSet:
         )
 
     def split_groups(self) -> np.ndarray:
-        """Grouping for cross-validation: artist when every track has one, else track id."""
-        if len(self.artists) and all(a is not None and a == a and str(a) != "" for a in self.artists):
-            return self.artists.astype(str)
-        return self.groups
+        """Grouping for cross-validation, as the dataset's splits group.
+
+        Artists (compared case- and whitespace-insensitively) when any track has one, each track
+        without one in its own group; else track ids.
+        """
+        known = [a is not None and a == a and str(a).strip() != "" for a in self.artists]
+        if not any(known):
+            return self.groups
+        return np.asarray(
+            [
+                "artist:" + ds_mod._normalise_artist(str(a)) if k else "track:" + str(g)
+                for a, k, g in zip(self.artists, known, self.groups, strict=True)
+            ],
+            dtype=str,
+        )
 
 
 def extract_features(
@@ -185,10 +197,17 @@ def fit_model(
             "grid": to_jsonable(grid),
         }
         params.update(gs.best_params_)
-    elif takes_groups:  # torch models take their validation split grouped by track
-        model.fit(fs.X, fs.y, groups=fs.groups)
     else:
-        model.fit(fs.X, fs.y)
+        try:
+            if takes_groups:  # torch models take their validation split grouped by track
+                model.fit(fs.X, fs.y, groups=fs.groups)
+            else:
+                model.fit(fs.X, fs.y)
+        except ValueError as exc:  # e.g. too few rows for the MLP's early-stopping split
+            n_tracks = len(np.unique(fs.groups))
+            raise ModelError(
+                f"model {kind!r} could not be fitted on {len(fs.y)} segments of {n_tracks} tracks: {exc}"
+            ) from None
     return FitResult(model, time.perf_counter() - t0, to_jsonable(params), search_info)
 
 
@@ -206,7 +225,7 @@ def score_model(
     proba = np.asarray(model.predict_proba(fs.X))
     predict_time = time.perf_counter() - t0
     classes = [str(c) for c in model.classes_]
-    unknown = sorted(set(np.unique(fs.y)) - set(classes))
+    unknown = sorted({str(c) for c in np.unique(fs.y)} - set(classes))
     if unknown:
         raise ModelError(
             f"the data has genres the model was not trained on: {unknown}; model labels: {classes}"
@@ -256,7 +275,9 @@ def make_split(
                 raise DatasetError("split directory needs train*.txt and test*.txt lists", source=p)
             train, val, test = ds_mod.split_from_files(dataset, train=train_f, test=test_f, val=val_f)
         elif p.is_file():
-            test = ds_mod.split_from_files(dataset, train=[], test=p).test
+            with warnings.catch_warnings():  # with one test list every other track trains: none is left out
+                warnings.filterwarnings("ignore", message=".*in no split list", category=UserWarning)
+                test = ds_mod.split_from_files(dataset, train=[], test=p).test
             test_ids = {t.track_id for t in test.tracks}
             train = dataset.subset([i for i, t in enumerate(dataset.tracks) if t.track_id not in test_ids])
             val = None
@@ -476,6 +497,7 @@ def compare(
     feature_options: dict[str, Any] | None = None,
     models: Sequence[str] = ("knn", "logreg", "rf", "svm", "xgboost", "mlp"),
     search: bool = False,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
     split_file: str | Path | None = None,
     folds: int | None = None,
     test_size: float = 0.2,
@@ -491,7 +513,8 @@ def compare(
     """Fit and score several model families on the same features and split; write one report.
 
     With ``folds=K`` every model is scored on K grouped stratified folds and the report shows the
-    pooled out-of-fold predictions plus the mean and spread over folds. ``augment`` adds degraded
+    pooled out-of-fold predictions plus the mean and spread over folds. ``params`` gives a model kind
+    its parameters (``{"svm": {"clf__C": 3}}``; the defaults otherwise). ``augment`` adds degraded
     copies of the training tracks only (as in :func:`train`); give ``cache_dir`` with folds so each
     file's augmented features are computed once.
     """
@@ -508,6 +531,15 @@ def compare(
             tracks=tuple(t for t in dataset.tracks if t.track_id in set(fs.groups)), root=dataset.root
         )
         splits = ds_mod.grouped_kfold(readable, k=folds, seed=seed)
+        labels = readable.y
+        for f, (train_idx, test_idx) in enumerate(splits, 1):
+            lost = sorted(set(labels[test_idx].tolist()) - set(labels[train_idx].tolist()))
+            if lost:  # before any fitting: that fold's model could not answer them
+                raise DatasetError(
+                    f"with {folds} folds, fold {f} tests genre(s) {lost} without a single track of them on "
+                    f"its training side (tracks per genre: {readable.counts()}); use fewer folds, add tracks "
+                    "of those genres, or leave them out"
+                )
         for kind in models:
             fold_results[kind] = []
             probas, ys, gs = [], [], []
@@ -526,7 +558,14 @@ def compare(
                     progress=False,
                 )
                 te = fs.select_tracks([readable.tracks[i].track_id for i in test_idx])
-                fitted = fit_model(kind, tr, search=search, seed=seed, n_jobs=workers)
+                fitted = fit_model(
+                    kind,
+                    tr,
+                    params=dict((params or {}).get(kind) or {}),
+                    search=search,
+                    seed=seed,
+                    n_jobs=workers,
+                )
                 r = score_model(kind, fitted.model, te, aggregation=aggregation, fit_time_s=fitted.fit_time_s)
                 fold_results[kind].append(r.result)
                 fit_total += fitted.fit_time_s
@@ -570,7 +609,14 @@ def compare(
         if not len(test_fs.X):
             raise DatasetError("the test side of the split is empty: nothing to compare on")
         for kind in models:
-            fitted = fit_model(kind, train_fs, search=search, seed=seed, n_jobs=workers)
+            fitted = fit_model(
+                kind,
+                train_fs,
+                params=dict((params or {}).get(kind) or {}),
+                search=search,
+                seed=seed,
+                n_jobs=workers,
+            )
             runs.append(
                 score_model(
                     kind,
@@ -652,6 +698,7 @@ def evaluate(
             dataset,
             features=clf.extractor,
             models=[clf.bundle.kind],
+            params={clf.bundle.kind: clf.bundle.params},  # the shipped model's parameters, refitted per fold
             folds=folds,
             aggregation=clf.aggregation,
             report=report,
