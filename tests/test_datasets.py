@@ -147,7 +147,9 @@ def test_from_manifest_relative_paths_artist_and_track_id(tmp_path: Path):
     # same artist however it is spelt: one group
     g = dict(zip(ds.relpaths, ds.groups("artist"), strict=True))
     assert g["a.wav"] == g[outside.as_posix()] != g["sub/b.wav"]
-    assert not ds.has_artists and D.resolve_group_by(ds, "auto") == "track"
+    # one track without an artist does not turn artist grouping off: it is its own group
+    assert not ds.has_artists and ds.any_artists and D.resolve_group_by(ds, "auto") == "artist"
+    assert list(ds.groups("auto")) == list(ds.groups("artist"))
 
 
 def test_from_manifest_root_argument(tmp_path: Path):
