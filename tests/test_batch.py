@@ -662,3 +662,15 @@ def test_local_cluster_workers_keep_thread_limits_but_not_the_malloc_trim_thresh
         names = ("MALLOC_TRIM_THRESHOLD_", "OMP_NUM_THREADS")
         got = client.submit(lambda: {k: os.environ.get(k) for k in names})
         assert got.result(timeout=120) == {"MALLOC_TRIM_THRESHOLD_": None, "OMP_NUM_THREADS": "1"}
+
+
+def test_a_silent_file_is_an_error_row_not_a_genre(bundle: Path, tmp_path: Path) -> None:
+    root = tmp_path / "c"
+    root.mkdir()
+    sf.write(root / "silence.wav", np.zeros(2 * SR, np.float32), SR)
+    sf.write(root / "tone.wav", _tone(300, 2.0, seed=1), SR)
+    batch.classify_batch(root, tmp_path / "out", model=bundle)
+    df = batch.read_results(tmp_path / "out").set_index("path")
+    assert df.loc[str(root / "tone.wav"), "status"] == "ok"
+    row = df.loc[str(root / "silence.wav")]
+    assert row.status == "error" and "is silent" in row.error and pd.isna(row.genre)

@@ -97,6 +97,45 @@ def test_crop_reads_only_the_middle_window(tmp_path):
     assert [(s.start_s, s.end_s) for s in crop.segments] == [(2.0, 3.0), (3.0, 4.0)]
 
 
+def test_crop_is_taken_from_offset_on_and_the_same_for_paths_bytes_and_files(tmp_path):
+    import io
+
+    path = tmp_path / "a.wav"
+    sf.write(path, _signal([0.1, 0.1, 0.1, 0.1, 0.4, 0.4, 0.1, 0.1]), SR)  # loud seconds 4-6
+    clf = Classifier(LoudnessExtractor(), LoudQuietModel(), aggregation="mean_prob")
+    data = path.read_bytes()
+    for src in (path, str(path), data, io.BytesIO(data)):
+        p = clf.predict(src, crop_s=2.0, offset_s=2.0)  # the middle 2 s of seconds 2-8: seconds 4-6
+        assert [(s.start_s, s.end_s) for s in p.segments] == [(4.0, 5.0), (5.0, 6.0)], src
+        assert p.genre == "loud" and p.duration_s == pytest.approx(6.0)
+    with pytest.raises(ConfigError, match="crop_s must be > 0 seconds, got 0"):
+        clf.predict(path, crop_s=0)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+def test_silent_and_non_finite_audio_are_audio_errors_naming_the_source():
+    from genrekit.errors import AudioError
+
+    clf = Classifier(LoudnessExtractor(), LoudQuietModel(), aggregation="mean_prob")
+    with pytest.raises(AudioError, match=r"^quiet.wav: is silent \(every sample below -120 dBFS\)"):
+        clf.predict_audio(np.zeros(3 * SR, np.float32), SR, source="quiet.wav")
+    with pytest.raises(AudioError, match="^nan.wav: contains non-finite samples"):
+        clf.predict_audio(np.full(3 * SR, np.nan, np.float32), SR, source="nan.wav")
+    loud = np.full(3 * SR, 3e38, np.float32)  # squares overflow float32: features are inf
+    with pytest.raises(AudioError, match="^loud.wav: its features are not finite"):
+        clf.predict_audio(loud, SR, source="loud.wav")
+
+
+def test_segment_times_match_the_resampled_features():
+    from genrekit.features.registry import get_extractor
+
+    # 198449 samples at 44100 Hz are 99224.5 at 22050: round-half-even gave one segment time, soxr's
+    # length two feature rows
+    y = (0.1 * np.sin(2 * np.pi * 440 * np.arange(198449) / 44100)).astype(np.float32)
+    p = Classifier(get_extractor("handcrafted"), LoudQuietModel()).predict_audio(y, 44100)
+    assert [(s.start_s, s.end_s) for s in p.segments] == [(0.0, 3.0), (3.0, 4.5)]
+
+
 def test_bundle_temperature_is_applied(tmp_path, monkeypatch):
     from genrekit.calibration import TemperatureScaled
     from genrekit.features import registry

@@ -309,6 +309,26 @@ def load(
     return y.astype(np.float32, copy=False), int(out_sr)
 
 
+#: Peak below which audio counts as silent (-120 dBFS): nothing to classify.
+SILENCE_PEAK = 1e-6
+
+
+def check_audible(y: np.ndarray, name: str | None = None) -> None:
+    """Refuse audio with nothing in it.
+
+    Every sample below -120 dBFS: digital silence, or channels that cancelled out in the mono mix. A
+    genre of silence would be a confident-looking guess.
+
+    Raises
+    ------
+    AudioError
+    """
+    if y.size == 0 or float(np.max(np.abs(y))) < SILENCE_PEAK:
+        raise AudioError(
+            "is silent (every sample below -120 dBFS): there is no music to classify", source=name
+        )
+
+
 def _check_max(seconds: float, max_duration_s: float | None, name: str, *, at_least: bool = False) -> None:
     if max_duration_s is not None and seconds > max_duration_s:
         length = "longer than" if at_least else f"{seconds:.1f} s long, over"

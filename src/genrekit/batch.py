@@ -53,9 +53,9 @@ from typing import Any
 
 import numpy as np
 
-from genrekit.audio import file_digest, info, load
+from genrekit.audio import check_audible, file_digest, info, load
 from genrekit.config import AUDIO_EXTENSIONS, MAX_DURATION_S
-from genrekit.errors import ConfigError, DatasetError, GenreKitError, ModelError
+from genrekit.errors import AudioError, ConfigError, DatasetError, GenreKitError, ModelError
 
 META_NAME = "_meta.json"
 LOCK_NAME = "_lock"
@@ -497,6 +497,8 @@ def _classify_rows(state: _WorkerState, group: list[dict[str, Any]], signals: li
             _fail(row, f)
         elif len(f) == 0:
             _fail(row, ModelError("the audio gave no segments to classify (too short?)"))
+        elif not np.all(np.isfinite(f)):
+            _fail(row, AudioError("its features are not finite (samples far beyond full scale?)"))
         else:
             ok.append((row, f))
     probas = _proba_each(clf.model, [f for _, f in ok]) if ok else []
@@ -534,6 +536,9 @@ def _features_rows(
             out.append(row)
         elif len(f) == 0:
             _fail(row, GenreKitError("the audio gave no segments (too short?)"))
+            out.append(row)
+        elif not np.all(np.isfinite(f)):
+            _fail(row, AudioError("its features are not finite (samples far beyond full scale?)"))
             out.append(row)
         elif not job.per_segment:
             row.update(
@@ -614,6 +619,8 @@ def process_chunk(job: BatchJob, items: list[InputItem]) -> ChunkResult:
             row["size"], row["mtime_ns"], row["hash"] = _file_facts(item.path)
             y, duration_s = _load(job, item.path, sr)
             row["duration_s"] = round(duration_s, 3)
+            if job.kind == "classify":
+                check_audible(y)  # a genre of silence would be a confident-looking guess
         except Exception as exc:  # noqa: BLE001 - one bad file becomes one error row
             _fail(row, exc)
             row["elapsed_s"] = round(time.perf_counter() - t0, 4)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from genrekit.audio import Source, center_crop, load, source_name
+from genrekit.audio import Source, center_crop, check_audible, info, load, resample, source_name
 from genrekit.bundle import Bundle, load_bundle
 from genrekit.config import MAX_DURATION_S
-from genrekit.errors import ConfigError, GenreKitError, ModelError
+from genrekit.errors import AudioError, ConfigError, GenreKitError, ModelError
 from genrekit.features.base import Extractor
 from genrekit.features.registry import extractor_from_dict
 from genrekit.models.aggregate import AGGREGATIONS, aggregate_track
@@ -144,10 +145,23 @@ class Classifier:
         times : np.ndarray, shape (n_segments, 2)
             Start and end in seconds.
         """
-        feats = self.extractor(y, sr)
+        if not np.all(np.isfinite(y)):
+            raise AudioError("contains non-finite samples (NaN or infinity)")
+        y = resample(np.asarray(y, dtype=np.float32), sr, self.extractor.sr)  # once: times match features
+        sr = self.extractor.sr
+        try:
+            feats = self.extractor(y, sr)
+        except Exception as exc:
+            if type(exc).__name__ != "ParameterError":  # librosa's refusal of degenerate audio
+                raise
+            raise AudioError(f"cannot compute features ({exc})") from None
         if len(feats) == 0:
             raise ModelError("the audio gave no segments to classify (too short?)")
+        if not np.all(np.isfinite(feats)):
+            raise AudioError("its features are not finite (samples far beyond full scale?)")
         proba = np.asarray(self.model.predict_proba(feats), dtype=np.float64)
+        if not np.all(np.isfinite(proba)):
+            raise ModelError("the model gave non-finite probabilities for this audio")
         return proba, self.extractor.segment_times(len(y), sr)
 
     def predict_audio(
@@ -173,13 +187,20 @@ class Classifier:
         from genrekit.explain import explain_track, segment_contributions
 
         t0 = time.perf_counter()
+        _check_crop(crop_s)
         duration_s = len(y) / sr
         offset_s = float(time_offset_s)
         if crop_s is not None:
             cropped = center_crop(y, sr, duration_s=crop_s)
             offset_s += (len(y) - len(cropped)) // 2 / sr
             y = cropped
-        proba, times = self.segment_proba(y, sr)
+        try:
+            check_audible(y)
+            proba, times = self.segment_proba(y, sr)
+        except GenreKitError as exc:  # name the source
+            if source is None or exc.source is not None:
+                raise
+            raise type(exc)(exc.message, source=source) from None
         track = aggregate_track(proba, method=self.aggregation)
         top = int(np.argmax(track))
         contrib = segment_contributions(proba, method=self.aggregation)[:, top]
@@ -233,13 +254,13 @@ class Classifier:
         """
         t0 = time.perf_counter()
         name = source_name(source)
-        total = None  # the source's duration, when only a window of it is read
-        if crop_s is not None and duration_s is None and isinstance(source, (str, Path)):
-            from genrekit.audio import info
-
-            length = info(source).duration_s
-            if length > crop_s:  # decode only the window: it is the crop
-                total, offset_s, duration_s, crop_s = length, (length - crop_s) / 2, crop_s, None
+        _check_crop(crop_s)
+        total = None  # the audio's duration from offset_s on, when only a window of it is read
+        if crop_s is not None and duration_s is None:
+            length = _header_duration(source)
+            if length is not None and length - offset_s > crop_s:  # decode only the window: the crop
+                total = length - offset_s
+                offset_s, duration_s, crop_s = offset_s + (total - crop_s) / 2, crop_s, None
         y, sr = load(
             source, sr=self.sr, offset_s=offset_s, duration_s=duration_s, max_duration_s=max_duration_s
         )
@@ -289,6 +310,29 @@ class Classifier:
                 created=self.bundle.created,
             )
         return to_jsonable(d)
+
+
+def _check_crop(crop_s: float | None) -> None:
+    if crop_s is not None and not crop_s > 0:
+        raise ConfigError(f"crop_s must be > 0 seconds, got {crop_s}")
+
+
+def _header_duration(source: Source) -> float | None:
+    """Duration in seconds from the source's header, or None when there is none to read.
+
+    Paths, bytes and file objects (rewound after); None for containers only ffmpeg decodes.
+    """
+    src = io.BytesIO(bytes(source)) if isinstance(source, bytes | bytearray | memoryview) else source
+    try:
+        return info(src).duration_s
+    except GenreKitError:
+        return None
+    finally:
+        if hasattr(src, "seek"):
+            try:
+                src.seek(0)
+            except (OSError, ValueError):
+                pass
 
 
 def classifier_from_bundle(bundle: Bundle, *, name: str = "") -> Classifier:

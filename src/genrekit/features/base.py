@@ -94,7 +94,7 @@ class Extractor(ABC):
         cfg = self.config
         if cfg.segment_s is None:
             return np.array([[0.0, n_samples / sr]])
-        n = int(round(n_samples * self.sr / sr))
+        n = n_samples if sr == self.sr else int(np.floor(n_samples * self.sr / sr + 0.5))  # as resample()
         b = segment_bounds(n, self.sr, segment_s=cfg.segment_s, hop_s=cfg.hop_s, pad=cfg.pad)
         return b.astype(np.float64) / self.sr
 
