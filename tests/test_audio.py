@@ -174,6 +174,21 @@ def test_m4a_needs_ffmpeg(tmp_path, monkeypatch):
         audio.load(path)
 
 
+@pytest.mark.parametrize("fmt, ext, kind", [("AIFF", ".aiff", "aiff"), ("AU", ".au", "au")])
+def test_truncated_aiff_and_au_are_refused(tmp_path, fmt, ext, kind):
+    buf = io.BytesIO()
+    sf.write(buf, _tone(440, 1.0), SR, format=fmt, subtype="PCM_16")
+    whole = buf.getvalue()
+    path = tmp_path / f"cut{ext}"
+    path.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(AudioError, match=rf"cut{ext}: truncated {kind}: the header declares \d+ bytes"):
+        audio.load(path)
+    with pytest.raises(AudioError, match=f"truncated {kind}"):
+        audio.load(whole[: len(whole) // 2])
+    y, _ = audio.load(whole)  # the whole file is fine
+    assert len(y) == SR
+
+
 def test_a_cut_off_mp3_is_called_truncated():
     buf = io.BytesIO()
     sf.write(buf, _tone(440, 3.0), SR, format="MP3")

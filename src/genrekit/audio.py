@@ -106,13 +106,40 @@ def _wav_truncation(head: bytes, total_bytes: int) -> tuple[int, int] | None:
     return None
 
 
+def _aiff_truncation(head: bytes, total_bytes: int) -> tuple[int, int] | None:
+    """For an AIFF/AIFC header, ``(declared, present)`` sound-data bytes when the SSND chunk is cut short."""
+    if len(head) < 12 or head[:4] != b"FORM" or head[8:12] not in (b"AIFF", b"AIFC"):
+        return None
+    pos = 12
+    while pos + 8 <= len(head):
+        cid, size = head[pos : pos + 4], int.from_bytes(head[pos + 4 : pos + 8], "big")
+        if cid == b"SSND":
+            present = total_bytes - (pos + 8)
+            return (size, present) if 0 < size and present < size else None
+        pos += 8 + size + (size & 1)
+    return None
+
+
+def _au_truncation(head: bytes, total_bytes: int) -> tuple[int, int] | None:
+    """For a Sun/NeXT .au header, ``(declared, present)`` data bytes when the data is cut short."""
+    if len(head) < 24 or head[:4] != b".snd":
+        return None
+    offset, size = int.from_bytes(head[4:8], "big"), int.from_bytes(head[8:12], "big")
+    if size in (0, 0xFFFFFFFF):  # length unknown (streamed)
+        return None
+    present = total_bytes - offset
+    return (size, present) if present < size else None
+
+
 def _raise_if_truncated(head: bytes, total_bytes: int, name: str) -> None:
-    cut = _wav_truncation(head, total_bytes)
-    if cut is not None:
-        raise AudioError(
-            f"truncated wav: the header declares {cut[0]} bytes of audio data but only {cut[1]} are present",
-            source=name,
-        )
+    for kind, check in (("wav", _wav_truncation), ("aiff", _aiff_truncation), ("au", _au_truncation)):
+        cut = check(head, total_bytes)
+        if cut is not None:
+            raise AudioError(
+                f"truncated {kind}: the header declares {cut[0]} bytes of audio data but only {cut[1]} are "
+                "present",
+                source=name,
+            )
 
 
 def _check_header(sr: int, channels: int, frames: int, name: str) -> None:
