@@ -296,6 +296,15 @@ def test_scan_manifest_and_dataset_sources(tmp_path: Path):
     rep = D.scan(man)
     assert rep.counts == {"pop": 1} and [p for p, _ in rep.problems] == ["b.wav"]
     assert D.scan(D.from_manifest(man)).counts == {"pop": 1}
+    # rows the loader refuses are listed too, and the rest still counted
+    _wav(tmp_path / "c.wav")
+    man.write_text("path,label\na.wav,pop\ngone.wav,pop\na.wav,rock\nc.wav,\nc.wav,jazz\n")
+    with pytest.raises(DatasetError, match="4 problem"):
+        D.from_manifest(man)
+    rep = D.scan(man)
+    assert rep.counts == {"pop": 1} and rep.n_files == 5
+    assert [p for p, _ in rep.problems] == ["row 3", "row 4", "row 5", "row 6"]
+    assert "file not found" in rep.problems[0][1] and "duplicated path" in rep.problems[1][1]
 
 
 # ------------------------------------------------------------------------------------------------------

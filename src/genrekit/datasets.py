@@ -453,6 +453,24 @@ def from_manifest(csv_path: str | os.PathLike, *, root: str | os.PathLike | None
         duplicated track id -- all such rows are collected and reported in one error.
     """
     csv_path = Path(csv_path)
+    tracks, problems, base = _read_manifest(csv_path, root)
+    if problems:
+        raise DatasetError(
+            f"{len(problems)} problem(s) in the manifest: "
+            + _listing([f"row {line}: {msg}" for line, msg in problems], limit=20),
+            source=csv_path,
+        )
+    return Dataset(tuple(tracks), root=base)
+
+
+def _read_manifest(
+    csv_path: Path, root: str | os.PathLike | None
+) -> tuple[list[Track], list[tuple[int, str]], Path]:
+    """Read a manifest: its usable tracks, every bad row, and the root.
+
+    Returns the tracks sorted by relative path, ``(line, problem)`` for every bad row, and the root
+    folder. Raises DatasetError only when the manifest cannot be read at all.
+    """
     if not csv_path.is_file():
         raise DatasetError("manifest file not found", source=csv_path)
     base = Path(root) if root is not None else csv_path.parent
@@ -484,7 +502,7 @@ def from_manifest(csv_path: str | os.PathLike, *, root: str | os.PathLike | None
         raise DatasetError(f"column(s) named more than once: {', '.join(dup_cols)}", source=csv_path)
     col = {name: header.index(name) for name in (*MANIFEST_REQUIRED, *MANIFEST_OPTIONAL) if name in header}
 
-    problems: list[str] = []
+    problems: list[tuple[int, str]] = []
     tracks: list[Track] = []
     seen_path: dict[str, int] = {}
     seen_id: dict[str, int] = {}
@@ -532,15 +550,11 @@ def from_manifest(csv_path: str | os.PathLike, *, root: str | os.PathLike | None
             else:
                 seen_id[tid] = line
                 tracks.append(Track(full, label, tid, cell("artist") or None, rel))
-        problems.extend(f"row {line}: {msg}" for msg in row_problems)
-    if problems:
-        raise DatasetError(
-            f"{len(problems)} problem(s) in the manifest: " + _listing(problems, limit=20), source=csv_path
-        )
+        problems.extend((line, msg) for msg in row_problems)
     if not n_rows:
         raise DatasetError("the manifest lists no tracks (only a header)", source=csv_path)
     tracks.sort(key=lambda t: t.relpath)
-    return Dataset(tuple(tracks), root=base)
+    return tracks, problems, base
 
 
 def load_dataset(source: str | os.PathLike | Dataset, *, layout: str = "auto") -> Dataset:
@@ -712,6 +726,11 @@ def scan(
         problems.extend((g + "/", "genre folder holds no audio files") for g in walk.empty_genres)
         problems.extend(walk.duplicates)
         skipped, ignored = walk.skipped, walk.stray + walk.hidden
+    elif Path(source).suffix.lower() == ".csv":  # every bad row listed, the good ones still counted
+        tracks, bad_rows, _ = _read_manifest(Path(source), None)
+        name = str(source)
+        problems.extend((f"row {line}", msg) for line, msg in bad_rows)
+        n_found = len(tracks) + len({line for line, _ in bad_rows})
     else:
         ds = load_dataset(source)
         tracks, name = list(ds.tracks), str(source)
