@@ -19,8 +19,9 @@ import time
 from pathlib import Path
 
 from rich.console import Console
+from rich.text import Text
 
-console = Console()
+console = Console(markup=False, highlight=False, soft_wrap=True)  # file names are data, not markup
 
 #: The real recordings beside a development checkout (``<repo>/../shared/data/music_examples``);
 #: ``GENREKIT_EXAMPLES`` points elsewhere.
@@ -33,7 +34,7 @@ MUSIC_EXAMPLES = Path(
 
 
 def _step(title: str) -> float:
-    console.rule(f"[bold]{title}")
+    console.rule(Text(title, style="bold"))
     return time.perf_counter()
 
 
@@ -91,7 +92,7 @@ def run(out: Path, *, per_genre: int = 8, duration_s: float = 10.0, seed: int = 
     for p in shown or paths[:3]:
         pred = clf.predict(p)
         tops = ", ".join(f"{g} {v:.0%}" for g, v in pred.top_k(3))
-        console.print(f"{p.relative_to(corpus)}: [bold]{pred.genre}[/]  ({tops})", highlight=False)
+        console.print(Text.assemble(f"{p.relative_to(corpus)}: ", (pred.genre, "bold"), f"  ({tops})"))
 
     t = _step("5. pretrained musicnn genre tagger, no training")
     examples = sorted(MUSIC_EXAMPLES.glob("*.ogg")) if MUSIC_EXAMPLES.is_dir() else []
@@ -103,7 +104,7 @@ def run(out: Path, *, per_genre: int = 8, duration_s: float = 10.0, seed: int = 
         pred = tagger.predict(p, crop_s=30.0)
         tops = ", ".join(f"{g} {v:.0%}" for g, v in pred.top_k(3))
         console.print(
-            f"{p.name}: [bold]{pred.genre}[/]  ({tops})  [{pred.elapsed_ms:.0f} ms]", highlight=False
+            Text.assemble(f"{p.name}: ", (pred.genre, "bold"), f"  ({tops})  [{pred.elapsed_ms:.0f} ms]")
         )
     console.print(f"done in {time.perf_counter() - t:.1f} s; everything is in {out}")
     return 0
@@ -132,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
             workers=args.workers,
         )
     except GenreKitError as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(Text.assemble(("error:", "red"), f" {exc}"))
         return exc.exit_code
 
 
