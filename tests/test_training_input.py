@@ -151,3 +151,25 @@ def test_a_single_test_list_leaves_nothing_out(tiny_corpus, tmp_path):
         warnings.simplefilter("error")
         split = make_split(ds, split_file=lst)
     assert len(split.test) == 3 and len(split.train) == len(ds) - 3
+
+
+def test_svm_calibration_folds_keep_each_track_on_one_side():
+    from genrekit.models.registry import build_model
+
+    rng = np.random.default_rng(0)
+    groups = np.repeat([f"t{i}" for i in range(12)], 5)  # 12 tracks x 5 segments
+    y = np.repeat(list("abc" * 4), 5)
+    fs = FeatureSet(
+        (rng.standard_normal((60, 4)) + (y == "a")[:, None]).astype(np.float32), y, groups,
+        np.full(60, None, dtype=object), list("wxyz"),
+    )  # fmt: skip
+    model = build_model("svm")
+    restore = training._group_calibration_folds(model, fs, seed=0)
+    folds = model.named_steps["clf"].cv
+    assert len(folds) == 3
+    for tr, te in folds:
+        assert not set(groups[tr]) & set(groups[te]) and set(y[tr]) == {"a", "b", "c"}
+    restore()
+    assert model.named_steps["clf"].cv == 3
+    fitted = fit_model("svm", fs).model
+    assert fitted.named_steps["clf"].cv == 3 and fitted.predict_proba(fs.X[:2]).shape == (2, 3)

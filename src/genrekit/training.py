@@ -12,7 +12,7 @@ import inspect
 import logging
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -198,6 +198,7 @@ def fit_model(
         }
         params.update(gs.best_params_)
     else:
+        restore = _group_calibration_folds(model, fs, seed)
         try:
             if takes_groups:  # torch models take their validation split grouped by track
                 model.fit(fs.X, fs.y, groups=fs.groups)
@@ -208,7 +209,37 @@ def fit_model(
             raise ModelError(
                 f"model {kind!r} could not be fitted on {len(fs.y)} segments of {n_tracks} tracks: {exc}"
             ) from None
+        finally:
+            restore()
     return FitResult(model, time.perf_counter() - t0, to_jsonable(params), search_info)
+
+
+def _group_calibration_folds(model: Any, fs: FeatureSet, seed: int) -> Callable[[], None]:
+    """Make a CalibratedClassifierCV step (the SVM's Platt scaling) cut its folds by track.
+
+    With ``cv=3`` it would cut segment rows, so segments of one track would sit on both sides and the
+    calibration would learn from scores the SVM had seen: overconfident probabilities. The folds are
+    stratified and grouped like every split (artist when known); when some genre has fewer groups than
+    folds, the plain folds stay. Returns the function that puts ``cv`` back (a fitted model keeps no
+    index arrays in its parameters, hence none in its bundle).
+    """
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    step = getattr(model, "named_steps", {}).get("clf")
+    if not isinstance(step, CalibratedClassifierCV) or not isinstance(step.cv, int):
+        return lambda: None
+    k = step.cv
+    groups = fs.split_groups()
+    if min(len(np.unique(groups[fs.y == c])) for c in np.unique(fs.y)) < k:
+        return lambda: None
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+        folds = list(
+            StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed).split(fs.X, fs.y, groups)
+        )
+    step.set_params(cv=folds)
+    return lambda: step.set_params(cv=k)
 
 
 def score_model(
