@@ -173,3 +173,27 @@ def test_svm_calibration_folds_keep_each_track_on_one_side():
     assert model.named_steps["clf"].cv == 3
     fitted = fit_model("svm", fs).model
     assert fitted.named_steps["clf"].cv == 3 and fitted.predict_proba(fs.X[:2]).shape == (2, 3)
+
+
+def test_search_refits_the_best_parameters_with_grouped_calibration(monkeypatch):
+    rng = np.random.default_rng(1)
+    groups = np.repeat([f"t{i}" for i in range(12)], 5)
+    y = np.repeat(list("abc" * 4), 5)
+    fs = FeatureSet(
+        (rng.standard_normal((60, 4)) + 2 * (y == "a")[:, None]).astype(np.float32), y, groups,
+        np.full(60, None, dtype=object), list("wxyz"),
+    )  # fmt: skip
+    seen = []
+    real = training._group_calibration_folds
+
+    def spy(model, fs_, seed):
+        restore = real(model, fs_, seed)
+        seen.append(model.named_steps["clf"].cv)
+        return restore
+
+    monkeypatch.setattr(training, "_group_calibration_folds", spy)
+    r = fit_model("svm", fs, search=True)
+    best = r.search["best_params"]
+    assert r.params == best and r.model.named_steps["clf"].estimator.C == best["clf__estimator__C"]
+    assert len(seen) == 1 and isinstance(seen[0], list)  # the refit's calibration folds were grouped
+    assert r.model.named_steps["clf"].cv == 3

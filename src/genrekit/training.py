@@ -169,6 +169,7 @@ def fit_model(
     The search folds are stratified and grouped (by artist when known, else by track), and use only the
     rows given (the training side).
     """
+    from sklearn.base import clone
     from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
 
     _check_trainable(fs)
@@ -186,10 +187,10 @@ def fit_model(
         k = max(2, min(cv_folds, n_groups_min))
         cv = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
         gs = GridSearchCV(
-            model, grid, scoring="f1_macro", cv=cv, n_jobs=n_jobs, refit=True, error_score="raise"
+            model, grid, scoring="f1_macro", cv=cv, n_jobs=n_jobs, refit=False, error_score="raise"
         )
         gs.fit(fs.X, fs.y, groups=groups)
-        model = gs.best_estimator_
+        model = clone(model).set_params(**gs.best_params_)  # refitted below, as without a search
         search_info = {
             "best_params": to_jsonable(gs.best_params_),
             "best_score_f1_macro": float(gs.best_score_),
@@ -197,20 +198,19 @@ def fit_model(
             "grid": to_jsonable(grid),
         }
         params.update(gs.best_params_)
-    else:
-        restore = _group_calibration_folds(model, fs, seed)
-        try:
-            if takes_groups:  # torch models take their validation split grouped by track
-                model.fit(fs.X, fs.y, groups=fs.groups)
-            else:
-                model.fit(fs.X, fs.y)
-        except ValueError as exc:  # e.g. too few rows for the MLP's early-stopping split
-            n_tracks = len(np.unique(fs.groups))
-            raise ModelError(
-                f"model {kind!r} could not be fitted on {len(fs.y)} segments of {n_tracks} tracks: {exc}"
-            ) from None
-        finally:
-            restore()
+    restore = _group_calibration_folds(model, fs, seed)
+    try:
+        if takes_groups:  # torch models take their validation split grouped by track
+            model.fit(fs.X, fs.y, groups=fs.groups)
+        else:
+            model.fit(fs.X, fs.y)
+    except ValueError as exc:  # e.g. too few rows for the MLP's early-stopping split
+        n_tracks = len(np.unique(fs.groups))
+        raise ModelError(
+            f"model {kind!r} could not be fitted on {len(fs.y)} segments of {n_tracks} tracks: {exc}"
+        ) from None
+    finally:
+        restore()
     return FitResult(model, time.perf_counter() - t0, to_jsonable(params), search_info)
 
 
