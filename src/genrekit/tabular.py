@@ -546,6 +546,11 @@ def _norm(name: str) -> str:
     return str(name).strip().lower().replace(" ", "_").replace("-", "_")
 
 
+def _is_duration(name: str) -> bool:
+    """A column of durations, where negative values are sentinels (``-1``)."""
+    return "duration" in _norm(name) or _norm(name) == "length"
+
+
 def _canonical_renames(columns: Iterable[str], wanted: Iterable[str]) -> dict[str, tuple[str, float | None]]:
     """Alias column -> (canonical Spotify name, unit factor), for canonical names that are wanted."""
     cols = list(columns)
@@ -606,12 +611,16 @@ def _parse_cells(series: pd.Series, *, duration: bool = False) -> tuple[np.ndarr
     return values, state
 
 
-def _parse_dates(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def _parse_dates(
+    series: pd.Series, numeric: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Calendar years of a date column, and cell states.
 
     Dates are read year first (``2019-06-14``, ``2019-06``, ``2019``, ``2019/06/14``, ISO date-times);
     numbers are taken as years already; datetime columns (parquet) give their year. Day-first dates
     (``14/06/2019``) are not dates here: they are ambiguous.
+
+    ``numeric``: the column's :func:`_parse_cells` result when the caller has it already.
 
     Returns
     -------
@@ -624,7 +633,7 @@ def _parse_dates(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         years = series.dt.year.to_numpy(dtype=np.float64, na_value=np.nan)
         state = np.where(np.isnan(years), _MISSING, _OK).astype(np.int8)
         return years, state
-    values, state = _parse_cells(series)
+    values, state = (a.copy() for a in numeric) if numeric is not None else _parse_cells(series)
     if pd.api.types.is_bool_dtype(series.dtype) or pd.api.types.is_numeric_dtype(series.dtype):
         return values, state
     text = _text(series)
@@ -645,25 +654,30 @@ def _parse_dates(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return values, state
 
 
-def _is_date_column(series: pd.Series, values: np.ndarray, numeric_state: np.ndarray) -> bool:
-    """Whether a column holds dates.
+def _as_dates(
+    series: pd.Series, values: np.ndarray, numeric_state: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The column read as dates (:func:`_parse_dates`) when it holds dates, else None.
 
-    Either under 90 % numbers but at least 90 % year-first dates, or bare years (whole numbers
-    1000-2999) with the rest of its text cells all dates (``2004``, ``2019-06-14``).
+    Dates: under 90 % numbers but at least 90 % year-first dates, or bare years (whole numbers
+    1000-2999) with the rest of its text cells all dates (``2004``, ``2019-06-14``). ``values`` and
+    ``numeric_state`` are the column's :func:`_parse_cells` result.
     """
     if pd.api.types.is_datetime64_any_dtype(series.dtype):
-        return True
+        return _parse_dates(series)
     n_num, n_text = int(np.sum(numeric_state == _OK)), int(np.sum(numeric_state == _BAD))
     if n_text == 0:
-        return False
-    if n_num >= _NUMERIC_SHARE * (n_num + n_text):  # numbers: dates only if they are all years
+        return None
+    years_only = n_num >= _NUMERIC_SHARE * (n_num + n_text)  # numbers: dates only if they are all years
+    if years_only:
         nums = values[numeric_state == _OK]
         if not np.all((nums == np.round(nums)) & (nums >= 1000) & (nums <= 2999)):
-            return False  # numbers (a few junk cells drop their rows as before)
-        return not np.any(_parse_dates(series)[1] == _BAD_DATE)
-    _, st = _parse_dates(series)
+            return None  # numbers (a few junk cells drop their rows as before)
+    years, st = _parse_dates(series, (values, numeric_state))
     n_ok, n_bad = int(np.sum(st == _OK)), int(np.sum(st == _BAD_DATE))
-    return n_ok > 0 and n_ok >= _NUMERIC_SHARE * (n_ok + n_bad)
+    if years_only:
+        return (years, st) if n_bad == 0 else None
+    return (years, st) if n_ok > 0 and n_ok >= _NUMERIC_SHARE * (n_ok + n_bad) else None
 
 
 def _text(series: pd.Series) -> pd.Series:
@@ -817,13 +831,12 @@ def load_table(
     def parse(col: str) -> tuple[np.ndarray, np.ndarray]:
         if col not in parsed:
             target, factor = renames.get(col, (col, 1.0))
-            vals, st = _parse_cells(
-                raw[col], duration="duration" in _norm(target) or _norm(target) == "length"
-            )
-            if target == col and _is_date_column(raw[col], vals, st):
+            vals, st = _parse_cells(raw[col], duration=_is_duration(target))
+            as_dates = _as_dates(raw[col], vals, st) if target == col else None
+            if as_dates is not None:
                 dates.append(col)
-                parsed[col] = _parse_dates(raw[col])
-                return parsed[col]
+                parsed[col] = as_dates
+                return as_dates
             if factor is None:
                 factor = _duration_factor(vals[st == _OK])
                 renames[col] = (target, factor)
@@ -1724,9 +1737,7 @@ def rows_matrix(
     for j, name in enumerate(names):
         col, factor = by_target.get(name, (name, 1.0))
         vals, st = (
-            _parse_dates(df[col])
-            if name in dates
-            else _parse_cells(df[col], duration="duration" in _norm(name) or _norm(name) == "length")
+            _parse_dates(df[col]) if name in dates else _parse_cells(df[col], duration=_is_duration(name))
         )
         bad = np.flatnonzero(st != _OK)
         if bad.size:
