@@ -323,7 +323,7 @@ def load(
             frames = frames[start:stop]
             seconds = len(frames) / native_sr
             cut = duration_s is None and max_duration_s is not None and seconds > max_duration_s
-            _check_max(len(frames) / native_sr, max_duration_s, name, at_least=cut)
+            _check_max(seconds, max_duration_s, name, at_least=cut)
         else:
             raise _decode_error(exc, name) from None
     if not np.all(np.isfinite(frames)):

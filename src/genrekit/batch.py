@@ -56,6 +56,7 @@ import numpy as np
 from genrekit.audio import check_audible, file_digest, info, load
 from genrekit.config import AUDIO_EXTENSIONS, MAX_DURATION_S
 from genrekit.errors import AudioError, ConfigError, DatasetError, GenreKitError, ModelError
+from genrekit.features.base import check_finite_features
 
 META_NAME = "_meta.json"
 LOCK_NAME = "_lock"
@@ -451,17 +452,27 @@ def _load(job: BatchJob, path: str, sr: int) -> tuple[np.ndarray, float]:
 
 
 def _features_each(extractor: Any, signals: list[np.ndarray], sr: int) -> list[np.ndarray | BaseException]:
-    """``extract_many`` on the group; when the batch fails, each signal alone so one bad file stays alone."""
+    """``extract_many`` on the group; when the batch fails, each signal alone so one bad file stays alone.
+
+    Features that are not finite come back as the AudioError of :func:`check_finite_features`.
+    """
+
+    def checked(f: np.ndarray) -> np.ndarray | BaseException:
+        try:
+            return check_finite_features(f)
+        except AudioError as exc:
+            return exc
+
     try:
         out = extractor.extract_many(signals, sr)
         if len(out) == len(signals):
-            return list(out)
+            return [checked(f) for f in out]
     except Exception:  # noqa: BLE001 - isolate below
         pass
     res: list[np.ndarray | BaseException] = []
     for y in signals:
         try:
-            res.append(extractor(y, sr))
+            res.append(checked(extractor(y, sr)))
         except Exception as exc:  # noqa: BLE001 - one bad file becomes one error row
             res.append(exc)
     return res
@@ -497,8 +508,6 @@ def _classify_rows(state: _WorkerState, group: list[dict[str, Any]], signals: li
             _fail(row, f)
         elif len(f) == 0:
             _fail(row, ModelError("the audio gave no segments to classify (too short?)"))
-        elif not np.all(np.isfinite(f)):
-            _fail(row, AudioError("its features are not finite (samples far beyond full scale?)"))
         else:
             ok.append((row, f))
     probas = _proba_each(clf.model, [f for _, f in ok]) if ok else []
@@ -536,9 +545,6 @@ def _features_rows(
             out.append(row)
         elif len(f) == 0:
             _fail(row, GenreKitError("the audio gave no segments (too short?)"))
-            out.append(row)
-        elif not np.all(np.isfinite(f)):
-            _fail(row, AudioError("its features are not finite (samples far beyond full scale?)"))
             out.append(row)
         elif not job.per_segment:
             row.update(

@@ -15,7 +15,7 @@ from genrekit.audio import Source, center_crop, check_audible, info, load, resam
 from genrekit.bundle import Bundle, load_bundle
 from genrekit.config import MAX_DURATION_S
 from genrekit.errors import AudioError, ConfigError, GenreKitError, ModelError
-from genrekit.features.base import Extractor
+from genrekit.features.base import Extractor, check_finite_features
 from genrekit.features.registry import extractor_from_dict
 from genrekit.models.aggregate import AGGREGATIONS, aggregate_track
 
@@ -157,8 +157,7 @@ class Classifier:
             raise AudioError(f"cannot compute features ({exc})") from None
         if len(feats) == 0:
             raise ModelError("the audio gave no segments to classify (too short?)")
-        if not np.all(np.isfinite(feats)):
-            raise AudioError("its features are not finite (samples far beyond full scale?)")
+        check_finite_features(feats)
         proba = np.asarray(self.model.predict_proba(feats), dtype=np.float64)
         if not np.all(np.isfinite(proba)):
             raise ModelError("the model gave non-finite probabilities for this audio")

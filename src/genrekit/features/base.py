@@ -14,6 +14,17 @@ import numpy as np
 
 from genrekit.audio import resample, segment_bounds
 from genrekit.config import config_from_dict, config_to_dict
+from genrekit.errors import AudioError
+
+
+def check_finite_features(feats: np.ndarray) -> np.ndarray:
+    """Return ``feats`` (n_segments, dim) when every value is finite, else raise AudioError.
+
+    Audio far beyond full scale overflows float32 powers into inf; such features must not reach a model.
+    """
+    if not np.all(np.isfinite(feats)):
+        raise AudioError("its features are not finite (samples far beyond full scale?)")
+    return feats
 
 
 class Extractor(ABC):
