@@ -24,7 +24,6 @@ container that cannot be decoded -> 415, bad parameters or feature rows -> 422, 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
 import io
 import logging
@@ -436,14 +435,10 @@ class Runtime:
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn`` in the inference pool, at most ``max_in_flight`` at once; 503 when the queue is full."""
-        assert self.semaphore is not None
-        self.admit()
-        self.waiting += 1
-        try:
-            await self.semaphore.acquire()
-        finally:
-            self.waiting -= 1
-        return await self._execute(functools.partial(fn, *args, **kwargs))
+        (out,) = await self.run_all([functools.partial(fn, *args, **kwargs)])
+        if isinstance(out, BaseException):
+            raise out
+        return out
 
     async def run_all(self, calls: Sequence[Callable[[], T]]) -> list[T | BaseException]:
         """Run the calls of one request (a batch) in the pool, sharing the ``max_in_flight`` slots.
@@ -569,19 +564,17 @@ def classify_bytes(
         if crop_s is None and max_duration_s is not None:
             return clf.predict(src, max_duration_s=max_duration_s, **kw)
         return clf.predict(src, crop_s=crop_s, **kw)
-    total_s = audio_info(src).duration_s
-    src.seek(0)
+    if crop_s is None and max_duration_s is not None:
+        total_s = audio_info(src).duration_s
+        src.seek(0)
+        if total_s > max_duration_s:
+            raise AudioError(
+                f"audio is {total_s:.1f} s long, over this server's limit of {max_duration_s:g} s; add "
+                f"crop_s (e.g. crop_s=60) to classify a window around its middle",
+                source=src.name,
+            )
     window = crop_s if max_duration_s is None or crop_s is None else min(crop_s, max_duration_s)
-    if window is not None and total_s > window:  # crop_s, at most the server's limit
-        pred = clf.predict(src, offset_s=(total_s - window) / 2, duration_s=window, **kw)
-        return dataclasses.replace(pred, duration_s=round(total_s, 3))
-    if max_duration_s is not None and total_s > max_duration_s:
-        raise AudioError(
-            f"audio is {total_s:.1f} s long, over this server's limit of {max_duration_s:g} s; add "
-            f"crop_s (e.g. crop_s=60) to classify a window around its middle",
-            source=src.name,
-        )
-    return clf.predict(src, crop_s=crop_s, **kw)
+    return clf.predict(src, crop_s=window, **kw)  # crop_s, at most the server's limit, read as a window
 
 
 # ---------------------------------------------------------------------------------------- API schemas
