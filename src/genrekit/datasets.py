@@ -107,9 +107,15 @@ class Track:
 
     def group(self, by: str = "track") -> str:
         """Group id of this track: ``"track:<id>"``, or ``"artist:<name>"`` (track id when no artist)."""
-        if by == "artist" and self.artist:
-            return "artist:" + _normalise_artist(self.artist)
-        return "track:" + self.track_id
+        return group_key(self.track_id, self.artist if by == "artist" else None)
+
+
+def group_key(track_id: str, artist: str | None = None) -> str:
+    """Split group of a track.
+
+    ``"artist:<name>"`` (case- and whitespace-insensitive) when it has an artist, else ``"track:<id>"``.
+    """
+    return "artist:" + _normalise_artist(artist) if artist else "track:" + track_id
 
 
 @dataclass(frozen=True, repr=False)

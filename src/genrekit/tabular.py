@@ -39,7 +39,7 @@ from genrekit.bundle import Bundle, load_bundle, save_bundle, to_jsonable
 from genrekit.config import AUDIO_EXTENSIONS
 from genrekit.errors import ConfigError, DatasetError, ModelError, unknown_name
 from genrekit.evaluate import EvaluationResult, ModelRun, evaluate_predictions, fold_summary
-from genrekit.training import FeatureSet, fit_model, score_model
+from genrekit.training import FeatureSet, fit_model, min_groups_per_label, score_model
 
 log = logging.getLogger(__name__)
 
@@ -1318,7 +1318,7 @@ def _fit(
                     )
                 g[key if "__" in key else prefix + key] = list(vals)
         groups = fs.split_groups()
-        n_min = min(len(np.unique(groups[fs.y == c])) for c in np.unique(fs.y))
+        n_min = min_groups_per_label(fs.y, groups)
         k = max(2, min(cv_folds, n_min))
         cv = _grouped_folds(k, seed, fs.y, groups)
         gs = GridSearchCV(model, g, scoring="f1_macro", cv=cv, n_jobs=n_jobs, refit=True, error_score="raise")

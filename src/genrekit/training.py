@@ -84,15 +84,11 @@ class FeatureSet:
         Artists (compared case- and whitespace-insensitively) when any track has one, each track
         without one in its own group; else track ids.
         """
-        known = [a is not None and a == a and str(a).strip() != "" for a in self.artists]
-        if not any(known):
+        artists = [str(a).strip() if a is not None and a == a else "" for a in self.artists]
+        if not any(artists):
             return self.groups
         return np.asarray(
-            [
-                "artist:" + ds_mod._normalise_artist(str(a)) if k else "track:" + str(g)
-                for a, k, g in zip(self.artists, known, self.groups, strict=True)
-            ],
-            dtype=str,
+            [ds_mod.group_key(str(g), a) for a, g in zip(artists, self.groups, strict=True)], dtype=str
         )
 
 
@@ -158,7 +154,7 @@ def fit_model(
     kind: str,
     fs: FeatureSet,
     *,
-    params: dict[str, Any] | None = None,
+    params: Mapping[str, Any] | None = None,
     search: bool = False,
     cv_folds: int = 3,
     seed: int = 0,
@@ -183,8 +179,7 @@ def fit_model(
     if search:
         grid = search_grid(kind)
         groups = fs.split_groups()
-        n_groups_min = min(len(np.unique(groups[fs.y == c])) for c in np.unique(fs.y))
-        k = max(2, min(cv_folds, n_groups_min))
+        k = max(2, min(cv_folds, min_groups_per_label(fs.y, groups)))
         cv = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
         gs = GridSearchCV(
             model, grid, scoring="f1_macro", cv=cv, n_jobs=n_jobs, refit=False, error_score="raise"
@@ -214,6 +209,11 @@ def fit_model(
     return FitResult(model, time.perf_counter() - t0, to_jsonable(params), search_info)
 
 
+def min_groups_per_label(y: np.ndarray, groups: np.ndarray) -> int:
+    """Fewest distinct groups any label has: the most grouped stratified folds the rows allow."""
+    return min(len(np.unique(groups[y == c])) for c in np.unique(y))
+
+
 def _group_calibration_folds(model: Any, fs: FeatureSet, seed: int) -> Callable[[], None]:
     """Make a CalibratedClassifierCV step (the SVM's Platt scaling) cut its folds by track.
 
@@ -231,7 +231,7 @@ def _group_calibration_folds(model: Any, fs: FeatureSet, seed: int) -> Callable[
         return lambda: None
     k = step.cv
     groups = fs.split_groups()
-    if min(len(np.unique(groups[fs.y == c])) for c in np.unique(fs.y)) < k:
+    if min_groups_per_label(fs.y, groups) < k:
         return lambda: None
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
@@ -551,6 +551,7 @@ def compare(
     """
     for m in models:
         _check_kind(m)
+    per_kind = params or {}
     dataset = data if isinstance(data, ds_mod.Dataset) else ds_mod.load_dataset(data)
     extractor = _resolve_extractor(features, feature_options)
     fs = extract_features(dataset, extractor, workers=workers, cache_dir=cache_dir, progress=progress)
@@ -592,7 +593,7 @@ def compare(
                 fitted = fit_model(
                     kind,
                     tr,
-                    params=dict((params or {}).get(kind) or {}),
+                    params=per_kind.get(kind),
                     search=search,
                     seed=seed,
                     n_jobs=workers,
@@ -643,7 +644,7 @@ def compare(
             fitted = fit_model(
                 kind,
                 train_fs,
-                params=dict((params or {}).get(kind) or {}),
+                params=per_kind.get(kind),
                 search=search,
                 seed=seed,
                 n_jobs=workers,
