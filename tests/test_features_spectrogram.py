@@ -45,7 +45,9 @@ def test_log_mel_matches_librosa(rng) -> None:
 def test_silence_is_stable() -> None:
     z = np.zeros(SR, dtype=np.float32)
     lm = log_mel(z, SR)
-    assert np.all(np.isfinite(lm)) and np.all(lm == -100.0)
+    # numpy's log10 differs in the last bits between SIMD widths (AVX2 vs AVX-512): a tolerance, not ==.
+    assert np.all(np.isfinite(lm))
+    np.testing.assert_allclose(lm, -100.0, atol=1e-3)
     assert np.all(np.isfinite(mfcc(z, SR)))
     assert np.all(np.isfinite(power_to_db(np.zeros((2, 3, 4)))))
 
