@@ -211,26 +211,26 @@ def test_swing_shows_in_the_onsets():
 
 def test_swing_warp_moves_only_offbeats():
     beats = np.arange(0, 2, 0.25)
-    w = synth.swing_warp(beats, 2 / 3, 8)
+    w = synth.drums.swing_warp(beats, 2 / 3, 8)
     np.testing.assert_allclose(w[::4], beats[::4])  # on-beats stay
     np.testing.assert_allclose(w[2::4], [2 / 3, 5 / 3])  # swung eighths
-    np.testing.assert_allclose(synth.swing_warp(beats, 0.5, 8), beats)
-    w16 = synth.swing_warp(np.array([0.0, 0.25, 0.5, 0.75]), 0.6, 16)
+    np.testing.assert_allclose(synth.drums.swing_warp(beats, 0.5, 8), beats)
+    w16 = synth.drums.swing_warp(np.array([0.0, 0.25, 0.5, 0.75]), 0.6, 16)
     np.testing.assert_allclose(w16, [0.0, 0.3, 0.5, 0.8])
 
 
 def test_helpers_have_known_answers():
-    assert synth.midi_to_hz(69) == pytest.approx(440.0)
-    assert synth.midi_to_hz(57) == pytest.approx(220.0)
-    assert synth.close_voicing(60, synth.CHORDS["maj7"], 62) == (59, 60, 64, 67)
-    tab = synth.wavetable([1.0])
+    assert synth.theory.midi_to_hz(69) == pytest.approx(440.0)
+    assert synth.theory.midi_to_hz(57) == pytest.approx(220.0)
+    assert synth.theory.close_voicing(60, synth.theory.CHORDS["maj7"], 62) == (59, 60, 64, 67)
+    tab = synth.voices.wavetable([1.0])
     np.testing.assert_allclose(tab, np.sin(2 * np.pi * np.arange(2048) / 2048), atol=1e-6)
-    ks = synth.karplus_strong(220.0, SR, SR, np.random.default_rng(0), decay_s=0.5)
+    ks = synth.voices.karplus_strong(220.0, SR, SR, np.random.default_rng(0), decay_s=0.5)
     ac = [np.dot(ks[:4000], ks[k : k + 4000]) for k in range(50, 150)]
     period = 50 + int(np.argmax(ac))
     assert SR / period == pytest.approx(220.0, rel=0.01)
     assert np.abs(ks[-2000:]).max() < 0.2 * np.abs(ks[:2000]).max()  # it decays
-    b, v = synth.pattern_beats("x...x...", 4.0)
+    b, v = synth.drums.pattern_beats("x...x...", 4.0)
     np.testing.assert_allclose(b, [0, 1, 2, 3])
     np.testing.assert_allclose(v, 0.8)
 
