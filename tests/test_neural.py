@@ -17,12 +17,12 @@ from genrekit.models.neural import (
     CNNClassifier,
     DNNClassifier,
     MusicnnFinetuneClassifier,
-    _resolve_threads,
     auto_input_pool,
     conv_pools,
     grouped_validation_split,
     track_neighbours,
 )
+from genrekit.models.neural.trainer import _resolve_threads
 from genrekit.models.registry import build_model, model_class, search_grid
 
 SHAPE = (8, 16)
