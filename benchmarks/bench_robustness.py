@@ -38,10 +38,10 @@ from genrekit.calibration import (
     labels_to_index,
     plot_reliability,
 )
+from genrekit.features.augmenting import AugmentingExtractor, evaluate_robustness, write_robustness_report
 from genrekit.features.registry import get_extractor
 from genrekit.models.aggregate import aggregate
 from genrekit.predict import Classifier
-from genrekit.robustness import AugmentingExtractor, evaluate_robustness, write_robustness_report
 from genrekit.training import extract_features, fit_model, make_split
 
 FAMILIES: dict[str, dict[str, Any]] = {

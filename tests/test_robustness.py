@@ -11,9 +11,10 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from genrekit.audio import segments
 from genrekit.degrade import DEGRADATIONS
 from genrekit.errors import ConfigError, DatasetError
+from genrekit.features.augmenting import AugmentingExtractor
 from genrekit.features.base import Extractor
 from genrekit.predict import Classifier
-from genrekit.robustness import AugmentingExtractor, evaluate_robustness, write_robustness_report
+from genrekit.robustness import evaluate_robustness, write_robustness_report
 
 SR = 22050
 

@@ -11,7 +11,7 @@ The registry :data:`DEGRADATIONS` names each degradation with its strength param
 robustness evaluation uses, ordered from mild to severe; :func:`apply` runs one by name and level, and
 :func:`resolve` expands group names (``noise``, ``codec``, ``bandlimit``, ``gain``, ``all``) into
 degradation names. The same functions serve as training-time augmentation
-(:class:`genrekit.robustness.AugmentingExtractor`).
+(:class:`genrekit.features.augmenting.AugmentingExtractor`).
 
 Measured behaviour (see ``tests/test_degrade.py``): the SNR of :func:`add_noise` is exact (the realised
 noise is scaled, not its expectation); the codec round trip keeps the length and the alignment (the

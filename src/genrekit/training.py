@@ -372,7 +372,7 @@ def _training_features(
     """Features of the training tracks: the plain ones, or with degraded copies added (``augment``)."""
     if not augment:
         return fs.select_tracks(track_ids)
-    from genrekit.robustness import AugmentingExtractor
+    from genrekit.features.augmenting import AugmentingExtractor
 
     wanted = set(track_ids)
     subset = dataset.subset([i for i, t in enumerate(dataset.tracks) if t.track_id in wanted])
