@@ -10,7 +10,6 @@ from sklearn.linear_model import LogisticRegression
 from genrekit.audio import segments
 from genrekit.errors import ConfigError
 from genrekit.explain import (
-    explain,
     explain_track,
     permutation_importance_table,
     plot_importance,
@@ -115,7 +114,7 @@ def test_explain_a_classifier_on_audio_with_a_loud_and_a_quiet_half(rng):
         np.float32
     )
     clf = Classifier(RmsExtractor(), LoudnessModel(), aggregation="mean_log", name="rms")
-    e = explain(clf, y, SR)
+    e = clf.explain(y, SR)
     pred = clf.predict_audio(y, SR)
     assert e.genre == pred.genre == "loud"
     assert e.times.tolist() == [[0, 1], [1, 2], [2, 3], [3, 4]]

@@ -36,7 +36,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -44,12 +44,8 @@ import pandas as pd
 from genrekit.errors import ConfigError, unknown_name
 from genrekit.models.aggregate import AGGREGATIONS, VOTE_TIE_SHARE, aggregate
 
-if TYPE_CHECKING:  # pragma: no cover
-    from genrekit.predict import Classifier
-
 __all__ = [
     "Explanation",
-    "explain",
     "explain_track",
     "feature_groups_by_stem",
     "importance_markdown",
@@ -229,12 +225,6 @@ def explain_track(
     track = track_from_contributions(contrib, method=method)
     order = np.argsort(-track, kind="stable")
     return Explanation(cls[order[0]], cls[order[1]], method, cls, contrib, t, track)
-
-
-def explain(classifier: Classifier, y: np.ndarray, sr: int) -> Explanation:
-    """Explain ``classifier``'s prediction for decoded audio ``y`` at ``sr``."""
-    proba, times = classifier.segment_proba(y, sr)
-    return explain_track(proba, times, classifier.classes_, method=classifier.aggregation)
 
 
 # ------------------------------------------------------------------------------ permutation importance

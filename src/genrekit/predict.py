@@ -15,6 +15,7 @@ from genrekit.audio import Source, center_crop, check_audible, info, load, resam
 from genrekit.bundle import Bundle, load_bundle
 from genrekit.config import MAX_DURATION_S
 from genrekit.errors import AudioError, ConfigError, GenreKitError, ModelError
+from genrekit.explain import Explanation, explain_track, segment_contributions
 from genrekit.features.base import Extractor, check_finite_features
 from genrekit.features.registry import extractor_from_dict
 from genrekit.models.aggregate import AGGREGATIONS, aggregate_track
@@ -163,6 +164,11 @@ class Classifier:
             raise ModelError("the model gave non-finite probabilities for this audio")
         return proba, self.extractor.segment_times(len(y), sr)
 
+    def explain(self, y: np.ndarray, sr: int) -> Explanation:
+        """Explain the prediction for decoded audio ``y`` at ``sr`` (see :mod:`genrekit.explain`)."""
+        proba, times = self.segment_proba(y, sr)
+        return explain_track(proba, times, self.classes_, method=self.aggregation)
+
     def predict_audio(
         self,
         y: np.ndarray,
@@ -183,7 +189,6 @@ class Classifier:
         margin, the segments that argue most for and against the answer).
         """
         from genrekit.calibration import UNSURE, decide
-        from genrekit.explain import explain_track, segment_contributions
 
         t0 = time.perf_counter()
         _check_crop(crop_s)
