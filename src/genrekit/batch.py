@@ -54,9 +54,10 @@ from typing import Any
 import numpy as np
 
 from genrekit.audio import check_audible, file_digest, info, load
-from genrekit.config import AUDIO_EXTENSIONS, MAX_DURATION_S
+from genrekit.config import AUDIO_EXTENSIONS, MAX_DURATION_S, genrekit_version
 from genrekit.errors import AudioError, ConfigError, DatasetError, GenreKitError, ModelError
 from genrekit.features.base import check_finite_features
+from genrekit.files import atomic_write_bytes, to_jsonable
 
 META_NAME = "_meta.json"
 LOCK_NAME = "_lock"
@@ -306,7 +307,6 @@ def _plugins_for(names: Iterable[str]) -> tuple[tuple[str, str], ...]:
 def _build_state(job: BatchJob, preloaded: Any = None) -> _WorkerState:
     _register_plugins(job.plugins)
     if job.kind == "classify":
-        from genrekit.bundle import to_jsonable
         from genrekit.predict import load_model
 
         clf = preloaded if preloaded is not None else load_model(job.model)
@@ -831,7 +831,6 @@ class ResultStore:
                     source=self.out,
                 )
         else:
-            from genrekit.bundle import genrekit_version
 
             meta = {
                 "format": FORMAT,
@@ -841,7 +840,7 @@ class ResultStore:
                 "created": _now(),
                 **extra,
             }
-            _atomic_write(meta_path, json.dumps(meta, indent=2).encode())
+            atomic_write_bytes(meta_path, json.dumps(meta, indent=2).encode())
         parts = _part_files(self.out)
         self._next = int(parts[-1].name[len(PART_PREFIX) : -8]) + 1 if parts else 0
 
@@ -890,11 +889,6 @@ class ResultStore:
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def read_meta(out: str | os.PathLike) -> dict[str, Any]:
@@ -1076,8 +1070,6 @@ def _collect(pending: dict[Any, list[InputItem]], done: Iterable[Any], broken: t
 
 def _dask_prepare(job: BatchJob, sample_paths: list[str]) -> dict[str, Any]:
     """Run on every Dask worker before any work: load the model once and check the files are visible."""
-    from genrekit.bundle import genrekit_version
-
     out: dict[str, Any] = {"genrekit": genrekit_version(), "error": None, "missing": []}
     try:
         _state_for(job)

@@ -26,21 +26,15 @@ from typing import Any
 
 import numpy as np
 
+from genrekit.config import genrekit_version
 from genrekit.errors import ModelError
+from genrekit.files import to_jsonable
 
 FORMAT = "genrekit-bundle"
 FORMAT_VERSION = 1
 #: Type-name prefixes a skops file may contain; anything else is refused.
 TRUSTED_PREFIXES: tuple[str, ...] = ("sklearn.", "numpy.", "scipy.sparse.", "genrekit.models.")
 
-
-def genrekit_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("genrekit")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
-        return "0+unknown"
 
 
 @dataclass
@@ -76,24 +70,6 @@ class Bundle:
     genrekit_version: str = field(default_factory=genrekit_version)
     created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
-
-def to_jsonable(obj: Any) -> Any:
-    """Convert numpy scalars/arrays, tuples and paths to plain JSON types; other objects to their repr."""
-    if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, Path):
-        return str(obj)
-    if obj is None or isinstance(obj, (str, int, float, bool)):
-        if isinstance(obj, float) and not np.isfinite(obj):
-            return None
-        return obj
-    return repr(obj)
 
 
 def _sha256(path: Path) -> str:

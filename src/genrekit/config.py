@@ -7,6 +7,16 @@ from typing import Any
 
 from genrekit.errors import ConfigError
 
+
+def genrekit_version() -> str:
+    """The installed genrekit version (``"0+unknown"`` when running from a source tree without install)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("genrekit")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
+        return "0+unknown"
+
 #: Sample rate of the hand-crafted and spectrogram features (the GTZAN/Kaggle convention).
 SAMPLE_RATE = 22050
 #: Sample rate of the musicnn models.

@@ -34,6 +34,7 @@ from sklearn.metrics import (
 )
 
 from genrekit.errors import ConfigError, unknown_name
+from genrekit.files import to_jsonable
 from genrekit.models.aggregate import AGGREGATIONS, aggregate_codes
 
 __all__ = [
@@ -135,18 +136,6 @@ def _factorize(groups: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
         raise ConfigError("groups contains missing values (None/NaN); every segment needs a track key")
     return codes.astype(np.int64), np.asarray(keys)
 
-
-def _py(value: Any) -> Any:
-    """Convert numpy scalars/arrays (recursively) to plain Python for JSON."""
-    if isinstance(value, np.ndarray):
-        return [_py(v) for v in value.tolist()] if value.dtype == object else value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, Mapping):
-        return {str(k): _py(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_py(v) for v in value]
-    return value
 
 
 def _finite_or_none(x: float | None) -> float | None:
@@ -495,7 +484,7 @@ class EvaluationResult:
         }
         if include_predictions:
             out["predictions"] = [
-                {"track": _py(key), "true": str(t), "proba": [float(v) for v in row]}
+                {"track": to_jsonable(key), "true": str(t), "proba": [float(v) for v in row]}
                 for key, t, row in zip(self.track_keys, self.track_true, self.track_proba, strict=True)
             ]
         return out
@@ -547,7 +536,7 @@ def evaluate_predictions(
     track_y = y_idx[first]
     mixed = np.unique(codes[y_idx != track_y[codes]])
     if mixed.size:
-        shown = [_py(keys[i]) for i in mixed[:5]]
+        shown = [to_jsonable(keys[i]) for i in mixed[:5]]
         raise ConfigError(
             f"segments of one track must share one label; {mixed.size} track(s) have several, e.g. {shown}"
         )
@@ -606,7 +595,7 @@ class ModelRun:
             "predict_time_s": float(self.predict_time_s),
             "predict_time_per_track_s": self.predict_time_per_track_s,
             "n_params": None if self.n_params is None else int(self.n_params),
-            "extra": _py(self.extra),
+            "extra": to_jsonable(self.extra),
             **self.result.to_dict(include_predictions=include_predictions),
         }
 

@@ -13,11 +13,12 @@ import numpy as np
 
 from genrekit.audio import Source, center_crop, check_audible, info, load, resample, source_name
 from genrekit.bundle import Bundle, load_bundle
-from genrekit.config import MAX_DURATION_S
+from genrekit.config import MAX_DURATION_S, genrekit_version
 from genrekit.errors import AudioError, ConfigError, GenreKitError, ModelError
 from genrekit.explain import Explanation, explain_track, segment_contributions
 from genrekit.features.base import Extractor, check_finite_features
 from genrekit.features.registry import extractor_from_dict
+from genrekit.files import to_jsonable
 from genrekit.models.aggregate import AGGREGATIONS, aggregate_track
 
 
@@ -297,8 +298,6 @@ class Classifier:
 
     def describe(self) -> dict[str, Any]:
         """Labels, features and training facts (the service's ``/v1/model``)."""
-        from genrekit.bundle import genrekit_version, to_jsonable
-
         d: dict[str, Any] = {
             "name": self.name,
             "labels": self.classes_,

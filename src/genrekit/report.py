@@ -35,6 +35,7 @@ from matplotlib.ticker import MaxNLocator
 
 from genrekit.errors import ConfigError, GenreKitError
 from genrekit.evaluate import HEADLINE_METRICS, Metrics, ModelRun, comparison_table
+from genrekit.files import to_jsonable
 
 __all__ = [
     "plot_comparison",
@@ -98,22 +99,6 @@ def _save(fig: Figure, path: str | Path) -> Path:
         raise GenreKitError(f"cannot write the plot: {exc.strerror or exc}", source=path) from exc
     return path
 
-
-def _jsonable(value: Any) -> Any:
-    """Recursively convert to JSON-ready Python (numpy types, paths, tuples, non-finite floats -> None)."""
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        return _jsonable(value.item())
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if value is None or isinstance(value, (str, int, bool)):
-        return value
-    return str(value)
 
 
 def _fmt(value: Any, digits: int = 4) -> str:
@@ -401,7 +386,7 @@ def _cost_rows(run: ModelRun) -> list[list[str]]:
         ["parameters", _fmt(run.n_params)],
     ]
     rows += [
-        [str(k), json.dumps(_jsonable(v)) if not isinstance(v, str) else v] for k, v in run.extra.items()
+        [str(k), json.dumps(to_jsonable(v)) if not isinstance(v, str) else v] for k, v in run.extra.items()
     ]
     return rows
 
@@ -511,9 +496,9 @@ def write_report(
     # ---- metrics.json
     payload = {
         "title": title,
-        "dataset_info": _jsonable(dict(dataset_info or {})),
-        "comparison": _jsonable(table.to_dict(orient="records")),
-        "runs": [_jsonable(r.to_dict()) for r in run_list],
+        "dataset_info": to_jsonable(dict(dataset_info or {})),
+        "comparison": to_jsonable(table.to_dict(orient="records")),
+        "runs": [to_jsonable(r.to_dict()) for r in run_list],
     }
     _write_text(out / "metrics.json", json.dumps(payload, indent=2, allow_nan=False))
 

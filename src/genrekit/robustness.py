@@ -25,6 +25,7 @@ import pandas as pd
 
 from genrekit.degrade import DEGRADATIONS, apply, resolve
 from genrekit.errors import ConfigError, DatasetError, GenreKitError
+from genrekit.files import to_jsonable
 
 if TYPE_CHECKING:  # pragma: no cover
     from genrekit.datasets import Dataset
@@ -130,9 +131,7 @@ class RobustnessResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: table, summary, info and failures."""
-        from genrekit.report import _jsonable
-
-        return _jsonable(
+        return to_jsonable(
             {
                 "models": self.models,
                 "degradations": self.degradations,
@@ -481,7 +480,7 @@ def write_robustness_report(
     import html
     import json
 
-    from genrekit.report import _CSS, _html_table, _jsonable, _md_table, _write_text
+    from genrekit.report import _CSS, _html_table, _md_table, _write_text
 
     out = Path(out)
     try:
@@ -508,7 +507,7 @@ def write_robustness_report(
     ece = result.pivot("ece")
     e_rows = [[idx, *[_fmt_cell(v) for v in row]] for idx, row in zip(ece.index, ece.to_numpy(), strict=True)]
     info_rows = [
-        [k, json.dumps(_jsonable(v)) if not isinstance(v, str) else v] for k, v in result.info.items()
+        [k, json.dumps(to_jsonable(v)) if not isinstance(v, str) else v] for k, v in result.info.items()
     ]
     levels_rows = [
         [d, DEGRADATIONS[d].description, ", ".join(DEGRADATIONS[d].label(v) for v in DEGRADATIONS[d].levels)]

@@ -35,10 +35,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from genrekit.bundle import Bundle, load_bundle, save_bundle, to_jsonable
+from genrekit.bundle import Bundle, load_bundle, save_bundle
 from genrekit.config import AUDIO_EXTENSIONS
 from genrekit.errors import ConfigError, DatasetError, ModelError, unknown_name
 from genrekit.evaluate import EvaluationResult, ModelRun, evaluate_predictions, fold_summary
+from genrekit.files import to_jsonable
 from genrekit.training import FeatureSet, fit_model, min_groups_per_label, score_model
 
 log = logging.getLogger(__name__)

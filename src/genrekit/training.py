@@ -20,12 +20,13 @@ from typing import Any
 import numpy as np
 
 from genrekit import datasets as ds_mod
-from genrekit.bundle import Bundle, save_bundle, to_jsonable
+from genrekit.bundle import Bundle, save_bundle
 from genrekit.errors import ConfigError, DatasetError, ModelError
 from genrekit.evaluate import EvaluationResult, ModelRun, evaluate_predictions, fold_summary
 from genrekit.features.base import Extractor
 from genrekit.features.cache import FeatureCache, extract_files
 from genrekit.features.registry import get_extractor
+from genrekit.files import to_jsonable
 from genrekit.models.aggregate import AGGREGATIONS
 from genrekit.models.registry import available as model_kinds
 from genrekit.models.registry import build_model, search_grid

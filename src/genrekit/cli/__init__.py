@@ -66,7 +66,7 @@ def handle_errors(func: F) -> F:
 
 def _version_callback(value: bool) -> None:
     if value:
-        from genrekit.bundle import genrekit_version
+        from genrekit.config import genrekit_version
 
         console.print(f"genrekit {genrekit_version()}")
         raise typer.Exit()

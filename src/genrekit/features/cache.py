@@ -32,26 +32,14 @@ from typing import Any
 
 import numpy as np
 
+from genrekit.config import genrekit_version
 from genrekit.errors import ConfigError, GenreKitError
 from genrekit.features.base import Extractor
+from genrekit.files import atomic_write_bytes
 
 #: Parquet schema-metadata key of the entry description.
 _META_KEY = b"genrekit.features"
 
-
-def genrekit_version() -> str:
-    """The installed genrekit version (``"0+unknown"`` when not installed as a distribution)."""
-    import genrekit
-
-    version = getattr(genrekit, "__version__", None)
-    if version:
-        return str(version)
-    try:
-        from importlib.metadata import version as dist_version
-
-        return dist_version("genrekit")
-    except Exception:  # not installed (running from a source tree)
-        return "0+unknown"
 
 
 def config_digest(extractor: Extractor, load_kwargs: dict[str, Any] | None = None) -> str:
@@ -153,7 +141,7 @@ class FeatureCache:
         directory.mkdir(parents=True, exist_ok=True)
         config_file = directory / "config.json"
         if not config_file.exists():
-            _atomic_write_bytes(config_file, _config_json(extractor, load_kwargs).encode())
+            atomic_write_bytes(config_file, _config_json(extractor, load_kwargs).encode())
         values = pa.array(features.reshape(-1), type=pa.float32())
         meta = {
             "config_digest": cfg_digest,
@@ -203,12 +191,6 @@ def _read_entry(path: Path, cfg_digest: str, dim: int | None) -> tuple[np.ndarra
     ).astype(np.float64)
     return features, times
 
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
 
 
 # ---- extraction over many files ---------------------------------------------------------------------

@@ -48,9 +48,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from genrekit.audio import info as audio_info
-from genrekit.bundle import Bundle, genrekit_version, load_bundle, to_jsonable
-from genrekit.config import FFMPEG_EXTENSIONS
+from genrekit.bundle import Bundle, load_bundle
+from genrekit.config import FFMPEG_EXTENSIONS, genrekit_version
 from genrekit.errors import AudioError, ConfigError, GenreKitError, UnsupportedFormatError
+from genrekit.files import to_jsonable
 from genrekit.predict import Classifier, Prediction, classifier_from_bundle, load_model
 
 log = logging.getLogger("genrekit.service")

@@ -19,6 +19,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from torch import nn
 
 from genrekit.errors import ConfigError, ModelError
+from genrekit.files import to_jsonable
 from genrekit.models.augment import SCALES, AugmentConfig, Augmenter
 
 log = logging.getLogger(__name__)
@@ -567,8 +568,6 @@ class _TorchClassifier(ClassifierMixin, BaseEstimator):
         tensors : dict of str to np.ndarray
             ``net.*`` (the network's state dict), ``norm.mean`` / ``norm.std`` (per-band standardisation).
         """
-        from genrekit.bundle import to_jsonable
-
         self._check_fitted()
         extra, tensors = self._extra_state()
         tensors["norm.mean"] = np.asarray(self.norm_mean_, dtype=np.float32)
