@@ -337,7 +337,7 @@ def test_progress_bar_on_a_terminal(rng: np.random.Generator, monkeypatch) -> No
 
 
 def test_history_plots_in_the_report(rng: np.random.Generator, tmp_path) -> None:
-    from genrekit.report import plot_history
+    from genrekit.render import plot_history
 
     X, y, g = stripes(32, rng)
     m = small("dnn", epochs=2).fit(X, y, groups=g)

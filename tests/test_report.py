@@ -12,14 +12,8 @@ import pytest
 
 from genrekit.errors import ConfigError, GenreKitError
 from genrekit.evaluate import HEADLINE_METRICS, Metrics, ModelRun, comparison_table, evaluate_predictions
-from genrekit.report import (
-    plot_comparison,
-    plot_history,
-    plot_matrix,
-    plot_per_class,
-    sanitize_name,
-    write_report,
-)
+from genrekit.render import plot_comparison, plot_history, plot_matrix, plot_per_class, sanitize_name
+from genrekit.report import write_report
 
 CLASSES = ("blues", "jazz", "rock")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -506,7 +506,7 @@ def plot_reliability(
     """
     from matplotlib.figure import Figure
 
-    from genrekit.report import _save
+    from genrekit.render import save_figure
 
     if not curves:
         raise ConfigError("plot_reliability needs at least one (y_true_idx, proba) curve")
@@ -530,7 +530,7 @@ def plot_reliability(
     hx.set_xlabel("confidence (top-class probability)")
     hx.set_ylabel("count")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def calibration_section(
@@ -550,10 +550,10 @@ def calibration_section(
     out_dir : str or Path
         The report folder.
     """
-    from genrekit.report import _md_table, _unique_stems
+    from genrekit.render import md_table, unique_stems
 
     out = Path(out_dir)
-    stems = _unique_stems([f"reliability_{r.name}" for r in runs])
+    stems = unique_stems([f"reliability_{r.name}" for r in runs])
     rows, images = [], []
     for run, stem in zip(runs, stems, strict=True):
         res = run.result
@@ -573,7 +573,7 @@ def calibration_section(
     headers = ["model", "n", "accuracy", "mean confidence", "ECE", "MCE", "NLL", "Brier"]
     text = (
         f"Top-label expected calibration error over {n_bins} equal-width confidence bins, track level.\n\n"
-        + _md_table(headers, rows)
+        + md_table(headers, rows)
         + "\n\n"
         + "\n".join(images)
     )

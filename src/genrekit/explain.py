@@ -347,7 +347,7 @@ def plot_importance(table: pd.DataFrame, path: str | Path, *, top: int = 20, tit
     """Horizontal bars of the ``top`` features' log-loss increase (with the spread over repeats)."""
     from matplotlib.figure import Figure
 
-    from genrekit.report import _save
+    from genrekit.render import save_figure
 
     t = table.sort_values("log_loss_increase_mean", ascending=False).head(top).iloc[::-1]
     fig = Figure(figsize=(7.0, 0.3 * len(t) + 1.4))
@@ -358,7 +358,7 @@ def plot_importance(table: pd.DataFrame, path: str | Path, *, top: int = 20, tit
     ax.set_title(title or "permutation importance (track level)")
     ax.tick_params(axis="y", labelsize=8)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def feature_groups_by_stem(names: Sequence[str]) -> dict[str, list[str]]:
@@ -441,7 +441,7 @@ def importance_section(
     ConfigError
         More than ``max_groups`` feature groups.
     """
-    from genrekit.report import sanitize_name
+    from genrekit.render import sanitize_name
 
     fg = feature_groups_by_stem(names)
     if len(fg) > max_groups:

@@ -1,8 +1,4 @@
-"""Plots and the Markdown/HTML evaluation report.
-
-Figures are drawn on :class:`matplotlib.figure.Figure` objects rendered by the Agg canvas: pyplot is never
-imported, so this module selects no global backend, registers no figure with pyplot's figure manager (nothing
-to close, nothing that leaks in a long-running service) and leaves ``rcParams`` untouched.
+"""The Markdown/HTML evaluation report (assembled from :mod:`genrekit.render` pieces).
 
 ``write_report`` produces, in one folder::
 
@@ -22,39 +18,32 @@ from __future__ import annotations
 import base64
 import html
 import json
-import math
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 
 from genrekit.errors import ConfigError, GenreKitError
 from genrekit.evaluate import HEADLINE_METRICS, Metrics, ModelRun, comparison_table
 from genrekit.files import to_jsonable
-
-__all__ = [
-    "plot_comparison",
-    "plot_history",
-    "plot_matrix",
-    "plot_per_class",
-    "sanitize_name",
-    "write_report",
-]
-
-_DPI = 100
-_COMPARISON_BARS: tuple[tuple[str, str], ...] = (
-    ("track_accuracy", "accuracy"),
-    ("track_balanced_accuracy", "balanced acc."),
-    ("track_macro_f1", "macro-F1"),
-    ("track_jaccard", "Jaccard"),
-    ("track_roc_auc", "ROC-AUC"),
-    ("segment_accuracy", "segment acc."),
+from genrekit.render import (
+    CSS,
+    fmt,
+    html_table,
+    md_cell,
+    md_table,
+    plot_comparison,
+    plot_history,
+    plot_matrix,
+    plot_per_class,
+    unique_stems,
+    write_text,
 )
+
+__all__ = ["write_report"]
+
+
 _TABLE_HEADERS: dict[str, str] = {
     "model": "model",
     "track_accuracy": "accuracy",
@@ -69,261 +58,6 @@ _TABLE_HEADERS: dict[str, str] = {
 }
 
 
-# ------------------------------------------------------------------------------------------------ utils
-def sanitize_name(name: str) -> str:
-    """Turn a model name into a safe file-name stem (``[A-Za-z0-9._-]``, no leading dot, never empty)."""
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", str(name)).strip("._")
-    return stem[:80] or "model"
-
-
-def _unique_stems(names: Sequence[str]) -> list[str]:
-    """Sanitised stems, made unique with ``_2``, ``_3``, ... suffixes (case-insensitively)."""
-    used: set[str] = set()
-    out = []
-    for name in names:
-        base = sanitize_name(name)
-        stem, i = base, 2
-        while stem.lower() in used:
-            stem, i = f"{base}_{i}", i + 1
-        used.add(stem.lower())
-        out.append(stem)
-    return out
-
-
-def _save(fig: Figure, path: str | Path) -> Path:
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=_DPI, format="png")
-    except OSError as exc:
-        raise GenreKitError(f"cannot write the plot: {exc.strerror or exc}", source=path) from exc
-    return path
-
-
-
-def _fmt(value: Any, digits: int = 4) -> str:
-    if value is None:
-        return "n/a"
-    if isinstance(value, (float, np.floating)):
-        return "n/a" if not math.isfinite(float(value)) else f"{float(value):.{digits}f}"
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    return str(value)
-
-
-# ------------------------------------------------------------------------------------------------ plots
-def plot_matrix(
-    matrix: Any,
-    classes: Sequence[str],
-    *,
-    title: str,
-    fmt: str = "d",
-    path: str | Path,
-) -> Path:
-    """Draw a class-by-class matrix (confusion counts, recall or precision) as an annotated heat map PNG.
-
-    Parameters
-    ----------
-    matrix : array-like, shape (n_classes, n_classes)
-        Rows = true class, columns = predicted class.
-    classes : sequence of str
-        Tick labels, in matrix order.
-    title : str
-        Figure title.
-    fmt : str
-        Format spec of the cell annotations: ``"d"`` for counts, ``".2f"`` for rates. Rates (any float
-        format) use a fixed 0..1 colour scale.
-    path : str or Path
-        PNG file to write (parent folders are created).
-
-    Returns
-    -------
-    Path
-        ``path``.
-    """
-    m = np.asarray(matrix)
-    n = len(classes)
-    if m.shape != (n, n):
-        raise ConfigError(f"matrix must be square with one row per class ({n}); got shape {m.shape}")
-    is_count = fmt.endswith("d")
-    values = m.astype(np.int64) if is_count else m.astype(np.float64)
-    side = float(np.clip(0.42 * n + 2.8, 5.0, 14.0))
-    fig = Figure(figsize=(side + 1.2, side), layout="constrained")
-    ax = fig.add_subplot()
-    vmax = max(float(values.max()), 1.0) if is_count else 1.0
-    im = ax.imshow(values, cmap="Blues", vmin=0.0, vmax=vmax, interpolation="nearest")
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
-    ax.set_xticks(np.arange(n), labels=list(classes), rotation=45, ha="right", rotation_mode="anchor")
-    ax.set_yticks(np.arange(n), labels=list(classes))
-    tick_size = 10 if n <= 12 else 8 if n <= 20 else 7
-    ax.tick_params(labelsize=tick_size)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title(title)
-    if n <= 40:
-        cell_size = 9 if n <= 10 else 8 if n <= 16 else 7 if n <= 25 else 5.5
-        for i in range(n):
-            for j in range(n):
-                v = values[i, j]
-                if n > 12 and v == 0:
-                    continue  # keep large matrices readable: blank cells are zeros
-                text = format(int(v), fmt) if is_count else format(float(v), fmt)
-                dark = (float(v) / vmax) > 0.55
-                ax.text(
-                    j,
-                    i,
-                    text,
-                    ha="center",
-                    va="center",
-                    fontsize=cell_size,
-                    color="white" if dark else "black",
-                )
-    return _save(fig, path)
-
-
-def plot_comparison(table: pd.DataFrame, path: str | Path) -> Path:
-    """Draw the headline metrics of several models as grouped bars (PNG).
-
-    Parameters
-    ----------
-    table : pandas.DataFrame
-        Output of :func:`genrekit.evaluate.comparison_table`. Log loss, times are not drawn (other scales);
-        undefined values (NaN) leave a gap.
-    path : str or Path
-        PNG file to write.
-
-    Returns
-    -------
-    Path
-    """
-    if "model" not in table.columns or len(table) == 0:
-        raise ConfigError("plot_comparison needs a non-empty comparison_table() with a 'model' column")
-    cols = [(c, label) for c, label in _COMPARISON_BARS if c in table.columns]
-    n_models, n_metrics = len(table), len(cols)
-    width = 0.8 / n_models
-    fig = Figure(figsize=(max(7.0, 1.2 * n_metrics + 0.35 * n_models * n_metrics), 4.8), layout="constrained")
-    ax = fig.add_subplot()
-    x = np.arange(n_metrics)
-    for k, (_, row) in enumerate(table.iterrows()):
-        heights = np.array([row[c] for c, _ in cols], dtype=np.float64)
-        bars = ax.bar(
-            x - 0.4 + width * (k + 0.5), np.nan_to_num(heights, nan=0.0), width, label=str(row["model"])
-        )
-        for bar, h in zip(bars, heights, strict=True):
-            if not math.isfinite(h):
-                bar.set_visible(False)
-            elif n_models * n_metrics <= 48:
-                ax.text(
-                    bar.get_x() + bar.get_width() / 2,
-                    h + 0.01,
-                    f"{h:.2f}",
-                    ha="center",
-                    va="bottom",
-                    fontsize=7,
-                    rotation=90 if n_models > 3 else 0,
-                )
-    ax.set_xticks(x, labels=[label for _, label in cols])
-    ax.set_ylim(0.0, 1.12)
-    ax.set_ylabel("score (track level unless noted)")
-    ax.set_title("model comparison")
-    ax.grid(axis="y", alpha=0.3)
-    ax.legend(
-        loc="upper center", bbox_to_anchor=(0.5, -0.08), ncols=min(n_models, 4), fontsize=8, frameon=False
-    )
-    return _save(fig, path)
-
-
-def plot_per_class(metrics: Metrics, path: str | Path, *, title: str = "per-class scores") -> Path:
-    """Draw precision, recall and F1 of every class as horizontal grouped bars (PNG).
-
-    Parameters
-    ----------
-    metrics : Metrics
-        Metrics of one model (usually track level).
-    path : str or Path
-        PNG file to write.
-    title : str
-        Figure title.
-
-    Returns
-    -------
-    Path
-    """
-    n = len(metrics.classes)
-    fig = Figure(figsize=(7.5, max(3.0, 0.38 * n + 1.4)), layout="constrained")
-    ax = fig.add_subplot()
-    y = np.arange(n)
-    h = 0.26
-    for k, (name, values) in enumerate(
-        (("precision", metrics.precision), ("recall", metrics.recall), ("F1", metrics.f1))
-    ):
-        ax.barh(y + (k - 1) * h, values, h, label=name)
-    labels = [f"{c} (n={int(s)})" for c, s in zip(metrics.classes, metrics.support, strict=True)]
-    ax.set_yticks(y, labels=labels)
-    ax.tick_params(axis="y", labelsize=9 if n <= 15 else 7)
-    ax.invert_yaxis()
-    ax.set_xlim(0.0, 1.0)
-    ax.set_xlabel("score")
-    ax.set_title(title)
-    ax.grid(axis="x", alpha=0.3)
-    fig.legend(loc="outside lower center", ncols=3, fontsize=8, frameon=False)
-    return _save(fig, path)
-
-
-def plot_history(
-    history: Mapping[str, Sequence[float]], path: str | Path, *, title: str = "training"
-) -> Path:
-    """Draw the training curves of one model (PNG): one panel per quantity, validation dashed.
-
-    Parameters
-    ----------
-    history : mapping of str to sequence of float
-        Per-epoch values, e.g. ``{"loss": [...], "val_loss": [...], "acc": [...], "val_acc": [...]}``.
-        Every key ``X`` gets a panel, ``val_X`` is drawn in the panel of ``X`` (or alone if ``X`` is absent).
-    path : str or Path
-        PNG file to write.
-    title : str
-        Figure title.
-
-    Returns
-    -------
-    Path
-
-    Raises
-    ------
-    ConfigError
-        An empty history.
-    """
-    series = {str(k): np.asarray(v, dtype=np.float64).reshape(-1) for k, v in history.items() if len(v)}
-    if not series:
-        raise ConfigError("plot_history needs at least one non-empty series (e.g. 'loss'); got none")
-    panels: dict[str, list[str]] = {}
-    for key in series:
-        base = key[4:] if key.startswith("val_") else key
-        panels.setdefault(base, []).append(key)
-    fig = Figure(figsize=(4.6 * len(panels), 3.6), layout="constrained")
-    axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    for ax, (base, keys) in zip(axes, panels.items(), strict=True):
-        for key in sorted(keys, key=lambda k: k.startswith("val_")):
-            values = series[key]
-            epochs = np.arange(1, values.shape[0] + 1)
-            ax.plot(
-                epochs,
-                values,
-                linestyle="--" if key.startswith("val_") else "-",
-                marker="o" if values.shape[0] <= 30 else None,
-                markersize=3,
-                label=key,
-            )
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(base)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.suptitle(title)
-    return _save(fig, path)
-
-
 # ----------------------------------------------------------------------------------------------- tables
 def _display_table(table: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     headers = [_TABLE_HEADERS.get(c, c) for c in table.columns]
@@ -332,33 +66,15 @@ def _display_table(table: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
         cells = []
         for col in table.columns:
             digits = 1 if col in ("fit_s", "predict_ms_per_track") else 4
-            cells.append(_fmt(row[col], digits))
+            cells.append(fmt(row[col], digits))
         rows.append(cells)
     return headers, rows
 
 
-def _md_cell(text: Any) -> str:
-    """Text safe inside a Markdown table cell or heading: pipes escaped, no raw HTML, one line."""
-    text = html.escape(str(text), quote=False)
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
-
-
-def _md_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    lines = ["| " + " | ".join(_md_cell(h) for h in headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def _html_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
 def _summary_rows(run: ModelRun) -> list[list[str]]:
     t, s = run.result.track.summary(), run.result.segment.summary()
-    rows = [["n", _fmt(t["n_samples"]), _fmt(s["n_samples"])]]
-    rows += [[name, _fmt(t[name]), _fmt(s[name])] for name in HEADLINE_METRICS]
+    rows = [["n", fmt(t["n_samples"]), fmt(s["n_samples"])]]
+    rows += [[name, fmt(t[name]), fmt(s[name])] for name in HEADLINE_METRICS]
     return rows
 
 
@@ -366,11 +82,11 @@ def _per_class_rows(metrics: Metrics) -> list[list[str]]:
     return [
         [
             c,
-            _fmt(metrics.precision[i]),
-            _fmt(metrics.recall[i]),
-            _fmt(metrics.f1[i]),
-            _fmt(metrics.jaccard_per_class[i]),
-            _fmt(int(metrics.support[i])),
+            fmt(metrics.precision[i]),
+            fmt(metrics.recall[i]),
+            fmt(metrics.f1[i]),
+            fmt(metrics.jaccard_per_class[i]),
+            fmt(int(metrics.support[i])),
         ]
         for i, c in enumerate(metrics.classes)
     ]
@@ -380,32 +96,15 @@ def _cost_rows(run: ModelRun) -> list[list[str]]:
     rows = [
         ["aggregation", run.result.aggregation],
         ["test tracks / segments", f"{run.result.n_tracks} / {run.result.n_segments}"],
-        ["fit time (s)", _fmt(run.fit_time_s, 2)],
-        ["predict time, total (s)", _fmt(run.predict_time_s, 3)],
-        ["predict time per track (ms)", _fmt(1000.0 * run.predict_time_per_track_s, 2)],
-        ["parameters", _fmt(run.n_params)],
+        ["fit time (s)", fmt(run.fit_time_s, 2)],
+        ["predict time, total (s)", fmt(run.predict_time_s, 3)],
+        ["predict time per track (ms)", fmt(1000.0 * run.predict_time_per_track_s, 2)],
+        ["parameters", fmt(run.n_params)],
     ]
     rows += [
         [str(k), json.dumps(to_jsonable(v)) if not isinstance(v, str) else v] for k, v in run.extra.items()
     ]
     return rows
-
-
-_CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;max-width:1100px;margin:2em auto;
-padding:0 1em;color:#222;line-height:1.45}
-h1,h2,h3{color:#123}
-table{border-collapse:collapse;margin:0.8em 0;font-size:0.92em}
-th,td{border:1px solid #ccc;padding:0.25em 0.6em;text-align:right}
-th{background:#eef2f6}
-td:first-child,th:first-child{text-align:left}
-img{max-width:100%;height:auto;border:1px solid #eee;margin:0.4em 0}
-.figs{display:flex;flex-wrap:wrap;gap:1em}
-.figs figure{margin:0;flex:1 1 420px}
-figcaption{font-size:0.85em;color:#555}
-.note{color:#8a5300}
-.section{white-space:pre-wrap}
-"""
 
 
 # ----------------------------------------------------------------------------------------------- report
@@ -459,7 +158,7 @@ def write_report(
     history = dict(history or {})
     run_names = [r.name for r in run_list]
     history_only = [k for k in history if k not in run_names]
-    all_stems = _unique_stems(run_names + history_only)
+    all_stems = unique_stems(run_names + history_only)
     stems = all_stems[: len(run_list)]
     history_stems = dict(zip(history_only, all_stems[len(run_list) :], strict=True))
     for name, stem in zip(run_names, stems, strict=True):
@@ -471,13 +170,14 @@ def write_report(
     for run, stem in zip(run_list, stems, strict=True):
         m = run.result.track
         files = []
-        for kind, matrix, fmt, caption in (
+        for kind, matrix, number_format, caption in (
             ("confusion", m.confusion, "d", "confusion matrix (counts; rows = true, columns = predicted)"),
             ("recall", m.recall_matrix, ".2f", "recall matrix (rows normalised)"),
             ("precision", m.precision_matrix, ".2f", "precision matrix (columns normalised)"),
         ):
             name = f"{kind}_{stem}.png"
-            plot_matrix(matrix, m.classes, title=f"{run.name}: {kind} (tracks)", fmt=fmt, path=out / name)
+            title = f"{run.name}: {kind} (tracks)"
+            plot_matrix(matrix, m.classes, title=title, fmt=number_format, path=out / name)
             files.append((caption, name))
         name = f"per_class_{stem}.png"
         plot_per_class(m, out / name, title=f"{run.name}: per-class scores (tracks)")
@@ -500,7 +200,7 @@ def write_report(
         "comparison": to_jsonable(table.to_dict(orient="records")),
         "runs": [to_jsonable(r.to_dict()) for r in run_list],
     }
-    _write_text(out / "metrics.json", json.dumps(payload, indent=2, allow_nan=False))
+    write_text(out / "metrics.json", json.dumps(payload, indent=2, allow_nan=False))
 
     headers, rows = _display_table(table)
     sections = list(extra_sections or [])
@@ -511,21 +211,21 @@ def write_report(
         md += [
             "## Dataset",
             "",
-            _md_table(["", "value"], [[k, _fmt(v)] for k, v in dataset_info.items()]),
+            md_table(["", "value"], [[k, fmt(v)] for k, v in dataset_info.items()]),
             "",
         ]
-    md += ["## Comparison (track level)", "", _md_table(headers, rows), ""]
+    md += ["## Comparison (track level)", "", md_table(headers, rows), ""]
     if comparison_file:
         md += [f"![model comparison]({comparison_file})", ""]
     for run, files in zip(run_list, figures, strict=True):
         m = run.result.track
-        md += [f"## {_md_cell(run.name)}", ""]
-        md += [_md_table(["", "value"], _cost_rows(run)), ""]
-        md += [_md_table(["metric", "track", "segment"], _summary_rows(run)), ""]
+        md += [f"## {md_cell(run.name)}", ""]
+        md += [md_table(["", "value"], _cost_rows(run)), ""]
+        md += [md_table(["metric", "track", "segment"], _summary_rows(run)), ""]
         md += [f"> note ({key}): {note}\n" for key, note in _notes(run).items()]
         md += ["### Per class (track level)", ""]
         md += [
-            _md_table(["class", "precision", "recall", "F1", "Jaccard", "support"], _per_class_rows(m)),
+            md_table(["class", "precision", "recall", "F1", "Jaccard", "support"], _per_class_rows(m)),
             "",
         ]
         md += [f"![{caption}]({name})" for caption, name in files] + [""]
@@ -533,7 +233,7 @@ def write_report(
         md += ["## Training history", ""] + [f"![{c}]({n})" for c, n in history_files] + [""]
     for heading, text in sections:
         md += [f"## {heading}", "", str(text), ""]
-    _write_text(out / "report.md", "\n".join(md))
+    write_text(out / "report.md", "\n".join(md))
 
     # ---- report.html
     esc = html.escape
@@ -549,22 +249,22 @@ def write_report(
     if dataset_info:
         body += [
             "<h2>Dataset</h2>",
-            _html_table(["", "value"], [[k, _fmt(v)] for k, v in dataset_info.items()]),
+            html_table(["", "value"], [[k, fmt(v)] for k, v in dataset_info.items()]),
         ]
-    body += ["<h2>Comparison (track level)</h2>", _html_table(headers, rows)]
+    body += ["<h2>Comparison (track level)</h2>", html_table(headers, rows)]
     if comparison_file:
         body.append(f'<div class="figs">{img("model comparison", comparison_file)}</div>')
     for run, files in zip(run_list, figures, strict=True):
         m = run.result.track
         body += [
             f"<h2>{esc(run.name)}</h2>",
-            _html_table(["", "value"], _cost_rows(run)),
-            _html_table(["metric", "track", "segment"], _summary_rows(run)),
+            html_table(["", "value"], _cost_rows(run)),
+            html_table(["metric", "track", "segment"], _summary_rows(run)),
         ]
         body += [f'<p class="note">note ({esc(key)}): {esc(note)}</p>' for key, note in _notes(run).items()]
         body += [
             "<h3>Per class (track level)</h3>",
-            _html_table(["class", "precision", "recall", "F1", "Jaccard", "support"], _per_class_rows(m)),
+            html_table(["class", "precision", "recall", "F1", "Jaccard", "support"], _per_class_rows(m)),
             '<div class="figs">' + "".join(img(c, n) for c, n in files) + "</div>",
         ]
     if history_files:
@@ -576,11 +276,11 @@ def write_report(
         body += [f"<h2>{esc(str(heading))}</h2>", f'<div class="section">{esc(str(text))}</div>']
     page = (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>\n"
+        f"<title>{esc(title)}</title><style>{CSS}</style></head><body>\n"
         + "\n".join(body)
         + "\n</body></html>\n"
     )
-    _write_text(out / "report.html", page)
+    write_text(out / "report.html", page)
     return out
 
 
@@ -588,10 +288,3 @@ def _notes(run: ModelRun) -> dict[str, str]:
     """Why metrics of a run are undefined, track level first."""
     segment = {f"segment {k}": v for k, v in run.result.segment.notes.items()}
     return {**run.result.track.notes, **segment}
-
-
-def _write_text(path: Path, text: str) -> None:
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise GenreKitError(f"cannot write the report file: {exc.strerror or exc}", source=path) from exc

@@ -420,7 +420,7 @@ def plot_robustness(result: RobustnessResult, path: str | Path, *, metric: str =
     """
     from matplotlib.figure import Figure
 
-    from genrekit.report import _save
+    from genrekit.render import save_figure
 
     degs = result.degradations
     if not degs:
@@ -454,7 +454,7 @@ def plot_robustness(result: RobustnessResult, path: str | Path, *, metric: str =
     fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4), fontsize=8, frameon=False)
     fig.suptitle(f"track {metric.replace('_', ' ')} under degradations (dashed: clean)", fontsize=11)
     fig.tight_layout(rect=(0, 0.06, 1, 0.96))
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _fmt_cell(v: Any) -> str:
@@ -480,7 +480,7 @@ def write_robustness_report(
     import html
     import json
 
-    from genrekit.report import _CSS, _html_table, _md_table, _write_text
+    from genrekit.render import CSS, html_table, md_table, write_text
 
     out = Path(out)
     try:
@@ -496,7 +496,7 @@ def write_robustness_report(
         result.predictions.to_csv(out / "predictions.csv", index=False)
     except OSError as exc:
         raise GenreKitError(f"cannot write the tables: {exc.strerror or exc}", source=out) from exc
-    _write_text(out / "robustness.json", json.dumps(result.to_dict(), indent=2, allow_nan=False))
+    write_text(out / "robustness.json", json.dumps(result.to_dict(), indent=2, allow_nan=False))
 
     summary = result.summary()
     s_headers = [str(c) for c in summary.columns]
@@ -515,36 +515,36 @@ def write_robustness_report(
     ]
     failures = [[p, m] for p, m in result.failures]
 
-    md = [f"# {title}", "", "## Setup", "", _md_table(["", "value"], info_rows), ""]
-    md += ["## Summary (track accuracy)", "", _md_table(s_headers, s_rows), ""]
+    md = [f"# {title}", "", "## Setup", "", md_table(["", "value"], info_rows), ""]
+    md += ["## Summary (track accuracy)", "", md_table(s_headers, s_rows), ""]
     if plot_file:
         md += [f"![accuracy against degradation strength]({plot_file})", ""]
-    md += ["## Track accuracy per condition", "", _md_table(a_headers, a_rows), ""]
-    md += ["## Expected calibration error per condition", "", _md_table(a_headers, e_rows), ""]
-    md += ["## Degradations", "", _md_table(["name", "what", "levels (mild to severe)"], levels_rows), ""]
+    md += ["## Track accuracy per condition", "", md_table(a_headers, a_rows), ""]
+    md += ["## Expected calibration error per condition", "", md_table(a_headers, e_rows), ""]
+    md += ["## Degradations", "", md_table(["name", "what", "levels (mild to severe)"], levels_rows), ""]
     if failures:
-        md += ["## Not scored", "", _md_table(["item", "reason"], failures), ""]
-    _write_text(out / "robustness.md", "\n".join(md))
+        md += ["## Not scored", "", md_table(["item", "reason"], failures), ""]
+    write_text(out / "robustness.md", "\n".join(md))
 
     esc = html.escape
-    body = [f"<h1>{esc(title)}</h1>", "<h2>Setup</h2>", _html_table(["", "value"], info_rows)]
-    body += ["<h2>Summary (track accuracy)</h2>", _html_table(s_headers, s_rows)]
+    body = [f"<h1>{esc(title)}</h1>", "<h2>Setup</h2>", html_table(["", "value"], info_rows)]
+    body += ["<h2>Summary (track accuracy)</h2>", html_table(s_headers, s_rows)]
     if plot_file:
         data = base64.b64encode((out / plot_file).read_bytes()).decode("ascii")
         body.append(
             f'<figure><img alt="accuracy against degradation strength" src="data:image/png;base64,{data}">'
             "<figcaption>accuracy against degradation strength (dashed: clean)</figcaption></figure>"
         )
-    body += ["<h2>Track accuracy per condition</h2>", _html_table(a_headers, a_rows)]
-    body += ["<h2>Expected calibration error per condition</h2>", _html_table(a_headers, e_rows)]
-    body += ["<h2>Degradations</h2>", _html_table(["name", "what", "levels (mild to severe)"], levels_rows)]
+    body += ["<h2>Track accuracy per condition</h2>", html_table(a_headers, a_rows)]
+    body += ["<h2>Expected calibration error per condition</h2>", html_table(a_headers, e_rows)]
+    body += ["<h2>Degradations</h2>", html_table(["name", "what", "levels (mild to severe)"], levels_rows)]
     if failures:
-        body += ["<h2>Not scored</h2>", _html_table(["item", "reason"], failures)]
+        body += ["<h2>Not scored</h2>", html_table(["item", "reason"], failures)]
     page = (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>\n"
+        f"<title>{esc(title)}</title><style>{CSS}</style></head><body>\n"
         + "\n".join(body)
         + "\n</body></html>\n"
     )
-    _write_text(out / "robustness.html", page)
+    write_text(out / "robustness.html", page)
     return out
