@@ -787,309 +787,355 @@ def load_table(
     """
     if duplicates not in DUPLICATE_POLICIES:
         raise unknown_name("duplicates policy", duplicates, DUPLICATE_POLICIES)
-    src_name = "table" if isinstance(source, pd.DataFrame) else str(source)
-    raw = read_table(source)
-    raw.columns = [str(c).strip() for c in raw.columns]
-    dup_cols = [c for c, k in Counter(raw.columns).items() if k > 1]
-    if dup_cols:
-        raise DatasetError(f"the table has duplicated column names: {dup_cols}", source=src_name)
-    raw = raw.reset_index(drop=True)
-    columns = list(raw.columns)
-    n = len(raw)
-    report = CleaningReport(source=src_name, n_rows_in=n, label_column=label)
-    if label not in columns:
-        raise ConfigError(
-            f"label column {label!r} is not in the table; its columns are: {', '.join(columns)}",
-            source=src_name,
-        )
-    id_col = _pick_column("id", id_column, columns, ID_COLUMN_CANDIDATES)
-    artist_col = _pick_column("artist", artist_column, columns, ARTIST_COLUMN_CANDIDATES)
-    if artist_col is not None and artist_col in (label, id_col):
-        artist_col = None
-    report.id_column, report.artist_column = id_col, artist_col
+    t = _TableColumns.read(source, label=label, id_column=id_column, artist_column=artist_column)
     for c in exclude:
-        if c not in columns:
+        if c not in t.columns:
             raise ConfigError(
-                f"excluded column {c!r} is not in the table; its columns are: {', '.join(columns)}"
+                f"excluded column {c!r} is not in the table; its columns are: {', '.join(t.columns)}"
             )
-
-    # ---- column aliases (Spotify names) and the feature columns
-    renames = _canonical_renames(
-        [c for c in columns if c not in (label, id_col, artist_col)], SPOTIFY_FEATURES
-    )
-    canon = {c: renames.get(c, (c, 1.0))[0] for c in columns}
-    by_canon = {v: k for k, v in canon.items()}
-    preset = None
-    if isinstance(features, str) and features not in ("auto", "spotify"):
-        features = [f.strip() for f in features.split(",") if f.strip()]
-    if features == "spotify":
-        preset = [f for f in SPOTIFY_FEATURES if f in by_canon or f not in SPOTIFY_OPTIONAL]
-        features = preset
-    role = {label: "label_column", id_col: "id_column", artist_col: "artist_column"}
-    parsed: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    dates: list[str] = []
-
-    def parse(col: str) -> tuple[np.ndarray, np.ndarray]:
-        if col not in parsed:
-            target, factor = renames.get(col, (col, 1.0))
-            vals, st = _parse_cells(raw[col], duration=_is_duration(target))
-            as_dates = _as_dates(raw[col], vals, st) if target == col else None
-            if as_dates is not None:
-                dates.append(col)
-                parsed[col] = as_dates
-                return as_dates
-            if factor is None:
-                factor = _duration_factor(vals[st == _OK])
-                renames[col] = (target, factor)
-            parsed[col] = (vals * factor if factor != 1.0 else vals, st)
-        return parsed[col]
-
+    report = CleaningReport(source=t.name, n_rows_in=t.n, label_column=label)
+    report.id_column, report.artist_column = t.id_col, t.artist_col
     if features is None or features == "auto":
-        feat_src: list[str] = []
-        for c in columns:
-            if c in role:
-                report.add_column(c, role[c], f"the {role[c].replace('_', ' ')}, not a feature")
-            elif c in exclude:
-                report.add_column(c, "excluded", "excluded by option")
-            elif _is_id_like(c):
-                report.add_column(c, "id_like", "identifies or names a track, not a feature")
-            elif _norm(c) in _METADATA_NAMES:
-                report.add_column(c, "metadata", "describes the audio file (samples, rate), not a feature")
-            else:
-                vals, st = parse(c)
-                n_ok, n_bad = int(np.sum(st == _OK)), int(np.sum(st == _BAD))
-                if n_ok == 0 and n_bad == 0:
-                    report.add_column(c, "empty", "has no values")
-                elif n_ok < _NUMERIC_SHARE * (n_ok + n_bad):
-                    example = _cell_text(raw[c], int(np.flatnonzero(st == _BAD)[0]))
-                    report.add_column(c, "non_numeric", f"not numeric (e.g. {example}), not a feature")
-                elif n_ok < _SPARSE_SHARE * n:
-                    report.add_column(
-                        c,
-                        "sparse",
-                        f"only {n_ok} of {n} cells hold a value; not a feature (its empty cells would drop "
-                        "their rows; name it in features= to use it anyway)",
-                    )
-                elif np.nanmin(vals[st == _OK]) == np.nanmax(vals[st == _OK]):
-                    report.add_column(c, "constant", f"the same value ({vals[st == _OK][0]:g}) in every row")
-                else:
-                    feat_src.append(c)
+        feat_src = _auto_features(t, exclude, report)
     else:
-        wanted = [str(f).strip() for f in features]
-
-        def resolve(name: str) -> str | None:  # the name, its case-insensitive form, or its alias
-            n = _norm(name)
-            for cand in (name, n, _ALIASES.get(n, (n, None))[0]):
-                if cand in by_canon:
-                    return by_canon[cand]
-            return name if name in columns else None
-
-        missing = [f for f in wanted if resolve(f) is None]
-        if missing:
-            raise ConfigError(
-                f"feature column(s) {missing} are not in the table; its columns are: {', '.join(columns)}",
-                source=src_name,
-            )
-        feat_src = [resolve(f) for f in wanted]  # type: ignore[misc]
-        clash = [c for c in feat_src if c in role or c in exclude]
-        if clash:
-            raise ConfigError(
-                f"column(s) {clash} cannot be both features and label/id/artist/excluded columns"
-            )
-        for c in feat_src:
-            vals, st = parse(c)
-            n_ok, n_bad = int(np.sum(st == _OK)), int(np.sum(st == _BAD))
-            if n_ok < _NUMERIC_SHARE * (n_ok + n_bad) or n_ok == 0:
-                bad = np.flatnonzero(st == _BAD)
-                example = (
-                    f" (e.g. {_cell_text(raw[c], int(bad[0]))} in row {int(bad[0])})" if bad.size else ""
-                )
-                raise ConfigError(f"feature column {c!r} is not numeric{example}", source=src_name)
-        if preset is not None and "time_signature" not in by_canon:
-            report.add_column("time_signature", "absent", "Spotify feature absent from the table; not used")
-        for c in columns:
-            if c in feat_src:
-                continue
-            if c in role:
-                report.add_column(c, role[c], f"the {role[c].replace('_', ' ')}, not a feature")
-            else:
-                report.add_column(c, "excluded", "not among the requested features")
+        feat_src = _named_features(t, features, exclude, report)
     if not feat_src:
         raise DatasetError(
             "the table has no usable feature column (numeric, not an id, label or name): "
             + "; ".join(e.message for e in report.columns),
-            source=src_name,
+            source=t.name,
         )
+    _report_read_as(t, feat_src, report)
+    report.features = [t.renames.get(c, (c, 1.0))[0] for c in feat_src]
+
+    rows_cleaning = _RowCleaning(t, report)
+    rows_cleaning.drop_exact_duplicates()
+    lmap = rows_cleaning.clean_labels(label_map)
+    X = rows_cleaning.drop_bad_values(feat_src)
+    if rows_cleaning.ids is not None:
+        rows_cleaning.resolve_repeated_tracks(duplicates)
+    rows_cleaning.drop_rare_labels(min_label_count)
+    data = rows_cleaning.data(X, feat_src, lmap, duplicates)
+    if report.rows:
+        log.info("%s: %d of %d rows dropped: %s", t.name, t.n - len(data.rows), t.n, report.dropped_rows)
+    return data, report
+
+
+class _TableColumns:
+    """A raw table's columns, their roles (label, id, artist) and each column's parsed cells (cached)."""
+
+    def __init__(self, raw: pd.DataFrame, name: str, label: str, id_col: str | None, artist_col: str | None):
+        self.raw, self.name, self.label = raw, name, label
+        self.columns = list(raw.columns)
+        self.n = len(raw)
+        self.id_col, self.artist_col = id_col, artist_col
+        self.role = {label: "label_column", id_col: "id_column", artist_col: "artist_column"}
+        #: alias column -> (canonical Spotify name, unit factor or None until measured)
+        self.renames = _canonical_renames(
+            [c for c in self.columns if c not in (label, id_col, artist_col)], SPOTIFY_FEATURES
+        )
+        canon = {c: self.renames.get(c, (c, 1.0))[0] for c in self.columns}
+        self.by_canon = {v: k for k, v in canon.items()}
+        self.parsed: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.dates: list[str] = []
+
+    @classmethod
+    def read(
+        cls,
+        source: str | Path | pd.DataFrame,
+        *,
+        label: str,
+        id_column: str | None,
+        artist_column: str | None,
+    ) -> _TableColumns:
+        name = "table" if isinstance(source, pd.DataFrame) else str(source)
+        raw = read_table(source)
+        raw.columns = [str(c).strip() for c in raw.columns]
+        dup_cols = [c for c, k in Counter(raw.columns).items() if k > 1]
+        if dup_cols:
+            raise DatasetError(f"the table has duplicated column names: {dup_cols}", source=name)
+        raw = raw.reset_index(drop=True)
+        columns = list(raw.columns)
+        if label not in columns:
+            raise ConfigError(
+                f"label column {label!r} is not in the table; its columns are: {', '.join(columns)}",
+                source=name,
+            )
+        id_col = _pick_column("id", id_column, columns, ID_COLUMN_CANDIDATES)
+        artist_col = _pick_column("artist", artist_column, columns, ARTIST_COLUMN_CANDIDATES)
+        if artist_col is not None and artist_col in (label, id_col):
+            artist_col = None
+        return cls(raw, name, label, id_col, artist_col)
+
+    def parse(self, col: str) -> tuple[np.ndarray, np.ndarray]:
+        """Values and cell states of ``col`` (dates read as years; durations in milliseconds)."""
+        if col not in self.parsed:
+            target, factor = self.renames.get(col, (col, 1.0))
+            vals, st = _parse_cells(self.raw[col], duration=_is_duration(target))
+            as_dates = _as_dates(self.raw[col], vals, st) if target == col else None
+            if as_dates is not None:
+                self.dates.append(col)
+                self.parsed[col] = as_dates
+                return as_dates
+            if factor is None:
+                factor = _duration_factor(vals[st == _OK])
+                self.renames[col] = (target, factor)
+            self.parsed[col] = (vals * factor if factor != 1.0 else vals, st)
+        return self.parsed[col]
+
+    def counts(self, col: str) -> tuple[int, int]:
+        """Cells of ``col`` that are numbers, and cells that are text."""
+        st = self.parse(col)[1]
+        return int(np.sum(st == _OK)), int(np.sum(st == _BAD))
+
+    def resolve(self, name: str) -> str | None:
+        """The column a requested feature name means: itself, its case-insensitive form, or its alias."""
+        n = _norm(name)
+        for cand in (name, n, _ALIASES.get(n, (n, None))[0]):
+            if cand in self.by_canon:
+                return self.by_canon[cand]
+        return name if name in self.columns else None
+
+
+def _auto_features(t: _TableColumns, exclude: Sequence[str], report: CleaningReport) -> list[str]:
+    """Every column usable as a feature, each other column with its reason in ``report``."""
+    feat_src: list[str] = []
+    for c in t.columns:
+        if c in t.role:
+            report.add_column(c, t.role[c], f"the {t.role[c].replace('_', ' ')}, not a feature")
+        elif c in exclude:
+            report.add_column(c, "excluded", "excluded by option")
+        elif _is_id_like(c):
+            report.add_column(c, "id_like", "identifies or names a track, not a feature")
+        elif _norm(c) in _METADATA_NAMES:
+            report.add_column(c, "metadata", "describes the audio file (samples, rate), not a feature")
+        else:
+            vals, st = t.parse(c)
+            n_ok, n_bad = t.counts(c)
+            if n_ok == 0 and n_bad == 0:
+                report.add_column(c, "empty", "has no values")
+            elif n_ok < _NUMERIC_SHARE * (n_ok + n_bad):
+                example = _cell_text(t.raw[c], int(np.flatnonzero(st == _BAD)[0]))
+                report.add_column(c, "non_numeric", f"not numeric (e.g. {example}), not a feature")
+            elif n_ok < _SPARSE_SHARE * t.n:
+                report.add_column(
+                    c,
+                    "sparse",
+                    f"only {n_ok} of {t.n} cells hold a value; not a feature (its empty cells would drop "
+                    "their rows; name it in features= to use it anyway)",
+                )
+            elif np.nanmin(vals[st == _OK]) == np.nanmax(vals[st == _OK]):
+                report.add_column(c, "constant", f"the same value ({vals[st == _OK][0]:g}) in every row")
+            else:
+                feat_src.append(c)
+    return feat_src
+
+
+def _named_features(
+    t: _TableColumns, features: str | Sequence[str], exclude: Sequence[str], report: CleaningReport
+) -> list[str]:
+    """The columns ``features`` names (``"spotify"``, a list or a comma-separated string), checked."""
+    preset = None
+    if isinstance(features, str) and features != "spotify":
+        features = [f.strip() for f in features.split(",") if f.strip()]
+    if features == "spotify":
+        preset = [f for f in SPOTIFY_FEATURES if f in t.by_canon or f not in SPOTIFY_OPTIONAL]
+        features = preset
+    wanted = [str(f).strip() for f in features]
+    missing = [f for f in wanted if t.resolve(f) is None]
+    if missing:
+        raise ConfigError(
+            f"feature column(s) {missing} are not in the table; its columns are: {', '.join(t.columns)}",
+            source=t.name,
+        )
+    feat_src = [t.resolve(f) for f in wanted]
+    clash = [c for c in feat_src if c in t.role or c in exclude]
+    if clash:
+        raise ConfigError(f"column(s) {clash} cannot be both features and label/id/artist/excluded columns")
     for c in feat_src:
-        target, factor = renames.get(c, (c, 1.0))
+        n_ok, n_bad = t.counts(c)
+        if n_ok < _NUMERIC_SHARE * (n_ok + n_bad) or n_ok == 0:
+            bad = np.flatnonzero(t.parse(c)[1] == _BAD)
+            example = f" (e.g. {_cell_text(t.raw[c], int(bad[0]))} in row {int(bad[0])})" if bad.size else ""
+            raise ConfigError(f"feature column {c!r} is not numeric{example}", source=t.name)
+    if preset is not None and "time_signature" not in t.by_canon:
+        report.add_column("time_signature", "absent", "Spotify feature absent from the table; not used")
+    for c in t.columns:
+        if c in feat_src:
+            continue
+        if c in t.role:
+            report.add_column(c, t.role[c], f"the {t.role[c].replace('_', ' ')}, not a feature")
+        else:
+            report.add_column(c, "excluded", "not among the requested features")
+    return feat_src  # type: ignore[return-value]
+
+
+def _report_read_as(t: _TableColumns, feat_src: list[str], report: CleaningReport) -> None:
+    """Say which feature columns were renamed (aliases, units) or read as dates."""
+    for c in feat_src:
+        target, factor = t.renames.get(c, (c, 1.0))
         if target != c:
             unit = f" (seconds x {factor:g})" if factor not in (None, 1.0) else ""
             report.add_column(c, "renamed", f"read as {target!r}{unit}")
-        elif c in dates:
-            years, st = parse(c)
+        elif c in t.dates:
+            years, st = t.parse(c)
             ok = np.flatnonzero(st == _OK)
-            example = f" (e.g. {_cell_text(raw[c], int(ok[0]))} -> {years[ok[0]]:.0f})" if ok.size else ""
+            example = f" (e.g. {_cell_text(t.raw[c], int(ok[0]))} -> {years[ok[0]]:.0f})" if ok.size else ""
             report.add_column(c, "date", f"dates, read as their year{example}")
-    features_out = [renames.get(c, (c, 1.0))[0] for c in feat_src]
-    report.features = features_out
 
-    # ---- rows
-    keep = np.ones(n, dtype=bool)
-    ids = _text(raw[id_col]).to_numpy(dtype=object) if id_col is not None else None
 
-    def tid(i: int) -> str | None:
-        return None if ids is None or ids[i] == "" else str(ids[i])
+#: Cell state -> (cleaning reason, what the row report says).
+_STATE_NAMES: dict[int, tuple[str, str]] = {
+    _MISSING: ("missing_value", "missing value"),
+    _EMPTY: ("sentinel_value", "empty value"),
+    _SENTINEL: ("sentinel_value", "sentinel value"),
+    _BAD: ("non_numeric_value", "non-numeric value"),
+    _NONFINITE: ("missing_value", "non-finite value"),
+    _BAD_DURATION: ("sentinel_value", "sentinel duration"),
+    _BAD_DATE: ("bad_date", "unreadable date (year first, e.g. 2019-06-14)"),
+    _HUGE: ("out_of_range_value", "value beyond float32's range"),
+}
 
-    # exact duplicate rows (every column equal)
-    h = pd.util.hash_pandas_object(raw.astype(str), index=False).to_numpy()
-    first_of = pd.Series(np.arange(n)).groupby(h).transform("first").to_numpy()
-    for i in np.flatnonzero(first_of != np.arange(n)):
-        keep[i] = False
-        report.add_row(
-            int(i), "exact_duplicate", f"exact duplicate of row {int(first_of[i])}", track_id=tid(int(i))
-        )
 
-    # labels: missing, mapped
-    lab_raw = _text(raw[label])
-    labels = np.array(lab_raw.tolist(), dtype=object)
-    for i in np.flatnonzero(keep & np.isin(lab_raw.str.lower().to_numpy(), list(_NA_TOKENS | {""}))):
-        keep[i] = False
-        report.add_row(
-            int(i), "missing_label", f"missing label in column {label!r}", column=label, track_id=tid(int(i))
-        )
-    lmap = None
-    if label_map is not None:
+class _RowCleaning:
+    """The row steps of :func:`load_table`, in order; each drops rows and says why in the report."""
+
+    def __init__(self, t: _TableColumns, report: CleaningReport) -> None:
+        self.t, self.report = t, report
+        self.keep = np.ones(t.n, dtype=bool)
+        self.ids = _text(t.raw[t.id_col]).to_numpy(dtype=object) if t.id_col is not None else None
+        self.labels = np.array(_text(t.raw[t.label]).tolist(), dtype=object)
+
+    def tid(self, i: int) -> str | None:
+        return None if self.ids is None or self.ids[i] == "" else str(self.ids[i])
+
+    def drop(self, i: int, reason: str, message: str, column: str | None = None) -> None:
+        self.keep[i] = False
+        if column is None:
+            self.report.add_row(int(i), reason, message, track_id=self.tid(int(i)))
+        else:
+            self.report.add_row(int(i), reason, message, column=column, track_id=self.tid(int(i)))
+
+    def drop_exact_duplicates(self) -> None:
+        """Rows equal to an earlier row in every column."""
+        n = self.t.n
+        h = pd.util.hash_pandas_object(self.t.raw.astype(str), index=False).to_numpy()
+        first_of = pd.Series(np.arange(n)).groupby(h).transform("first").to_numpy()
+        for i in np.flatnonzero(first_of != np.arange(n)):
+            self.drop(int(i), "exact_duplicate", f"exact duplicate of row {int(first_of[i])}")
+
+    def clean_labels(self, label_map: str | Path | Mapping[str, Any] | None) -> dict[str, Any] | None:
+        """Drop rows with no label; map labels through ``label_map`` (unmapped rows dropped)."""
+        label = self.t.label
+        low = _text(self.t.raw[label]).str.lower().to_numpy()
+        for i in np.flatnonzero(self.keep & np.isin(low, list(_NA_TOKENS | {""}))):
+            self.drop(int(i), "missing_label", f"missing label in column {label!r}", column=label)
+        if label_map is None:
+            return None
         lmap = read_label_map(label_map)
-        for i in np.flatnonzero(keep):
-            target = lmap.get(labels[i], "\0unmapped")
+        for i in np.flatnonzero(self.keep):
+            target = lmap.get(self.labels[i], "\0unmapped")
             if target == "\0unmapped" or target is None:
-                keep[i] = False
                 why = "is not in the label map" if target == "\0unmapped" else "is mapped to nothing"
-                report.add_row(
-                    int(i), "unmapped_label", f"label {labels[i]!r} {why}", column=label, track_id=tid(int(i))
-                )
+                self.drop(int(i), "unmapped_label", f"label {self.labels[i]!r} {why}", column=label)
             else:
-                labels[i] = target
+                self.labels[i] = target
+        return lmap
 
-    # feature values
-    state_names = {
-        _MISSING: ("missing_value", "missing value"),
-        _EMPTY: ("sentinel_value", "empty value"),
-        _SENTINEL: ("sentinel_value", "sentinel value"),
-        _BAD: ("non_numeric_value", "non-numeric value"),
-        _NONFINITE: ("missing_value", "non-finite value"),
-        _BAD_DURATION: ("sentinel_value", "sentinel duration"),
-        _BAD_DATE: ("bad_date", "unreadable date (year first, e.g. 2019-06-14)"),
-        _HUGE: ("out_of_range_value", "value beyond float32's range"),
-    }
-    states = np.stack([parse(c)[1] for c in feat_src], axis=1)
-    X = np.stack([parse(c)[0] for c in feat_src], axis=1)
-    for i in np.flatnonzero(keep & (states != _OK).any(axis=1)):
-        j = int(np.flatnonzero(states[i] != _OK)[0])
-        reason, what = state_names[int(states[i, j])]
-        cell = _cell_text(raw[feat_src[j]], int(i))
-        more = int(np.sum(states[i] != _OK)) - 1
-        extra = f" (and {more} more column{'s' if more > 1 else ''})" if more else ""
-        keep[i] = False
-        report.add_row(
-            int(i),
-            reason,
-            f"{what} {cell} in column {feat_src[j]!r}{extra}",
-            column=feat_src[j],
-            track_id=tid(int(i)),
-        )
+    def drop_bad_values(self, feat_src: list[str]) -> np.ndarray:
+        """Drop rows with a cell that is not a usable number; the feature matrix (n_rows, n_features)."""
+        states = np.stack([self.t.parse(c)[1] for c in feat_src], axis=1)
+        X = np.stack([self.t.parse(c)[0] for c in feat_src], axis=1)
+        for i in np.flatnonzero(self.keep & (states != _OK).any(axis=1)):
+            j = int(np.flatnonzero(states[i] != _OK)[0])
+            reason, what = _STATE_NAMES[int(states[i, j])]
+            cell = _cell_text(self.t.raw[feat_src[j]], int(i))
+            more = int(np.sum(states[i] != _OK)) - 1
+            extra = f" (and {more} more column{'s' if more > 1 else ''})" if more else ""
+            self.drop(int(i), reason, f"{what} {cell} in column {feat_src[j]!r}{extra}", column=feat_src[j])
+        return X
 
-    # the same track listed several times
-    if ids is not None:
-        live = np.flatnonzero(keep & (ids != ""))
-        repeated = pd.Series(ids[live]).duplicated(keep=False).to_numpy()
-        live = live[repeated]
+    def resolve_repeated_tracks(self, duplicates: str) -> None:
+        """A track listed several times: keep one row (its majority label), or drop them all."""
+        ids, labels = self.ids, self.labels
+        assert ids is not None
+        live = np.flatnonzero(self.keep & (ids != ""))
+        live = live[pd.Series(ids[live]).duplicated(keep=False).to_numpy()]
         for _, members in pd.Series(live).groupby(ids[live], sort=False):
             idx = members.to_numpy()
-            votes = Counter(labels[idx].tolist())
-            ranked = votes.most_common()
+            ranked = Counter(labels[idx].tolist()).most_common()
             tally = ", ".join(f"{lab!r} x{k}" for lab, k in ranked)
             if len(ranked) == 1:
                 kept = int(idx[0])
                 for i in idx[1:]:
-                    keep[i] = False
-                    report.add_row(
-                        int(i), "duplicate_track", f"same track as row {kept} (kept)", track_id=tid(int(i))
-                    )
+                    self.drop(int(i), "duplicate_track", f"same track as row {kept} (kept)")
             elif duplicates == "majority" and ranked[0][1] > ranked[1][1]:
                 winner = ranked[0][0]
                 kept = int(next(i for i in idx if labels[i] == winner))
                 for i in idx:
                     if i != kept:
-                        keep[i] = False
-                        report.add_row(
+                        self.drop(
                             int(i),
                             "duplicate_track",
                             f"same track as row {kept}; labels {tally}: kept the majority {winner!r}",
-                            track_id=tid(int(i)),
                         )
             else:
                 why = "no majority" if duplicates == "majority" else "duplicates='drop'"
                 for i in idx:
-                    keep[i] = False
-                    report.add_row(
+                    self.drop(
                         int(i),
                         "conflicting_labels",
                         f"track listed {len(idx)} times with labels {tally} ({why}): all dropped",
-                        track_id=tid(int(i)),
                     )
 
-    # labels too rare to split
-    counts = Counter(labels[keep].tolist())
-    rare = {lab for lab, k in counts.items() if k < min_label_count}
-    for i in np.flatnonzero(keep & np.isin(labels, list(rare))):
-        keep[i] = False
-        report.add_row(
-            int(i),
-            "rare_label",
-            f"label {labels[i]!r} has {counts[labels[i]]} row(s), fewer than {min_label_count}",
-            track_id=tid(int(i)),
+    def drop_rare_labels(self, min_label_count: int) -> None:
+        """Labels with fewer than ``min_label_count`` rows left."""
+        counts = Counter(self.labels[self.keep].tolist())
+        rare = {lab for lab, k in counts.items() if k < min_label_count}
+        for i in np.flatnonzero(self.keep & np.isin(self.labels, list(rare))):
+            self.drop(
+                int(i),
+                "rare_label",
+                f"label {self.labels[i]!r} has {counts[self.labels[i]]} row(s), fewer than {min_label_count}",
+            )
+
+    def data(
+        self, X: np.ndarray, feat_src: list[str], lmap: dict[str, Any] | None, duplicates: str
+    ) -> TabularData:
+        """The kept rows as :class:`TabularData` (at least two labels)."""
+        t, report, labels = self.t, self.report, self.labels
+        rows = np.flatnonzero(self.keep)
+        report.n_rows_out = int(rows.size)
+        left = sorted(set(labels[rows].tolist()))
+        if len(left) < 2:
+            raise DatasetError(
+                f"{len(left)} label(s) left after cleaning ({left}); a classifier needs at least two. "
+                f"Cleaning: {report.dropped_rows}",
+                source=t.name,
+            )
+        track_ids = np.array([self.tid(int(i)) or f"row{int(i)}" for i in rows], dtype=str)
+        artists = None
+        if t.artist_col is not None:
+            a = _text(t.raw[t.artist_col]).to_numpy(dtype=object)[rows]
+            named = [v if v else f"track:{k}" for v, k in zip(a, track_ids, strict=True)]
+            artists = np.array(named, dtype=object)
+        return TabularData(
+            X=X[rows].astype(np.float32),
+            y=np.asarray(labels[rows].tolist(), dtype=str),
+            track_ids=track_ids,
+            artists=artists,
+            features=list(report.features),
+            rows=rows.astype(np.int64),
+            label_column=t.label,
+            id_column=t.id_col,
+            artist_column=t.artist_col,
+            label_map=lmap,
+            duplicates=duplicates,
+            renamed={c: [k, f] for c, (k, f) in t.renames.items() if c in feat_src},
+            source=t.name,
+            cleaning=report,
+            dates=[c for c in feat_src if c in t.dates],
         )
-    rows = np.flatnonzero(keep)
-    report.n_rows_out = int(rows.size)
-    left = sorted(set(labels[rows].tolist()))
-    if len(left) < 2:
-        raise DatasetError(
-            f"{len(left)} label(s) left after cleaning ({left}); a classifier needs at least two. "
-            f"Cleaning: {report.dropped_rows}",
-            source=src_name,
-        )
-    track_ids = np.array(
-        [tid(int(i)) or f"row{int(i)}" for i in rows] if ids is not None else [f"row{int(i)}" for i in rows],
-        dtype=str,
-    )
-    artists = None
-    if artist_col is not None:
-        a = _text(raw[artist_col])
-        a = a.to_numpy(dtype=object)[rows]
-        artists = np.array(
-            [v if v else f"track:{t}" for v, t in zip(a, track_ids, strict=True)], dtype=object
-        )
-    data = TabularData(
-        X=X[rows].astype(np.float32),
-        y=np.asarray(labels[rows].tolist(), dtype=str),
-        track_ids=track_ids,
-        artists=artists,
-        features=features_out,
-        rows=rows.astype(np.int64),
-        label_column=label,
-        id_column=id_col,
-        artist_column=artist_col,
-        label_map=lmap,
-        duplicates=duplicates,
-        renamed={c: [t, f] for c, (t, f) in renames.items() if c in feat_src},
-        source=src_name,
-        cleaning=report,
-        dates=[c for c in feat_src if c in dates],
-    )
-    if report.rows:
-        log.info("%s: %d of %d rows dropped: %s", src_name, n - rows.size, n, report.dropped_rows)
-    return data, report
 
 
 # ----------------------------------------------------------------------------------------------- splits
