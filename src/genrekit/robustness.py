@@ -293,6 +293,57 @@ def _ece_from_confidence(conf: np.ndarray, correct: np.ndarray, n_bins: int) -> 
     return float(gap.sum() / max(count.sum(), 1))
 
 
+def _test_side(dataset: Dataset, split_file: str | Path | None) -> tuple[Dataset, str]:
+    """The tracks to score: the test list of ``split_file``, or all of them; and how they were chosen."""
+    if split_file is None:
+        return dataset, "all tracks"
+    from genrekit.training import make_split
+
+    test_ids = set(make_split(dataset, split_file=split_file).test)
+    dataset = dataset.subset([i for i, t in enumerate(dataset.tracks) if t.track_id in test_ids])
+    return dataset, f"test list of {split_file}"
+
+
+def _score_all(
+    jobs: list[tuple[int, str, str, str]],
+    classifiers: list[Classifier],
+    names: list[str],
+    conditions: list[tuple[str, float]],
+    load_sr: int,
+    seed: int,
+    *,
+    workers: int,
+    progress: Callable[[int, int], None] | None,
+) -> tuple[list[dict[str, Any]], list[tuple[str, str]], dict[str, float]]:
+    """Score every track, in ``workers`` processes or in order with ``progress``.
+
+    Returns the prediction records, the failures, and the seconds spent on each degradation.
+    """
+    records: list[dict[str, Any]] = []
+    failures: list[tuple[str, str]] = []
+    timing: dict[str, float] = {}
+    n_workers = max(1, int(workers))
+    if n_workers > 1 and len(jobs) > 1:
+        from joblib import Parallel, delayed
+
+        chunks = [jobs[k::n_workers] for k in range(n_workers) if jobs[k::n_workers]]
+        outs = Parallel(n_jobs=len(chunks))(
+            delayed(_score_tracks)(c, classifiers, names, conditions, load_sr, seed) for c in chunks
+        )
+    else:
+        outs = []
+        for done, job in enumerate(jobs, 1):
+            outs.append(_score_tracks([job], classifiers, names, conditions, load_sr, seed))
+            if progress is not None:
+                progress(done, len(jobs))
+    for r, f, tm in outs:
+        records += r
+        failures += f
+        for k, v in tm.items():
+            timing[k] = timing.get(k, 0.0) + v
+    return records, failures, timing
+
+
 def evaluate_robustness(
     models: Sequence[str | Path | Classifier],
     data: str | Path | Dataset,
@@ -345,13 +396,7 @@ def evaluate_robustness(
     names = _unique_names(classifiers)
     degs = list(resolve("all" if degradations is None else degradations))
     dataset = data if isinstance(data, ds_mod.Dataset) else ds_mod.load_dataset(data)
-    split_desc = "all tracks"
-    if split_file is not None:
-        from genrekit.training import make_split
-
-        test_ids = set(make_split(dataset, split_file=split_file).test)
-        dataset = dataset.subset([i for i, t in enumerate(dataset.tracks) if t.track_id in test_ids])
-        split_desc = f"test list of {split_file}"
+    dataset, split_desc = _test_side(dataset, split_file)
     if len(dataset) == 0:
         raise DatasetError("no tracks to evaluate (empty data or test list)")
     for clf, name in zip(classifiers, names, strict=True):
@@ -366,31 +411,9 @@ def evaluate_robustness(
     jobs = [(i, str(t.path), t.track_id, t.label) for i, t in enumerate(dataset.tracks)]
 
     t0 = time.perf_counter()
-    records: list[dict[str, Any]] = []
-    failures: list[tuple[str, str]] = []
-    timing: dict[str, float] = {}
-    n_workers = max(1, int(workers))
-    if n_workers > 1 and len(jobs) > 1:
-        from joblib import Parallel, delayed
-
-        chunks = [jobs[k::n_workers] for k in range(n_workers) if jobs[k::n_workers]]
-        outs = Parallel(n_jobs=len(chunks))(
-            delayed(_score_tracks)(c, classifiers, names, conditions, load_sr, seed) for c in chunks
-        )
-        for r, f, tm in outs:
-            records += r
-            failures += f
-            for k, v in tm.items():
-                timing[k] = timing.get(k, 0.0) + v
-    else:
-        for done, job in enumerate(jobs, 1):
-            r, f, tm = _score_tracks([job], classifiers, names, conditions, load_sr, seed)
-            records += r
-            failures += f
-            for k, v in tm.items():
-                timing[k] = timing.get(k, 0.0) + v
-            if progress is not None:
-                progress(done, len(jobs))
+    records, failures, timing = _score_all(
+        jobs, classifiers, names, conditions, load_sr, seed, workers=workers, progress=progress
+    )
     if not records:
         raise DatasetError(f"no track could be scored; first problem: {failures[:1]}")
     pred = pd.DataFrame.from_records(records)
