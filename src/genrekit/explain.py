@@ -237,6 +237,22 @@ def _track_scores(
     return acc, ll
 
 
+def _permutation_units(
+    names: Sequence[str], feature_groups: Mapping[str, Sequence[str]] | None
+) -> dict[str, list[int]]:
+    """What is permuted together: each column alone, or each named group's columns."""
+    if feature_groups is None:
+        return {n: [i] for i, n in enumerate(names)}
+    col = {n: i for i, n in enumerate(names)}
+    units: dict[str, list[int]] = {}
+    for gname, members in feature_groups.items():
+        missing = [m for m in members if m not in col]
+        if missing or not members:
+            raise ConfigError(f"feature group {gname!r} names unknown or no columns: {missing or members}")
+        units[str(gname)] = [col[m] for m in members]
+    return units
+
+
 def permutation_importance_table(
     model: Any,
     X: Any,
@@ -300,19 +316,7 @@ def permutation_importance_table(
     first[codes[::-1]] = np.arange(len(codes))[::-1]
     keys_true = np.array([index[v] for v in y_s[first]], dtype=np.int64)
 
-    if feature_groups is None:
-        units: dict[str, list[int]] = {n: [i] for i, n in enumerate(names)}
-    else:
-        col = {n: i for i, n in enumerate(names)}
-        units = {}
-        for gname, members in feature_groups.items():
-            missing = [m for m in members if m not in col]
-            if missing or not members:
-                raise ConfigError(
-                    f"feature group {gname!r} names unknown or no columns: {missing or members}"
-                )
-            units[str(gname)] = [col[m] for m in members]
-
+    units = _permutation_units(names, feature_groups)
     base_acc, base_ll = _track_scores(np.asarray(model.predict_proba(Xa)), codes, keys_true, aggregation)
     rng = np.random.default_rng(seed)
     work = Xa.copy()
