@@ -28,7 +28,8 @@ def main() -> None:
     import dask
     from distributed import Client, LocalCluster
 
-    from genrekit.batch import BatchJob, InputItem, _limit_threads, process_chunk
+    from genrekit.batch import BatchJob, InputItem, process_chunk
+    from genrekit.batch.job import _limit_threads
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=f"{DATA}/handcrafted-logreg", help="bundle path, or musicnn")

@@ -468,14 +468,14 @@ def test_a_changed_manifest_label_redoes_the_file(corpus: Path, tmp_path: Path) 
 
 def test_error_rows_the_driver_writes_keep_the_file_facts(corpus: Path, tmp_path: Path) -> None:
     item = batch.InputItem(str(corpus / GOOD[0]))
-    row = batch._error_row(item, "Dask workers died repeatedly on this chunk")
+    row = batch.engines._error_row(item, "Dask workers died repeatedly on this chunk")
     st = os.stat(item.path)
     assert (row["size"], row["mtime_ns"], row["status"]) == (st.st_size, st.st_mtime_ns, "error")
-    index = {item.path: batch._Done(row["size"], row["mtime_ns"], None, "error")}
-    plan = list(batch._plan([item], index, retry_errors=False, memo={}))
+    index = {item.path: batch.store._Done(row["size"], row["mtime_ns"], None, "error")}
+    plan = list(batch.run._plan([item], index, retry_errors=False, memo={}))
     assert plan == [(item, "failed")]  # kept, as any error row, until --retry-errors
-    assert list(batch._plan([item], index, retry_errors=True, memo={})) == [(item, "todo")]
-    gone = batch._error_row(batch.InputItem(str(tmp_path / "gone.wav")), "x")
+    assert list(batch.run._plan([item], index, retry_errors=True, memo={})) == [(item, "todo")]
+    gone = batch.engines._error_row(batch.InputItem(str(tmp_path / "gone.wav")), "x")
     assert "size" not in gone and gone["status"] == "error"
 
 
@@ -507,7 +507,7 @@ def test_read_results_keeps_only_the_latest_attempt(tmp_path: Path) -> None:
     store = batch.ResultStore(out)
     store.acquire()
     store.open({"kind": "classify"}, {})
-    schema = batch._schema("classify", False)
+    schema = batch.store._schema("classify", False)
     row = {"path": "/a.wav", "size": 1, "mtime_ns": 1, "hash": "h", "model": "m"}
     store.write_part(
         batch.rows_to_table(
@@ -656,9 +656,9 @@ def test_local_cluster_workers_keep_thread_limits_but_not_the_malloc_trim_thresh
     # afresh, 1.5x the CPU per chunk in a Dask worker (docs/benchmarks.md). A default LocalCluster copies
     # it into this process's environment (as an earlier test's does), where it would win: clear it.
     monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
-    env = batch._worker_environ()
+    env = batch.engines._worker_environ()
     assert env["MALLOC_TRIM_THRESHOLD_"] is None and str(env.get("OMP_NUM_THREADS")) == "1"
-    with batch._dask_client(None, 1, 1) as client:
+    with batch.engines._dask_client(None, 1, 1) as client:
         names = ("MALLOC_TRIM_THRESHOLD_", "OMP_NUM_THREADS")
         got = client.submit(lambda: {k: os.environ.get(k) for k in names})
         assert got.result(timeout=120) == {"MALLOC_TRIM_THRESHOLD_": None, "OMP_NUM_THREADS": "1"}
