@@ -10,9 +10,9 @@ from genrekit.models.classical import CLASSICAL_KINDS, make_model, param_grid
 
 #: Torch model kinds: name -> "module:ClassName" (imported lazily so classical use never imports torch).
 NEURAL_KINDS: dict[str, str] = {
-    "dnn": "genrekit.models.neural:DNNClassifier",
-    "cnn": "genrekit.models.neural:CNNClassifier",
-    "musicnn-finetune": "genrekit.models.neural:MusicnnFinetuneClassifier",
+    "dnn": "genrekit.models.neural.dnn:DNNClassifier",
+    "cnn": "genrekit.models.neural.cnn:CNNClassifier",
+    "musicnn-finetune": "genrekit.models.neural.finetune:MusicnnFinetuneClassifier",
 }
 
 
