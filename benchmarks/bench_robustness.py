@@ -30,17 +30,16 @@ import pandas as pd
 
 from genrekit import datasets as ds_mod
 from genrekit.bundle import Bundle, save_bundle
-from genrekit.calibration import (
-    TemperatureScaled,
-    apply_temperature,
-    calibration_summary,
-    fit_track_temperature,
-    labels_to_index,
-    plot_reliability,
-)
+from genrekit.calibration import calibration_summary, plot_reliability
 from genrekit.features.augmenting import AugmentingExtractor, evaluate_robustness, write_robustness_report
 from genrekit.features.registry import get_extractor
 from genrekit.models.aggregate import aggregate
+from genrekit.models.calibrated import (
+    TemperatureScaled,
+    apply_temperature,
+    fit_track_temperature,
+    labels_to_index,
+)
 from genrekit.predict import Classifier
 from genrekit.training import extract_features, fit_model, make_split
 

@@ -7,6 +7,7 @@ from sklearn.linear_model import LogisticRegression
 
 from genrekit import calibration as C
 from genrekit.errors import ConfigError
+from genrekit.models import calibrated as M
 from genrekit.models.aggregate import aggregate
 
 
@@ -43,12 +44,12 @@ class OverConfident(ClassifierMixin, BaseEstimator):
 def test_fit_temperature_recovers_the_sharpening_factor(calibrated):
     z, y = calibrated
     over = softmax(3.0 * z)  # deliberately over-confident by a factor 3
-    t = C.fit_temperature(over, y)
+    t = M.fit_temperature(over, y)
     assert t == pytest.approx(3.0, rel=0.08)
-    assert C.fit_temperature(3.0 * z, y, kind="logits") == pytest.approx(t, rel=1e-3)
-    assert C.fit_temperature(z, y, kind="logits") == pytest.approx(1.0, rel=0.08)
-    scaled = C.apply_temperature(over, t)
-    assert C.nll(y, scaled) < C.nll(y, over) - 0.1
+    assert M.fit_temperature(3.0 * z, y, kind="logits") == pytest.approx(t, rel=1e-3)
+    assert M.fit_temperature(z, y, kind="logits") == pytest.approx(1.0, rel=0.08)
+    scaled = M.apply_temperature(over, t)
+    assert M.nll(y, scaled) < M.nll(y, over) - 0.1
     assert C.expected_calibration_error(y, over) > 0.1
     assert C.expected_calibration_error(y, scaled) < 0.03
     assert np.array_equal(scaled.argmax(axis=1), over.argmax(axis=1))  # accuracy unchanged
@@ -63,12 +64,12 @@ def test_temperature_scaling_lowers_validation_log_loss_of_an_overconfident_mode
     over = OverConfident(base, power=4.0)
     X_val, y_val = X[800:1200], y[800:1200]
     X_test, y_test = X[1200:], y[1200:]
-    scaled = C.TemperatureScaled(over).fit(X_val, y_val)
+    scaled = M.TemperatureScaled(over).fit(X_val, y_val)
     assert scaled.temperature_ > 2.0
     classes = list(scaled.classes_)
-    yv, yt = C.labels_to_index(y_val, classes), C.labels_to_index(y_test, classes)
-    assert C.nll(yv, scaled.predict_proba(X_val)) < C.nll(yv, over.predict_proba(X_val)) - 0.2
-    assert C.nll(yt, scaled.predict_proba(X_test)) < C.nll(yt, over.predict_proba(X_test))
+    yv, yt = M.labels_to_index(y_val, classes), M.labels_to_index(y_test, classes)
+    assert M.nll(yv, scaled.predict_proba(X_val)) < M.nll(yv, over.predict_proba(X_val)) - 0.2
+    assert M.nll(yt, scaled.predict_proba(X_test)) < M.nll(yt, over.predict_proba(X_test))
     assert C.expected_calibration_error(yt, scaled.predict_proba(X_test)) < C.expected_calibration_error(
         yt, over.predict_proba(X_test)
     )
@@ -79,16 +80,16 @@ def test_temperature_scaled_follows_the_sklearn_contract(rng):
     X = rng.standard_normal((60, 3))
     y = np.where(X[:, 0] > 0, "hi", "lo")
     inner = LogisticRegression().fit(X, y)
-    m = C.TemperatureScaled(inner, 2.0)
+    m = M.TemperatureScaled(inner, 2.0)
     assert list(m.classes_) == ["hi", "lo"]
     p = m.predict_proba(X)
     assert p.shape == (60, 2) and np.allclose(p.sum(axis=1), 1.0)
-    assert np.allclose(p, C.apply_temperature(inner.predict_proba(X), 2.0))
-    assert np.allclose(C.TemperatureScaled(inner, 1.0).predict_proba(X), inner.predict_proba(X))
+    assert np.allclose(p, M.apply_temperature(inner.predict_proba(X), 2.0))
+    assert np.allclose(M.TemperatureScaled(inner, 1.0).predict_proba(X), inner.predict_proba(X))
     assert m.get_params()["temperature"] == 2.0
     assert clone(m).temperature == 2.0
     with pytest.raises(ConfigError, match="temperature"):
-        C.TemperatureScaled(inner, 0.0).predict_proba(X)
+        M.TemperatureScaled(inner, 0.0).predict_proba(X)
 
 
 def test_track_temperature_matches_track_level_fit_for_mean_log(rng):
@@ -103,15 +104,15 @@ def test_track_temperature_matches_track_level_fit_for_mean_log(rng):
     groups = np.repeat([f"t{i}" for i in range(n_tracks)], n_seg)
     classes = ["x", "y", "z"]
     labels = np.repeat(np.array(classes)[y_idx], n_seg)
-    t = C.fit_track_temperature(seg_p, labels, groups, classes, aggregation="mean_log")
+    t = M.fit_track_temperature(seg_p, labels, groups, classes, aggregation="mean_log")
     track_p, _ = aggregate(seg_p, groups, method="mean_log")
-    assert t == pytest.approx(C.fit_temperature(track_p, y_idx), rel=1e-3)
+    assert t == pytest.approx(M.fit_temperature(track_p, y_idx), rel=1e-3)
     assert t == pytest.approx(2.0, rel=0.15)
     assert softmax(seg_logits).min() > 1e-7
     # the model wrapper then gives exactly the calibrated tracks
-    scaled_tracks, _ = aggregate(C.apply_temperature(seg_p, t), groups, method="mean_log")
-    assert np.allclose(scaled_tracks, C.apply_temperature(track_p, t), atol=1e-9)
-    t_prob = C.fit_track_temperature(seg_p, labels, groups, classes, aggregation="mean_prob")
+    scaled_tracks, _ = aggregate(M.apply_temperature(seg_p, t), groups, method="mean_log")
+    assert np.allclose(scaled_tracks, M.apply_temperature(track_p, t), atol=1e-9)
+    t_prob = M.fit_track_temperature(seg_p, labels, groups, classes, aggregation="mean_prob")
     assert t_prob > 1.3
 
 
@@ -139,24 +140,24 @@ def test_ece_and_reliability_curve_on_hand_made_cases():
 
 def test_decide_answers_unsure_exactly_below_the_threshold():
     probs = {"rock": 0.6, "pop": 0.3, "jazz": 0.1}
-    assert C.decide(probs, 0.6) == ("rock", 0.6)
-    assert C.decide(probs, 0.59999) == ("rock", 0.6)
-    assert C.decide(probs, 0.60001) == (C.UNSURE, 0.6)
-    assert C.decide(probs, None) == ("rock", 0.6)
-    assert C.decide(probs, 0.0) == ("rock", 0.6)
-    assert C.decide({"a": 0.5, "b": 0.5}, 1.0) == ("unsure", 0.5)
-    assert C.decide({"b": 0.2, "a": 0.8}, 0.5) == ("a", 0.8)  # the top, not the first
+    assert M.decide(probs, 0.6) == ("rock", 0.6)
+    assert M.decide(probs, 0.59999) == ("rock", 0.6)
+    assert M.decide(probs, 0.60001) == (M.UNSURE, 0.6)
+    assert M.decide(probs, None) == ("rock", 0.6)
+    assert M.decide(probs, 0.0) == ("rock", 0.6)
+    assert M.decide({"a": 0.5, "b": 0.5}, 1.0) == ("unsure", 0.5)
+    assert M.decide({"b": 0.2, "a": 0.8}, 0.5) == ("a", 0.8)  # the top, not the first
     for bad in (-0.1, 1.5, "high"):
         with pytest.raises(ConfigError, match="min_confidence"):
-            C.decide(probs, bad)
+            M.decide(probs, bad)
     with pytest.raises(ConfigError):
-        C.decide({}, 0.5)
+        M.decide({}, 0.5)
 
 
 def test_plot_reliability_and_table(tmp_path, calibrated):
     z, y = calibrated
     over = softmax(3.0 * z)
-    curves = {"raw": (y, over), "scaled": (y, C.apply_temperature(over, 3.0))}
+    curves = {"raw": (y, over), "scaled": (y, M.apply_temperature(over, 3.0))}
     path = C.plot_reliability(curves, tmp_path / "r" / "rel.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     table = C.calibration_table(curves)
@@ -179,7 +180,7 @@ def test_calibration_section_for_a_report(tmp_path, rng):
     png = next(tmp_path.glob("reliability_*.png"))
     assert f"]({png.name})" in text
     ece = C.expected_calibration_error(
-        C.labels_to_index(run.result.track_true, classes), run.result.track_proba
+        M.labels_to_index(run.result.track_true, classes), run.result.track_proba
     )
     assert f"{ece:.4f}" in text
 
@@ -190,16 +191,16 @@ def test_a_perfect_validation_set_does_not_drive_the_temperature_to_zero(rng):
     z = rng.standard_normal((n, k))
     z[np.arange(n), y] += 6.0  # every row right
     assert (z.argmax(axis=1) == y).all()
-    assert C.fit_temperature(z, y, kind="logits", cap_confidence=False) == pytest.approx(
-        C.T_BOUNDS[0], rel=1e-3
+    assert M.fit_temperature(z, y, kind="logits", cap_confidence=False) == pytest.approx(
+        M.T_BOUNDS[0], rel=1e-3
     )
-    t = C.fit_temperature(z, y, kind="logits")
+    t = M.fit_temperature(z, y, kind="logits")
     assert t > 0.2
     assert np.mean(softmax(z / t).max(axis=1)) == pytest.approx((n + 1) / (n + 2), abs=1e-5)
     # the same at track level
     seg = softmax(np.repeat(z, 2, axis=0))
     groups = np.repeat([f"t{i}" for i in range(n)], 2)
     labels = np.repeat(np.array(list("abcd"))[y], 2)
-    tt = C.fit_track_temperature(seg, labels, groups, list("abcd"))
-    track, _ = aggregate(C.apply_temperature(seg, tt), groups)
+    tt = M.fit_track_temperature(seg, labels, groups, list("abcd"))
+    track, _ = aggregate(M.apply_temperature(seg, tt), groups)
     assert np.mean(track.max(axis=1)) == pytest.approx((n + 1) / (n + 2), abs=1e-5)

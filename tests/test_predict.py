@@ -137,8 +137,8 @@ def test_segment_times_match_the_resampled_features():
 
 
 def test_bundle_temperature_is_applied(tmp_path, monkeypatch):
-    from genrekit.calibration import TemperatureScaled
     from genrekit.features import registry
+    from genrekit.models.calibrated import TemperatureScaled
 
     monkeypatch.setitem(registry._REGISTRY, "test-loudness", f"{__name__}:LoudnessExtractor")
     from sklearn.linear_model import LogisticRegression

@@ -110,7 +110,7 @@ def test_bad_datasets(tiny_corpus, tmp_path):
 
 
 def test_calibrated_and_augmented_training(tiny_corpus, tmp_path):
-    from genrekit.calibration import TemperatureScaled
+    from genrekit.models.calibrated import TemperatureScaled
 
     res = train(
         tiny_corpus,

@@ -20,6 +20,7 @@ from genrekit.features.base import Extractor, check_finite_features
 from genrekit.features.registry import extractor_from_dict
 from genrekit.files import to_jsonable
 from genrekit.models.aggregate import AGGREGATIONS, aggregate_track
+from genrekit.models.calibrated import UNSURE, TemperatureScaled, check_min_confidence, decide
 
 
 @dataclass(frozen=True)
@@ -121,8 +122,6 @@ class Classifier:
         bundle: Bundle | None = None,
         min_confidence: float | None = None,
     ) -> None:
-        from genrekit.calibration import check_min_confidence
-
         check_min_confidence(min_confidence)
         if aggregation not in AGGREGATIONS:
             raise ConfigError(f"unknown aggregation {aggregation!r}; valid: {', '.join(AGGREGATIONS)}")
@@ -189,8 +188,6 @@ class Classifier:
         :meth:`genrekit.explain.Explanation.to_dict` (the runner-up genre, each segment's support and
         margin, the segments that argue most for and against the answer).
         """
-        from genrekit.calibration import UNSURE, decide
-
         t0 = time.perf_counter()
         _check_crop(crop_s)
         duration_s = len(y) / sr
@@ -353,8 +350,6 @@ def classifier_from_bundle(bundle: Bundle, *, name: str = "") -> Classifier:
     model = bundle.model
     temperature = bundle.extra.get("temperature")
     if temperature is not None:  # calibrated on the validation side at training time
-        from genrekit.calibration import TemperatureScaled
-
         model = TemperatureScaled(model, temperature=float(temperature))
     return Classifier(
         extractor, model, aggregation=bundle.aggregation, name=name or bundle.kind, bundle=bundle

@@ -385,7 +385,8 @@ def _calibrate(
     model: Any, val_fs: FeatureSet, test_fs: FeatureSet | None, aggregation: str
 ) -> tuple[Any, dict[str, Any]]:
     """Fit a temperature on the validation tracks; report test-side calibration before and after."""
-    from genrekit.calibration import TemperatureScaled, expected_calibration_error, labels_to_index
+    from genrekit.calibration import expected_calibration_error
+    from genrekit.models.calibrated import TemperatureScaled, labels_to_index
 
     if not len(val_fs.X):
         raise ConfigError(

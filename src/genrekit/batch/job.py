@@ -323,8 +323,8 @@ def _proba_each(model: Any, feats: list[np.ndarray]) -> list[np.ndarray | BaseEx
 
 def _classify_rows(state: _WorkerState, group: list[dict[str, Any]], signals: list[np.ndarray]) -> None:
     """Fill the prediction fields of ``group`` rows (already holding facts) in place."""
-    from genrekit.calibration import decide
     from genrekit.models.aggregate import aggregate_track
+    from genrekit.models.calibrated import decide
 
     clf, job = state.classifier, state.job
     threshold = clf.min_confidence if job.min_confidence is None else job.min_confidence

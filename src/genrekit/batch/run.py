@@ -136,7 +136,7 @@ def _prepare(job: BatchJob) -> tuple[BatchJob, dict[str, Any], dict[str, Any], _
         raise ConfigError(f"top_k must be >= 0, got {job.top_k}")
     if job.crop_s is not None and job.crop_s <= 0:
         raise ConfigError(f"crop_s must be > 0, got {job.crop_s}")
-    from genrekit.calibration import check_min_confidence
+    from genrekit.models.calibrated import check_min_confidence
 
     check_min_confidence(job.min_confidence)
     if job.kind == "classify":
