@@ -176,8 +176,8 @@ def write_report(
             ("precision", m.precision_matrix, ".2f", "precision matrix (columns normalised)"),
         ):
             name = f"{kind}_{stem}.png"
-            title = f"{run.name}: {kind} (tracks)"
-            plot_matrix(matrix, m.classes, title=title, fmt=number_format, path=out / name)
+            matrix_title = f"{run.name}: {kind} (tracks)"
+            plot_matrix(matrix, m.classes, title=matrix_title, fmt=number_format, path=out / name)
             files.append((caption, name))
         name = f"per_class_{stem}.png"
         plot_per_class(m, out / name, title=f"{run.name}: per-class scores (tracks)")
