@@ -193,7 +193,7 @@ def test_a_cut_off_mp3_is_called_truncated():
     buf = io.BytesIO()
     sf.write(buf, _tone(440, 3.0), SR, format="MP3")
     with pytest.raises(
-        AudioError, match=r"^clip.mp3: corrupt or truncated audio data \(its stream cannot be opened\)$"
+        AudioError, match=r"^clip.mp3: truncated mp3: the header declares \d+ bytes of audio data but only 300"
     ):
         cut = io.BytesIO(buf.getvalue()[:300])
         cut.name = "clip.mp3"

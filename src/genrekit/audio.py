@@ -6,14 +6,22 @@ Everything inside genrekit works on ``np.ndarray`` float32 of shape ``(n_samples
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import io
+import logging
 import os
+import re
 import shutil
+import stat
 import subprocess
+import tempfile
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 import soundfile as sf
@@ -31,6 +39,7 @@ from genrekit.config import (
 from genrekit.errors import AudioError, ConfigError, UnsupportedFormatError
 
 Source = str | os.PathLike | bytes | bytearray | BinaryIO
+log = logging.getLogger(__name__)
 
 #: Tail segments shorter than this fraction of a segment are dropped (a 30.01 s clip gives 10 x 3 s).
 MIN_TAIL_FRACTION = 0.5
@@ -61,33 +70,76 @@ def source_name(source: Source) -> str:
     return str(getattr(source, "name", "<file object>"))
 
 
-def _as_binary(source: Source, name: str) -> tuple[BinaryIO | str, str | None]:
-    """Open/check a source for soundfile; return it with its lower-case extension (None when unknown)."""
+def _path_size(path: Path, name: str) -> int:
+    """Size in bytes of a regular file at ``path``; an AudioError naming what it is otherwise.
+
+    Only ``stat`` is called: a FIFO, device or socket is never opened (opening a FIFO blocks until a
+    writer appears).
+    """
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        if path.is_symlink():
+            raise AudioError("is a broken symbolic link (its target does not exist)", source=name) from None
+        raise AudioError("file not found", source=name) from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise AudioError("is a symbolic link loop (it never resolves to a file)", source=name) from None
+        raise AudioError(f"cannot read: {exc.strerror or exc}", source=name) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise AudioError("is a directory, not an audio file", source=name)
+    if not stat.S_ISREG(st.st_mode):
+        kind = next((k for test, k in _SPECIAL_FILES if test(st.st_mode)), "special file")
+        raise AudioError(
+            f"is not a regular file (a {kind}); audio is read from regular files only", source=name
+        )
+    if st.st_size == 0:
+        raise AudioError("empty file (0 bytes)", source=name)
+    return int(st.st_size)
+
+
+_SPECIAL_FILES = (
+    (stat.S_ISFIFO, "FIFO"),
+    (stat.S_ISCHR, "character device"),
+    (stat.S_ISBLK, "block device"),
+    (stat.S_ISSOCK, "socket"),
+)
+#: Bytes read from each end of a file for the header checks (container lengths, ogg's last page).
+_PROBE_BYTES = 1 << 16
+
+
+def _as_binary(source: Source, name: str) -> tuple[BinaryIO | str, str | None, bytes]:
+    """Open/check a source for soundfile.
+
+    Returns the handle for soundfile, the lower-case extension (None when unknown) and the first bytes
+    (for :func:`sniff`). Refuses empty, non-regular, unreadable and truncated sources.
+    """
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
-        if not path.exists():
-            raise AudioError("file not found", source=name)
-        if path.is_dir():
-            raise AudioError("is a directory, not an audio file", source=name)
-        size = path.stat().st_size
-        if size == 0:
-            raise AudioError("empty file (0 bytes)", source=name)
-        with open(path, "rb") as f:
-            _raise_if_truncated(f.read(1 << 16), size, name)
-        return str(path), path.suffix.lower()
+        size = _path_size(path, name)
+        try:
+            with open(path, "rb") as f:
+                head = f.read(_PROBE_BYTES)
+                f.seek(max(0, size - _PROBE_BYTES))
+                tail = f.read(_PROBE_BYTES)
+        except OSError as exc:
+            raise AudioError(f"cannot read: {exc.strerror or exc}", source=name) from None
+        _raise_if_truncated(head, tail, size, name)
+        return str(path), path.suffix.lower(), head
     if isinstance(source, (bytes, bytearray, memoryview)):
-        if len(source) == 0:
-            raise AudioError("empty input (0 bytes)", source=name)
-        _raise_if_truncated(bytes(source[: 1 << 16]), len(source), name)
-        return io.BytesIO(bytes(source)), None
-    if hasattr(source, "read"):
+        data = bytes(source)
+        ext = None
+    elif hasattr(source, "read"):
         data = source.read()
-        if not data:
-            raise AudioError("empty input (0 bytes)", source=name)
-        _raise_if_truncated(data[: 1 << 16], len(data), name)
+        if not isinstance(data, bytes | bytearray):
+            raise AudioError("file object did not give bytes (open it in binary mode)", source=name)
         ext = Path(name).suffix.lower() or None
-        return io.BytesIO(data), ext
-    raise AudioError(f"cannot read audio from a {type(source).__name__}", source=name)
+    else:
+        raise AudioError(f"cannot read audio from a {type(source).__name__}", source=name)
+    if len(data) == 0:
+        raise AudioError("empty input (0 bytes)", source=name)
+    _raise_if_truncated(data[:_PROBE_BYTES], data[-_PROBE_BYTES:], len(data), name)
+    return io.BytesIO(bytes(data)), ext, bytes(data[:_PROBE_BYTES])
 
 
 def _wav_truncation(head: bytes, total_bytes: int) -> tuple[int, int] | None:
@@ -131,8 +183,72 @@ def _au_truncation(head: bytes, total_bytes: int) -> tuple[int, int] | None:
     return (size, present) if present < size else None
 
 
-def _raise_if_truncated(head: bytes, total_bytes: int, name: str) -> None:
-    for kind, check in (("wav", _wav_truncation), ("aiff", _aiff_truncation), ("au", _au_truncation)):
+def _ogg_truncation(head: bytes, tail: bytes) -> str | None:
+    """For an Ogg stream, why its end is missing (last page cut short, or no end-of-stream page); else None.
+
+    ``tail`` holds the file's last bytes (at least one whole page, 65,307 bytes at most, when complete).
+    """
+    if head[:4] != b"OggS":
+        return None
+    idx = tail.rfind(b"OggS")
+    while idx >= 0 and (len(tail) - idx < 27 or tail[idx + 4] != 0):  # version byte 0: a page header
+        if len(tail) - idx < 27:
+            return "its last page is cut off"
+        idx = tail.rfind(b"OggS", 0, idx)
+    if idx < 0:
+        return "no complete page at its end"
+    n_segs = tail[idx + 26]
+    table = tail[idx + 27 : idx + 27 + n_segs]
+    if len(table) < n_segs or idx + 27 + n_segs + sum(table) > len(tail):
+        return "its last page is cut off"
+    if not tail[idx + 5] & 0x04:
+        return "it ends without the end-of-stream page"
+    return None
+
+
+def _mp3_truncation(head: bytes, total_bytes: int) -> tuple[int, int] | None:
+    """For an mp3 whose Xing/Info (LAME) or VBRI tag declares its stream bytes, ``(declared, present)``.
+
+    Given only when the whole file is smaller than the declared stream (so an ID3 tag counted or not in
+    the declared bytes never makes a whole file look cut).
+    """
+    pos = 0
+    if head[:3] == b"ID3" and len(head) >= 10:  # ID3v2 tag: syncsafe size, optional footer
+        pos = 10 + sum((b & 0x7F) << (7 * (3 - i)) for i, b in enumerate(head[6:10]))
+        pos += 10 if head[5] & 0x10 else 0
+    if pos + 4 > len(head) or head[pos] != 0xFF or (head[pos + 1] & 0xE0) != 0xE0:
+        return None
+    version, layer = (head[pos + 1] >> 3) & 3, (head[pos + 1] >> 1) & 3
+    if layer != 1 or version == 1:  # layer III only; version 1 is reserved
+        return None
+    mono = head[pos + 3] >> 6 == 3
+    side = (17 if mono else 32) if version == 3 else (9 if mono else 17)
+    x = pos + 4 + side
+    declared = None
+    if head[x : x + 4] in (b"Xing", b"Info") and len(head) >= x + 16:
+        flags = int.from_bytes(head[x + 4 : x + 8], "big")
+        q = x + 8 + (4 if flags & 1 else 0)
+        if flags & 2:
+            declared = int.from_bytes(head[q : q + 4], "big")
+    elif head[pos + 36 : pos + 40] == b"VBRI" and len(head) >= pos + 50:
+        declared = int.from_bytes(head[pos + 46 : pos + 50], "big")
+    if not declared or total_bytes >= declared:
+        return None
+    return declared, total_bytes
+
+
+def _raise_if_truncated(head: bytes, tail: bytes, total_bytes: int, name: str) -> None:
+    """Refuse a file shorter than its container says.
+
+    wav/aiff/au data sizes, mp3 Xing/VBRI stream bytes, the Ogg end-of-stream page. (The decoded length
+    is compared with the header's frame count in ``_read_soundfile``.)
+    """
+    for kind, check in (
+        ("wav", _wav_truncation),
+        ("aiff", _aiff_truncation),
+        ("au", _au_truncation),
+        ("mp3", _mp3_truncation),
+    ):
         cut = check(head, total_bytes)
         if cut is not None:
             raise AudioError(
@@ -140,6 +256,108 @@ def _raise_if_truncated(head: bytes, total_bytes: int, name: str) -> None:
                 "present",
                 source=name,
             )
+    why = _ogg_truncation(head, tail)
+    if why is not None:
+        raise AudioError(f"truncated ogg: {why}, so the end of the audio is missing", source=name)
+
+
+#: Magic bytes of the containers genrekit decodes: ``(offset, bytes, kind)``.
+_MAGIC: tuple[tuple[int, bytes, str], ...] = (
+    (0, b"RIFF", "wav"),
+    (0, b"RIFX", "wav"),
+    (0, b"RF64", "wav"),
+    (0, b"BW64", "wav"),
+    (0, b"riff", "w64"),
+    (0, b"FORM", "aiff"),
+    (0, b".snd", "au"),
+    (0, b"dns.", "au"),
+    (0, b"fLaC", "flac"),
+    (0, b"OggS", "ogg"),
+    (0, b"ID3", "mp3"),
+    (0, b"caff", "caf"),
+    (0, b"Creative Voice File", "voc"),
+    (4, b"ftyp", "mp4"),
+    (0, b"\x1a\x45\xdf\xa3", "webm"),
+    (0, b"\x30\x26\xb2\x75", "asf"),
+)
+
+
+def sniff(head: bytes) -> str | None:
+    """The container kind the first bytes announce (``"wav"``, ``"mp3"``, ``"ogg"``, ...), or None."""
+    for offset, magic, kind in _MAGIC:
+        if head[offset : offset + len(magic)] == magic:
+            return kind
+    if len(head) >= 2 and head[0] == 0xFF and (head[1] & 0xE0) == 0xE0:  # an MPEG audio frame sync
+        return "mp3" if (head[1] >> 1) & 3 else "aac"
+    return None
+
+
+_stderr_lock = threading.Lock()
+_stderr_users = 0
+_stderr_saved: int | None = None
+_stderr_capture: Any = None
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr() -> Iterator[None]:
+    """Keep libmpg123's own warnings (printed by C code to file descriptor 2) off the user's terminal.
+
+    While any thread is inside, fd 2 goes to a temporary file; when the last one leaves, fd 2 is restored,
+    lines from mpg123 are logged at debug level and any other line (Python's own stderr output of that
+    moment) is written to the real stderr. Re-entrant across threads: no decode waits for another.
+    """
+    global _stderr_users, _stderr_saved, _stderr_capture
+    with _stderr_lock:
+        if _stderr_users == 0:
+            try:
+                capture = tempfile.TemporaryFile()
+                saved = os.dup(2)
+                os.dup2(capture.fileno(), 2)
+            except OSError:  # no fd 2 (a daemon) or no temp space: leave stderr alone
+                capture = None
+            if capture is None:
+                active = False
+            else:
+                _stderr_saved, _stderr_capture, active = saved, capture, True
+        else:
+            active = True
+        if active:
+            _stderr_users += 1
+    try:
+        yield
+    finally:
+        if active:
+            _release_stderr()
+
+
+def _release_stderr() -> None:
+    global _stderr_users, _stderr_saved, _stderr_capture
+    with _stderr_lock:
+        _stderr_users -= 1
+        if _stderr_users or _stderr_saved is None:
+            return
+        os.dup2(_stderr_saved, 2)
+        os.close(_stderr_saved)
+        _stderr_capture.seek(0)
+        text = _stderr_capture.read(1 << 16).decode(errors="replace")
+        _stderr_capture.close()
+        _stderr_saved = _stderr_capture = None
+    other = []
+    for line in text.splitlines():
+        if _MPG123_LINE.match(line):
+            log.debug("libmpg123: %s", line)
+        else:
+            other.append(line)
+    if other:
+        os.write(2, ("\n".join(other) + "\n").encode())
+
+
+_MPG123_LINE = re.compile(r"^(Warning|Note|Error|\[[^\]]*(libmpg123|mpg123)[^\]]*\])\b|^\[.*\.c:\d+\]")
+
+
+def _native_quiet(head: bytes) -> contextlib.AbstractContextManager[None]:
+    """:func:`_quiet_native_stderr` for mp3 input (mpg123 prints to stderr), a no-op for the rest."""
+    return _quiet_native_stderr() if sniff(head) == "mp3" else contextlib.nullcontext()
 
 
 def _check_header(sr: int, channels: int, frames: int, name: str) -> None:
@@ -162,21 +380,28 @@ def info(source: Source) -> AudioInfo:
         Missing, empty, not audio, or out-of-range sample rate / channel count.
     """
     name = source_name(source)
-    handle, ext = _as_binary(source, name)
+    handle, ext, head = _as_binary(source, name)
     try:
-        with sf.SoundFile(handle) as f:
+        with _native_quiet(head), sf.SoundFile(handle) as f:
             out = AudioInfo(name, f.samplerate, f.channels, f.frames, f.format, f.subtype)
-    except sf.LibsndfileError as exc:
+    except (sf.LibsndfileError, RuntimeError) as exc:
         if ext in FFMPEG_EXTENSIONS:
             y, sr, ch = _ffmpeg_decode(handle, name)
             out = AudioInfo(name, sr, ch, len(y), ext.lstrip(".").upper(), "ffmpeg")
         else:
-            raise _decode_error(exc, name) from None
+            raise _decode_error(exc, name, head) from None
     _check_header(out.sr, out.channels, out.frames, name)
     return out
 
 
-def _decode_error(exc: Exception, name: str) -> AudioError:
+def _decode_error(exc: Exception, name: str, head: bytes = b"") -> AudioError:
+    """Build the AudioError for a decoder's refusal.
+
+    "not an audio file" when no known header starts the bytes (libsndfile would otherwise name the last
+    format it tried, e.g. VOC).
+    """
+    if sniff(head) is None:
+        return AudioError("not an audio file (no known audio header)", source=name)
     msg = str(exc)
     low = msg.lower()
     if "format not recognised" in low or "unknown format" in low or "not recognised" in low:
@@ -298,10 +523,11 @@ def load(
         raise ConfigError(f"duration_s must be > 0, got {duration_s}")
     if sr is not None and not MIN_SAMPLE_RATE <= sr <= MAX_SAMPLE_RATE:
         raise ConfigError(f"sr must be in [{MIN_SAMPLE_RATE}, {MAX_SAMPLE_RATE}], got {sr}")
-    handle, ext = _as_binary(source, name)
+    handle, ext, head = _as_binary(source, name)
     try:
-        frames, native_sr = _read_soundfile(handle, name, offset_s, duration_s, max_duration_s)
-    except sf.LibsndfileError as exc:
+        with _native_quiet(head):
+            frames, native_sr = _read_soundfile(handle, name, offset_s, duration_s, max_duration_s)
+    except (sf.LibsndfileError, RuntimeError) as exc:
         if ext in FFMPEG_EXTENSIONS:
             if not isinstance(handle, str):
                 handle.seek(0)
@@ -325,9 +551,8 @@ def load(
             cut = duration_s is None and max_duration_s is not None and seconds > max_duration_s
             _check_max(seconds, max_duration_s, name, at_least=cut)
         else:
-            raise _decode_error(exc, name) from None
-    if not np.all(np.isfinite(frames)):
-        raise AudioError("contains non-finite samples (NaN or infinity)", source=name)
+            raise _decode_error(exc, name, head) from None
+    _check_samples(frames, name)
     y = to_mono(frames) if mono else np.ascontiguousarray(frames.T, dtype=np.float32)
     out_sr = native_sr if sr is None else sr
     if out_sr != native_sr:
@@ -360,8 +585,8 @@ def _check_max(seconds: float, max_duration_s: float | None, name: str, *, at_le
     if max_duration_s is not None and seconds > max_duration_s:
         length = "longer than" if at_least else f"{seconds:.1f} s long, over"
         raise AudioError(
-            f"audio is {length} the limit of {max_duration_s:.1f} s; read a window with "
-            "duration_s or raise max_duration_s",
+            f"audio is {length} the limit of {max_duration_s:.1f} s; classify a window of it (the CLI's "
+            "--crop-s, the service's crop_s) or raise the limit",
             source=name,
         )
 
@@ -374,7 +599,7 @@ def _read_soundfile(
     max_duration_s: float | None,
 ) -> tuple[np.ndarray, int]:
     with sf.SoundFile(handle) as f:
-        native_sr, channels, total = f.samplerate, f.channels, f.frames
+        native_sr, channels, total, fmt = f.samplerate, f.channels, f.frames, f.format
         _check_header(native_sr, channels, total, name)
         start = int(round(offset_s * native_sr))
         if start >= total:
@@ -394,13 +619,35 @@ def _read_soundfile(
             raise AudioError(f"corrupt or truncated audio data ({exc})", source=name) from None
     if len(frames) == 0:
         raise AudioError("contains no decodable audio samples (corrupt or truncated)", source=name)
-    if len(frames) < 0.9 * n and n - len(frames) > native_sr // 10:
+    if n - len(frames) > (_MPEG_SLACK_FRAMES if fmt == "MPEG" else 0):
         raise AudioError(
-            f"truncated: the header promises {n} frames from {offset_s:.3f} s but only {len(frames)} "
-            "could be decoded",
+            f"truncated: decoded {len(frames) / native_sr:.2f} s of {n / native_sr:.2f} s (the header "
+            f"declares {n} frames from {offset_s:.3f} s, {len(frames)} could be decoded)",
             source=name,
         )
     return frames, native_sr
+
+
+#: Frames an mp3 may decode short of its header's count without being truncated (two MPEG frames: the
+#: count of a stream without a LAME gapless tag is an estimate).
+_MPEG_SLACK_FRAMES = 2 * 1152
+
+#: Largest sample magnitude taken (+80 dB over full scale). Float files may go a little over 1.0; far
+#: beyond it the powers of the features overflow float32.
+MAX_SAMPLE_ABS = 1e4
+
+
+def _check_samples(frames: np.ndarray, name: str) -> None:
+    """Refuse non-finite samples and samples far beyond full scale (without numpy warnings)."""
+    if not np.all(np.isfinite(frames)):
+        raise AudioError("contains non-finite samples (NaN or infinity)", source=name)
+    peak = float(np.max(np.abs(frames))) if frames.size else 0.0
+    if peak > MAX_SAMPLE_ABS:
+        raise AudioError(
+            f"samples reach {peak:.3g}, far beyond full scale (1.0); the limit is {MAX_SAMPLE_ABS:g} "
+            "(+80 dBFS): rescale the file",
+            source=name,
+        )
 
 
 def segment_bounds(
