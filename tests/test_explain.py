@@ -113,7 +113,7 @@ def test_explain_a_classifier_on_audio_with_a_loud_and_a_quiet_half(rng):
     y = np.concatenate([0.3 * rng.standard_normal(3 * SR), 0.005 * rng.standard_normal(SR)]).astype(
         np.float32
     )
-    clf = Classifier(RmsExtractor(), LoudnessModel(), aggregation="mean_log", name="rms")
+    clf = Classifier(RmsExtractor(), LoudnessModel(), aggregation="mean_log", name="rms", noise_flatness=None)
     e = clf.explain(y, SR)
     pred = clf.predict_audio(y, SR)
     assert e.genre == pred.genre == "loud"

@@ -15,7 +15,9 @@ from schemathesis.specs.openapi.checks import negative_data_rejection, positive_
 from test_service import LABELS, Bundle, Classifier, ToyExtractor, create_app, toy_model  # noqa: E402
 
 MODEL = toy_model()
-AUDIO_APP = create_app(Classifier(ToyExtractor(), MODEL, name="toy"), max_upload_mb=1, warmup=False)
+AUDIO_APP = create_app(
+    Classifier(ToyExtractor(), MODEL, name="toy", noise_flatness=None), max_upload_mb=1, warmup=False
+)
 TABULAR_APP = create_app(
     Bundle(model=MODEL, kind="logreg", labels=LABELS, extractor=None, feature_names=["rms", "zcr"]),
     warmup=False,

@@ -552,7 +552,7 @@ def load(
             _check_max(seconds, max_duration_s, name, at_least=cut)
         else:
             raise _decode_error(exc, name, head) from None
-    _check_samples(frames, name)
+    check_samples(frames, name)
     y = to_mono(frames) if mono else np.ascontiguousarray(frames.T, dtype=np.float32)
     out_sr = native_sr if sr is None else sr
     if out_sr != native_sr:
@@ -637,7 +637,7 @@ _MPEG_SLACK_FRAMES = 2 * 1152
 MAX_SAMPLE_ABS = 1e4
 
 
-def _check_samples(frames: np.ndarray, name: str) -> None:
+def check_samples(frames: np.ndarray, name: str | None = None) -> None:
     """Refuse non-finite samples and samples far beyond full scale (without numpy warnings)."""
     if not np.all(np.isfinite(frames)):
         raise AudioError("contains non-finite samples (NaN or infinity)", source=name)

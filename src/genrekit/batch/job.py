@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from genrekit.audio import check_audible, file_digest, info, load
+from genrekit.audio import file_digest, info, load
 from genrekit.config import MAX_DURATION_S
 from genrekit.data.sources import InputItem
 from genrekit.errors import AudioError, GenreKitError, ModelError
@@ -324,7 +324,7 @@ def _proba_each(model: Any, feats: list[np.ndarray]) -> list[np.ndarray | BaseEx
 def _classify_rows(state: _WorkerState, group: list[dict[str, Any]], signals: list[np.ndarray]) -> None:
     """Fill the prediction fields of ``group`` rows (already holding facts) in place."""
     from genrekit.models.aggregate import aggregate_track
-    from genrekit.models.calibrated import decide
+    from genrekit.models.calibrated import UNSURE, decide
 
     clf, job = state.classifier, state.job
     threshold = clf.min_confidence if job.min_confidence is None else job.min_confidence
@@ -350,6 +350,8 @@ def _classify_rows(state: _WorkerState, group: list[dict[str, Any]], signals: li
             continue
         order = np.argsort(-track, kind="stable")[:k]
         genre, _ = decide({clf.classes_[int(order[0])]: float(track[order[0]])}, threshold)
+        if row.get("_unsure_reason"):  # broadband noise: as Classifier.predict_audio answers it
+            genre = UNSURE
         row.update(
             status="ok",
             n_segments=len(f),
@@ -395,6 +397,15 @@ def _features_rows(
                     }
                 )
     return out
+
+
+def _check_min_duration(y: np.ndarray, sr: int, extractor: Any) -> None:
+    """Refuse audio shorter than the extractor's minimum (as the predict path does)."""
+    if len(y) / sr < extractor.min_duration_s:
+        raise AudioError(
+            f"too short: {len(y) / sr:.3g} s of audio; the {extractor.name} features need at least "
+            f"{extractor.min_duration_s:.2f} s"
+        )
 
 
 def _fail(row: dict[str, Any], exc: BaseException) -> None:
@@ -452,8 +463,10 @@ def process_chunk(job: BatchJob, items: list[InputItem]) -> ChunkResult:
             row["size"], row["mtime_ns"], row["hash"] = _file_facts(item.path)
             y, duration_s = _load(job, item.path, sr)
             row["duration_s"] = round(duration_s, 3)
-            if job.kind == "classify":
-                check_audible(y)  # a genre of silence would be a confident-looking guess
+            if job.kind == "classify":  # the predict path's refusals: silent, too short, DC, too quiet
+                row["_unsure_reason"] = state.classifier.check_signal(y, sr)
+            else:
+                _check_min_duration(y, sr, state.extractor)
         except Exception as exc:  # noqa: BLE001 - one bad file becomes one error row
             _fail(row, exc)
             row["elapsed_s"] = round(time.perf_counter() - t0, 4)
@@ -465,6 +478,8 @@ def process_chunk(job: BatchJob, items: list[InputItem]) -> ChunkResult:
         group.append(row)
         signals.append(y)
     flush()
+    for r in rows_out:
+        r.pop("_unsure_reason", None)
     by_path = {it.path: i for i, it in enumerate(items)}
     rows_out.sort(key=lambda r: (by_path[r["path"]], r.get("segment") or 0))
     return ChunkResult(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import logging
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -11,6 +12,8 @@ from typing import Any
 
 from genrekit.config import AUDIO_EXTENSIONS
 from genrekit.errors import DatasetError
+
+log = logging.getLogger(__name__)
 
 
 # ========================================================================================================
@@ -89,7 +92,11 @@ class InputSource:
                 st = folder.stat()
                 entries = sorted(os.scandir(folder), key=lambda e: e.name)
             except OSError as exc:
-                raise DatasetError(f"cannot list folder: {exc.strerror or exc}", source=folder) from None
+                if folder == self.path:
+                    raise DatasetError(f"cannot list folder: {exc.strerror or exc}", source=folder) from None
+                log.warning("%s: cannot list folder (%s); skipped", folder, exc.strerror or exc)
+                self.ignored += 1
+                continue
             if (st.st_dev, st.st_ino) in seen_dirs:  # a symlink loop
                 continue
             seen_dirs.add((st.st_dev, st.st_ino))
@@ -98,7 +105,11 @@ class InputSource:
                 if entry.name.startswith("."):
                     self.ignored += 1
                     continue
-                if entry.is_dir():
+                try:
+                    is_dir = entry.is_dir()
+                except OSError:  # a symlink loop: not a folder; an audio name becomes an error row
+                    is_dir = False
+                if is_dir:
                     if os.path.abspath(entry.path) not in self.exclude:
                         subdirs.append(Path(entry.path))
                 elif os.path.splitext(entry.name)[1].lower() in self.extensions:

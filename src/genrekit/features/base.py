@@ -12,9 +12,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from genrekit.audio import resample, segment_bounds
+from genrekit.audio import MIN_TAIL_FRACTION, resample, segment_bounds
 from genrekit.config import config_from_dict, config_to_dict
 from genrekit.errors import AudioError
+
+#: Shortest audio an extractor with one row per whole track (``segment_s=None``) takes, in seconds.
+MIN_TRACK_S = 1.0
 
 
 def check_finite_features(feats: np.ndarray) -> np.ndarray:
@@ -68,6 +71,17 @@ class Extractor(ABC):
     @property
     def sr(self) -> int:
         return int(self.config.sr)
+
+    @property
+    def min_duration_s(self) -> float:
+        """Shortest audio (seconds) this extractor describes faithfully.
+
+        Half a segment (the library's tail rule): a shorter clip would be padded out to a whole segment
+        with copies of itself or zeros, and the model would be shown mostly padding. ``MIN_TRACK_S`` for
+        extractors with one row per whole track.
+        """
+        seg = getattr(self.config, "segment_s", None)
+        return MIN_TAIL_FRACTION * float(seg) if seg else MIN_TRACK_S
 
     # ---- computing ----------------------------------------------------------------------------------
     def __call__(self, y: np.ndarray, sr: int) -> np.ndarray:

@@ -83,6 +83,11 @@ class MusicnnMelExtractor(Extractor):
         return None if hop is None else max(1, int(round(hop * SR / FFT_HOP)))
 
     @property
+    def min_duration_s(self) -> float:
+        """One whole patch, as for the musicnn extractors (the networks' training input length)."""
+        return self.patch_frames * FFT_HOP / SR
+
+    @property
     def frame_shape(self) -> tuple[int, int]:
         return (N_MELS, self.patch_frames)
 

@@ -131,6 +131,14 @@ class MusicnnExtractor(Extractor):
                 out += [f"{prefix}_midmax_{i:03d}" for i in range(network.MIDEND_CHANNELS)]
         return out
 
+    @property
+    def min_duration_s(self) -> float:
+        """One whole patch (2.992 s for the default 187 frames), the networks' training input length.
+
+        A shorter clip would be repeated or zero-padded to fill the patch.
+        """
+        return self.config.patch_frames * FFT_HOP / SR
+
     # ---- computing ----------------------------------------------------------------------------------
     def patches(self, y: np.ndarray) -> np.ndarray:
         """Log-mel patches of ``y`` (at 16 kHz), ``(n_patches, patch_frames, 96)`` float32."""
