@@ -88,7 +88,7 @@ BAD = {
     "x/notaudio.wav": "not an audio file",
     "y/empty.flac": "empty file",
     "y/z/truncated.wav": "truncated",
-    "x/short.wav": "too short for the tiny extractor",
+    "x/short.wav": "too short: 0.05 s of audio",
 }
 
 
@@ -637,14 +637,18 @@ def test_musicnn_batches_give_the_predict_path_answers(corpus: Path, tmp_path: P
         clf = load_model(None)
     except ModelError as exc:  # pragma: no cover - the musicnn weights package is not installed
         pytest.skip(str(exc))
-    listing = tmp_path / "three.txt"
-    listing.write_text("".join(f"{corpus / rel}\n" for rel in GOOD[:3]) + f"{corpus / 'y/empty.flac'}\n")
+    clips = [tmp_path / f"long{i}.wav" for i in range(3)]  # musicnn takes one whole 3 s patch at least
+    for i, clip in enumerate(clips):
+        sf.write(clip, _tone(300 if i % 2 else 2500, 3.5 + 0.5 * i, seed=i), SR)
+    listing = tmp_path / "four.txt"
+    listing.write_text("".join(f"{c}\n" for c in clips) + f"{corpus / 'x/clip00.wav'}\n")
     res = batch.classify_batch(listing, tmp_path / "o", chunk_size=4, top_k=0)  # one chunk: one musicnn batch
-    assert (res.ok, res.errors) == (3, 1)
+    assert (res.ok, res.errors) == (3, 1)  # the 1.5 s clip00 is under one musicnn patch
     df = batch.read_results(tmp_path / "o")
-    for rel in GOOD[:3]:
-        row = df[df.path == str(corpus / rel)].iloc[0]
-        pred = clf.predict(corpus / rel)
+    assert "too short" in df[df.path == str(corpus / "x/clip00.wav")].iloc[0].error
+    for clip in clips:
+        row = df[df.path == str(clip)].iloc[0]
+        pred = clf.predict(clip)
         assert row.genre == pred.genre and row.model.startswith("musicnn@")
         assert list(row.top_genres) == list(pred.probabilities)
         np.testing.assert_allclose(row.top_probs, list(pred.probabilities.values()), atol=1e-4)

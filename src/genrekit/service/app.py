@@ -853,6 +853,7 @@ def create_app(
     @app.post("/v1/classify", response_model=ClassifyResult, response_model_exclude_unset=True,
               tags=["classify"], responses=audio_errors)
     async def classify(
+        request: Request,
         audio: Annotated[UploadFile, File(description="An audio file (wav, flac, ogg, mp3, ...).")],
         top_k: TopK = 3,
         segments: Segments = True,
@@ -861,6 +862,14 @@ def create_app(
         explain: Explain = False,
     ) -> dict[str, Any]:
         """Classify one audio file: genre, sorted probabilities, top-k and the segment timeline."""
+        n_parts = len((await request.form()).getlist("audio"))  # the form FastAPI parsed (cached)
+        if n_parts > 1:
+            raise ServiceError(
+                422,
+                f"{n_parts} `audio` parts in one request; /v1/classify takes one file per request "
+                "(send several to /v1/classify/batch)",
+                type_="ValidationError",
+            )
         served = await rt.model_for("audio")
         assert served.classifier is not None
         pred = await rt.run(
@@ -969,6 +978,12 @@ def check_rows(rows: list[dict[str, Any]]) -> None:
         if not row:
             raise ServiceError(422, f"row {i} is empty", type_="ValidationError")
         for k, v in row.items():
+            if isinstance(v, bool):  # JSON true/false: pydantic would take them as 1.0/0.0
+                raise ServiceError(
+                    422,
+                    f"row {i}, feature {k!r}: {str(v).lower()} is not a number (send 1 or 0 if you mean it)",
+                    type_="ValidationError",
+                )
             if isinstance(v, float) and not math.isfinite(v):
                 raise ServiceError(422, f"row {i}, feature {k!r}: {v} is not a finite number",
                                    type_="ValidationError")
