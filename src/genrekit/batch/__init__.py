@@ -47,6 +47,7 @@ from genrekit.batch.store import (
     LOCK_NAME,
     META_NAME,
     ResultStore,
+    export_csv,
     read_features,
     read_meta,
     read_results,
@@ -55,6 +56,7 @@ from genrekit.batch.store import (
 from genrekit.data.sources import InputItem, InputSource
 
 __all__ = [
+    "export_csv",
     "KINDS",
     "LOCK_NAME",
     "META_NAME",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import os
 import socket
@@ -339,6 +340,33 @@ def read_results(out: str | os.PathLike, *, all_attempts: bool = False) -> Any:
     if "segment" in df.columns:
         df = df.assign(segment=df["segment"].fillna(-1))
     return df.sort_values(sort, kind="stable").reset_index(drop=True)
+
+
+#: First characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection").
+FORMULA_CHARS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(v: Any) -> Any:
+    """One cell for a CSV export: lists as JSON text, formula-leading text prefixed with ``'``."""
+    if isinstance(v, np.ndarray | list | tuple):
+        v = json.dumps(np.asarray(v).tolist())
+    if isinstance(v, str) and v.startswith(FORMULA_CHARS):
+        return "'" + v
+    return v
+
+
+def export_csv(df: Any, path: str | os.PathLike) -> None:
+    """Write result rows to a CSV a spreadsheet opens safely.
+
+    List columns (``top_genres``, ``top_probs``, ``features``) become JSON text (``["blues", "rock"]``);
+    text cells starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return get a leading ``'``, so a
+    file name or error message is never run as a formula (OWASP's CSV-injection rule). Numbers stay numbers.
+    """
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype == object or str(out[col].dtype) in ("string", "str"):
+            out[col] = out[col].map(_csv_cell)
+    out.to_csv(path, index=False, quoting=csv.QUOTE_NONNUMERIC)  # text quoted: a CR inside stays a cell
 
 
 def read_features(out: str | os.PathLike) -> tuple[np.ndarray, Any, list[str]]:

@@ -200,7 +200,7 @@ def show(
     errors: Annotated[int, typer.Option(help="How many error rows to list.")] = 20,
 ) -> None:
     """Summarise a batch output: rows per status, genres or feature size, and the failed files."""
-    from genrekit.batch import read_meta, read_results
+    from genrekit.batch import export_csv, read_meta, read_results
 
     meta = read_meta(out)
     sig = meta["signature"]
@@ -223,7 +223,7 @@ def show(
     if export is not None:
         export.parent.mkdir(parents=True, exist_ok=True)
         if export.suffix.lower() == ".csv":
-            df.to_csv(export, index=False)
+            export_csv(df, export)
         else:
             df.to_parquet(export, index=False)
         console.print(f"{len(df)} rows -> {export}")

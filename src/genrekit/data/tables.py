@@ -209,6 +209,8 @@ def read_table(source: str | Path | pd.DataFrame) -> pd.DataFrame:
             sep = "," if ext == ".csv" else "\t"
             with path.open(encoding="utf-8-sig", newline="") as fh:
                 header = next(csv.reader(fh, delimiter=sep), [])
+            if len(header) == 1 and sep == "," and ";" in header[0]:  # before the cell counts: decimal
+                _semicolon_error(header[0], path)  # commas would split its rows into extra cells
             dup = sorted({c.strip() for c in header if [h.strip() for h in header].count(c.strip()) > 1})
             if dup:
                 raise DatasetError(f"the table has duplicated column names: {dup}", source=path)
@@ -226,11 +228,7 @@ def read_table(source: str | Path | pd.DataFrame) -> pd.DataFrame:
             if caught:  # rows longer than the header: fine when the extra cells are empty (trailing commas)
                 _check_extra_cells(path, sep, len(header))
             if df.shape[1] == 1 and sep == "," and ";" in str(df.columns[0]):
-                raise DatasetError(
-                    f"one column {str(df.columns[0])[:60]!r}: the file looks semicolon-separated; "
-                    "save it comma-separated (or tab-separated as .tsv)",
-                    source=path,
-                )
+                _semicolon_error(str(df.columns[0]), path)
             return df
         if ext in (".parquet", ".pq"):
             return pd.read_parquet(path)
@@ -246,6 +244,14 @@ def read_table(source: str | Path | pd.DataFrame) -> pd.DataFrame:
         raise DatasetError(str(exc), source=path) from None
     except (OSError, ValueError, UnicodeDecodeError, csv.Error) as exc:
         raise DatasetError(f"cannot read the table ({type(exc).__name__}: {exc})", source=path) from None
+
+
+def _semicolon_error(column: str, path: Path) -> None:
+    raise DatasetError(
+        f"one column {column[:60]!r}: the file looks semicolon-separated (with decimal commas?); "
+        "save it comma-separated with decimal points (or tab-separated as .tsv)",
+        source=path,
+    )
 
 
 def _check_extra_cells(path: Path, sep: str, n_columns: int) -> None:
