@@ -70,6 +70,22 @@ def source_name(source: Source) -> str:
     return str(getattr(source, "name", "<file object>"))
 
 
+class _Bytes(io.BytesIO):
+    """BytesIO for libsndfile's virtual I/O: a seek before the start stays where it is.
+
+    A corrupt header can make libsndfile seek to a negative offset; BytesIO raises ValueError there,
+    which soundfile's C callback cannot pass on (it is printed to stderr as an ignored exception).
+    """
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        try:
+            return super().seek(offset, whence)
+        except ValueError:
+            if self.closed:
+                raise
+            return self.tell()
+
+
 def _path_size(path: Path, name: str) -> int:
     """Size in bytes of a regular file at ``path``; an AudioError naming what it is otherwise.
 
@@ -139,7 +155,7 @@ def _as_binary(source: Source, name: str) -> tuple[BinaryIO | str, str | None, b
     if len(data) == 0:
         raise AudioError("empty input (0 bytes)", source=name)
     _raise_if_truncated(data[:_PROBE_BYTES], data[-_PROBE_BYTES:], len(data), name)
-    return io.BytesIO(bytes(data)), ext, bytes(data[:_PROBE_BYTES])
+    return _Bytes(bytes(data)), ext, bytes(data[:_PROBE_BYTES])
 
 
 def _wav_truncation(head: bytes, total_bytes: int) -> tuple[int, int] | None:
