@@ -98,6 +98,13 @@ def test_constant_dc_and_far_too_quiet_signals_are_refused(clf):
             clf.predict_audio(y, SR, source="x.wav")
 
 
+def test_dc_is_constant_after_resampling_too(clf, tmp_path: Path):
+    # the resampler rings at the step at both ends: the DC test looks inside 10 ms from the ends
+    path = _wav(tmp_path / "dc.wav", np.full(5 * 22050, 0.5, np.float32), sr=22050)
+    with pytest.raises(AudioError, match=r"dc.wav: is a constant \(DC\) signal"):
+        clf.predict(path)
+
+
 def test_quiet_music_still_gets_a_genre(clf):
     y = _tone(440, 2.0, seed=3)
     loud = clf.predict_audio(y, SR)
