@@ -447,7 +447,7 @@ def _load_dir(path: Path, name: str | Path) -> Bundle:
             raise bundle_error(
                 name, f"weight file {file} does not match its digest in bundle.json (modified?)"
             )
-    _check_extractor(meta, name)
+    extractor = _check_extractor(meta, name)
     model_meta = meta["model"]
     if model_meta["format"] == "skops":
         import skops.io as sio
@@ -482,6 +482,7 @@ def _load_dir(path: Path, name: str | Path) -> Bundle:
     classes = getattr(model, "classes_", None)
     if classes is None or [str(c) for c in classes] != labels:
         raise bundle_error(name, "the model's classes do not match the labels in bundle.json")
+    _check_input_width(model, extractor, meta.get("feature_names"), name)
     return Bundle(
         model=model,
         kind=model_meta["kind"],
@@ -498,17 +499,36 @@ def _load_dir(path: Path, name: str | Path) -> Bundle:
     )
 
 
-def _check_extractor(meta: dict[str, Any], name: str | Path) -> None:
+def _check_extractor(meta: dict[str, Any], name: str | Path) -> Any:
     """Build the extractor's config once: its own rules (musicnn's rate, n_mfcc <= n_mels) name the bundle."""
     spec = meta.get("extractor")
     if spec is None:
-        return
+        return None
     from genrekit.features.registry import extractor_from_dict
 
     try:
-        extractor_from_dict(spec)
+        extractor = extractor_from_dict(spec)
+        names = list(extractor.names)
     except GenreKitError as exc:
         raise bundle_error(name, f"extractor: {exc.message}") from None
+    feature_names = meta.get("feature_names")
+    if feature_names is not None and list(feature_names) != names:
+        raise bundle_error(
+            name, f"feature_names ({len(feature_names)}) do not match the {spec['name']!r} extractor's "
+            f"output ({len(names)} values)"
+        )
+    return extractor
+
+
+def _check_input_width(model: Any, extractor: Any, feature_names: list[str] | None, name: str | Path) -> None:
+    """The model must take as many values a row as the extractor (or the feature names) gives."""
+    want = len(extractor.names) if extractor is not None else None
+    if want is None and feature_names is not None:
+        want = len(feature_names)
+    shape = getattr(model, "frame_shape_", None)
+    have = int(shape[0]) * int(shape[1]) if shape is not None else getattr(model, "n_features_in_", None)
+    if want is not None and have is not None and int(have) != want:
+        raise bundle_error(name, f"the model takes rows of {have} values but its features have {want}")
 
 
 def copy_bundle(src: str | Path, dst: str | Path) -> Path:

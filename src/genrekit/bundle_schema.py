@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
 
 from genrekit.config import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 from genrekit.errors import ModelError
@@ -55,6 +55,13 @@ MAX_NAME_CHARS = 256
 MAX_FEATURES = 1 << 20
 #: Most parameters a torch network described by ``bundle.json`` may have (1 GiB of float32).
 MAX_NET_PARAMS = 1 << 28
+
+#: Cross-field limits on the extractor (genrekit's defaults: 43 frames/s, 66,150 samples and
+#: 133,250 spectrogram cells a segment, no overlap).
+MAX_FRAMES_PER_S = 2000
+MAX_SEGMENT_SAMPLES = 1 << 24
+MAX_OVERLAP = 20
+MAX_SPECTROGRAM_CELLS = 1 << 24
 
 #: The closed ranges, by field (also listed in docs/security.md).
 LIMITS: dict[str, tuple[float, float]] = {
@@ -163,8 +170,8 @@ class _Open(BaseModel):
 
 
 # ------------------------------------------------------------------------------------------ extractor
-class ExtractorConfig(_Strict):
-    """Union of the extractors' options; each extractor's own config refuses the keys it lacks."""
+class ExtractorConfig(_Open):
+    """The built-in extractors' options, bounded; each extractor's own config refuses keys it lacks."""
 
     sr: _int(*LIMITS["sr"]) | None = None
     n_fft: _int(*LIMITS["n_fft"]) | None = None
@@ -179,9 +186,39 @@ class ExtractorConfig(_Strict):
     pooled_midend: Bool = False
     batch_size: _int(*LIMITS["batch_size"]) | None = None
 
+    @model_validator(mode="after")
+    def _work_is_bounded(self) -> ExtractorConfig:
+        """Cross-field rules: each field in range can still multiply into an unbounded amount of work."""
+        sr = self.sr or 22050
+        if self.hop_length is not None and sr / self.hop_length > MAX_FRAMES_PER_S:
+            raise _Bad(
+                f"hop_length = {self.hop_length} at sr = {sr} gives {sr / self.hop_length:,.0f} frames per "
+                f"second; at most {MAX_FRAMES_PER_S:,} allowed"
+            )
+        if self.segment_s is not None:
+            if self.segment_s * sr > MAX_SEGMENT_SAMPLES:
+                raise _Bad(
+                    f"segment_s = {self.segment_s} at sr = {sr} is {self.segment_s * sr:,.0f} samples a "
+                    f"segment; at most {MAX_SEGMENT_SAMPLES:,} allowed"
+                )
+            if self.hop_s is not None and self.segment_s / self.hop_s > MAX_OVERLAP:
+                raise _Bad(
+                    f"segment_s / hop_s = {self.segment_s / self.hop_s:,.1f} (segments overlapping that "
+                    f"many times); at most {MAX_OVERLAP} allowed"
+                )
+            if self.n_fft is not None and self.hop_length is not None:
+                cells = (self.n_fft // 2 + 1) * (self.segment_s * sr / self.hop_length)
+                if cells > MAX_SPECTROGRAM_CELLS:
+                    raise _Bad(
+                        f"n_fft = {self.n_fft} with hop_length = {self.hop_length} and segment_s = "
+                        f"{self.segment_s} makes spectrograms of {cells:,.0f} cells a segment; at most "
+                        f"{MAX_SPECTROGRAM_CELLS:,} allowed"
+                    )
+        return self
+
 
 class ExtractorSpec(_Strict):
-    name: Literal["handcrafted", "logmel", "mfcc", "musicnn", "musicnn-msd", "musicnn-mtt", "musicnn-mel"]
+    name: Name  # checked against the extractor registry (which can be extended) when the bundle loads
     config: ExtractorConfig = ExtractorConfig()
 
 
@@ -355,6 +392,8 @@ def validation_message(exc: ValidationError) -> str:
         return f"{where} is not a known field"
     if kind == "value_error":
         msg = str(err.get("ctx", {}).get("error", err["msg"]))
+        if isinstance(value, dict):  # a cross-field rule: the message names the fields
+            return f"{where}: {msg}"
         return f"{where}{_show(value)} {msg}"
     if kind in ("literal_error", "enum"):
         return f"{where}{_show(value)} is not one of {err.get('ctx', {}).get('expected', '?')}"
