@@ -401,7 +401,7 @@ def _load_zip(path: Path) -> Bundle:
                         raise bundle_error(path, f"zip member {info.filename!r} appears twice")
                     by_name[info.filename] = info
                 if "bundle.json" not in by_name:
-                    raise ModelError("not a genrekit bundle (no bundle.json in the zip)", source=path)
+                    raise ModelError("not a genrekit bundle (no bundle.json)", source=path)
                 if by_name["bundle.json"].file_size > MAX_META_BYTES:
                     raise bundle_error(path, f"bundle.json is larger than {MAX_META_BYTES >> 20} MiB")
                 meta_bytes = zf.read(by_name["bundle.json"])
