@@ -87,7 +87,7 @@ def test_untrusted_types_are_refused(tmp_path, rng):
     evil = Pipeline([("f", FunctionTransformer(func=os.system))])
     sio.dump(evil, tmp_path / "evil.skops")
     _replace_weights(path, (tmp_path / "evil.skops").read_bytes())
-    with pytest.raises(ModelError, match="genrekit does not load") as exc:
+    with pytest.raises(ModelError, match="which genrekit does not load") as exc:
         load_bundle(path)
     assert "system" in str(exc.value)
 

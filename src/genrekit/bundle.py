@@ -316,12 +316,12 @@ def skops_types(file: Path, name: str | Path) -> list[str]:
     bad_nodes = sorted({kind for kind, _ in found if kind != "type" and kind not in SKOPS_NODES})
     bad_types = sorted({t for _, t in found if t not in SKOPS_ALLOWED_TYPES})
     if bad_types or bad_nodes:
-        what = f"type {bad_types[0]}" if bad_types else f"a {bad_nodes[0]}"
-        more = len(bad_types) + len(bad_nodes) - 1
+        bad = [f"type {t}" for t in bad_types] + [f"a {n}" for n in bad_nodes]
+        shown = ", ".join(bad[:4]) + (f" and {len(bad) - 4} more" if len(bad) > 4 else "")
         raise bundle_error(
             name,
-            f"model.skops holds {what}, which genrekit does not load (not in the allow-list of the "
-            f"model classes genrekit saves){f'; {more} more refused' if more > 0 else ''}",
+            f"model.skops holds {shown}, which genrekit does not load (only the model classes genrekit "
+            "saves are allowed)",
         )
     return sorted({t for _, t in found})
 
