@@ -105,6 +105,8 @@ def _float(lo: float, hi: float, *, hi_open: bool = False) -> Any:
     def check(v: Any) -> float:
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise _Bad(f"has the wrong type ({_type_name(v)}, expected a number)")
+        if isinstance(v, int) and not lo <= v <= hi:  # before float(v), which overflows past 1e308
+            raise _Bad(f"is out of range [{lo}, {hi}{')' if hi_open else ']'}")
         if not math.isfinite(v):
             raise _Bad("is not a finite number")
         if not (lo <= v < hi if hi_open else lo <= v <= hi):
@@ -420,6 +422,8 @@ def validate_meta(meta: Any, bundle: str | Path) -> BundleMeta:
     except ValidationError as exc:
         prefix = "model.config." if "NetConfig" in exc.title else ""
         raise bundle_error(bundle, prefix + validation_message(exc)) from None
+    except (ArithmeticError, TypeError, ValueError) as exc:  # pragma: no cover - a validator's own slip
+        raise bundle_error(bundle, f"bundle.json holds an unusable value ({_one_line(str(exc))})") from None
     return parsed
 
 
