@@ -74,7 +74,6 @@ def serve(
             max_in_flight=max_in_flight,
             max_queue=max_queue,
             max_duration_s=max_duration_s,
-            warmup=False,  # check_served_model has just run the model once
         )
         with _graceful_exit():
             uvicorn.run(application, **common)
