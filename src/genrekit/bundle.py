@@ -26,14 +26,77 @@ from typing import Any
 
 import numpy as np
 
+from genrekit.bundle_schema import (
+    MAX_META_BYTES,
+    bundle_error,
+    check_depth,
+    decode_meta,
+    parse_meta,
+    read_meta_text,
+    validate_meta,
+)
 from genrekit.config import genrekit_version
-from genrekit.errors import ModelError
+from genrekit.errors import GenreKitError, ModelError
 from genrekit.files import to_jsonable
 
 FORMAT = "genrekit-bundle"
 FORMAT_VERSION = 1
-#: Type-name prefixes a skops file may contain; anything else is refused.
-TRUSTED_PREFIXES: tuple[str, ...] = ("sklearn.", "numpy.", "scipy.sparse.", "genrekit.models.")
+#: The weight files a bundle may name (and the only zip members unpacked besides bundle.json).
+WEIGHT_FILES: tuple[str, ...] = ("model.skops", "model.safetensors")
+
+#: Every type a ``model.skops`` written by genrekit holds, found by saving each model family it builds
+#: (knn, logreg, rf, svm, xgboost with and without PCA, mlp; two and three classes; the search grids'
+#: variants): see ``tests/test_bundle_security.py``. Exact names, no prefixes: no function, method or
+#: other class is loaded from a bundle. ``FunctionTransformer`` is absent on purpose (genrekit never
+#: saves one).
+SKOPS_ALLOWED_TYPES: frozenset[str] = frozenset(
+    {
+        # containers and primitives
+        "builtins.dict", "builtins.list", "builtins.tuple", "builtins.str", "builtins.int",
+        "builtins.float", "builtins.bool", "builtins.NoneType",
+        # numpy arrays of plain dtypes and the MLP's random state
+        "numpy.ndarray", "numpy.float32", "numpy.float64", "numpy.int32", "numpy.int64", "numpy.intp",
+        "numpy.uint8", "numpy.bool_", "numpy.random.mtrand.RandomState",
+        # the pipelines genrekit builds (genrekit.models.classical.make_model)
+        "sklearn.pipeline.Pipeline",
+        "sklearn.preprocessing._data.StandardScaler",
+        "sklearn.preprocessing._data.PowerTransformer",
+        "sklearn.preprocessing._label.LabelBinarizer",
+        "sklearn.decomposition._pca.PCA",
+        "sklearn.linear_model._logistic.LogisticRegression",
+        "sklearn.neighbors._classification.KNeighborsClassifier",
+        "sklearn.neighbors._kd_tree.KDTree",
+        "sklearn.metrics._dist_metrics.EuclideanDistance64",
+        "sklearn.ensemble._forest.RandomForestClassifier",
+        "sklearn.tree._classes.DecisionTreeClassifier",
+        "sklearn.tree._tree.Tree",
+        "sklearn.svm._classes.SVC",
+        "sklearn.calibration.CalibratedClassifierCV",
+        "sklearn.calibration._CalibratedClassifier",
+        "sklearn.calibration._SigmoidCalibration",
+        "sklearn.neural_network._multilayer_perceptron.MLPClassifier",
+        "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
+        "genrekit.models.classical.XGBoostClassifier",
+    }
+)
+#: skops node kinds allowed: data and objects only (no FunctionNode, MethodNode, OperatorFuncNode, ...).
+SKOPS_NODES: frozenset[str] = frozenset(
+    {
+        "DictNode", "ListNode", "TupleNode", "JsonNode", "TypeNode", "ObjectNode", "NdArrayNode",
+        "TreeNode", "RandomStateNode", "CachedNode",
+    }
+)
+#: Zip limits (bundle zips, and the zip that is a skops file), checked before anything is unpacked.
+ZIP_MAX_MEMBERS = 64
+ZIP_MAX_TOTAL_BYTES = 1 << 30
+ZIP_MAX_RATIO = 200
+#: A skops file is itself a zip with one member per array (a 300-tree forest has 1,502).
+SKOPS_MAX_MEMBERS = 100_000
+#: Largest and deepest ``schema.json`` inside a skops file (a 300-tree forest's is about 5 MB, 12 deep).
+SKOPS_MAX_SCHEMA_BYTES = 256 << 20
+SKOPS_MAX_DEPTH = 100
+#: Members smaller than this are exempt from the ratio rule (a small JSON file compresses well).
+ZIP_RATIO_MIN_BYTES = 1 << 20
 
 
 
@@ -135,54 +198,223 @@ def save_bundle(bundle: Bundle, path: str | Path) -> Path:
     return path
 
 
-def read_meta(path: str | Path) -> dict[str, Any]:
-    """Read and validate ``bundle.json`` of a bundle directory."""
+def read_meta(path: str | Path, *, name: str | Path | None = None) -> dict[str, Any]:
+    """Read and validate ``bundle.json`` of a bundle directory (bounded size, depth and values).
+
+    Parameters
+    ----------
+    path : path
+        The bundle directory.
+    name : path, optional
+        How to name the bundle in errors (the user's zip when ``path`` is where it was unpacked).
+
+    Raises
+    ------
+    ModelError
+        One line naming the bundle and the field: too large, too deep, not JSON, a wrong type, a value
+        out of range, a newer format version.
+    """
     path = Path(path)
+    name = path if name is None else name
     meta_path = path / "bundle.json"
     if not meta_path.is_file():
-        raise ModelError("not a genrekit bundle (no bundle.json)", source=path)
-    try:
-        meta = json.loads(meta_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelError(f"bundle.json is not valid JSON ({exc})", source=path) from None
+        raise ModelError("not a genrekit bundle (no bundle.json)", source=name)
+    return meta_from_text(read_meta_text(meta_path, name), name)
+
+
+def meta_from_text(text: str, name: str | Path) -> dict[str, Any]:
+    """Parse and validate the text of ``bundle.json`` (see :mod:`genrekit.bundle_schema`)."""
+    meta = parse_meta(text, name)
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ModelError("bundle.json is not a genrekit bundle description", source=path)
+        raise bundle_error(name, "bundle.json is not a genrekit bundle description")
     version = meta.get("format_version")
-    if not isinstance(version, int):
-        raise ModelError("bundle.json has no format_version", source=path)
-    if version > FORMAT_VERSION:
-        raise ModelError(
+    if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
+        raise bundle_error(
+            name,
             f"bundle format version {version} is newer than this genrekit supports ({FORMAT_VERSION}); "
-            f"it was written by genrekit {meta.get('genrekit_version')}: upgrade genrekit to load it",
-            source=path,
+            f"it was written by genrekit {str(meta.get('genrekit_version'))[:64]}: upgrade genrekit to "
+            "load it",
         )
-    for key, kind in (("labels", list), ("model", dict), ("weights", dict)):
-        if key not in meta:
-            raise ModelError(f"bundle.json lacks {key!r}", source=path)
-        if not isinstance(meta[key], kind):
-            raise ModelError(f"bundle.json's {key!r} is not a JSON {kind.__name__}", source=path)
-    fmt = meta["model"].get("format")
-    wanted = {"skops": "model.skops", "safetensors": "model.safetensors"}.get(str(fmt))
-    if wanted is not None and wanted not in meta["weights"]:
-        raise ModelError(
-            f"bundle.json lists no digest for {wanted}; refusing to load it unchecked", source=path
-        )
+    validate_meta(meta, name)
+    fmt = meta["model"]["format"]
+    wanted = {"skops": "model.skops", "safetensors": "model.safetensors"}[fmt]
+    if wanted not in meta["weights"]:
+        raise bundle_error(name, f"bundle.json lists no digest for {wanted}; refusing to load it unchecked")
+    for file in meta["weights"]:
+        if file not in WEIGHT_FILES:
+            raise bundle_error(
+                name, f"weights names {file!r}; a bundle's weight files are {list(WEIGHT_FILES)}"
+            )
     return meta
 
 
-def _check_skops_types(file: Path) -> list[str]:
-    import skops.io as sio
+def _node_types(tree: Any) -> set[tuple[str, str]]:
+    """Every (node kind, type path) in a skops tree, walked without recursion and without building."""
+    from skops.io._audit import Node
+    from skops.io._utils import get_module
 
+    found: set[tuple[str, str]] = set()
+    seen: set[int] = set()
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        found.add((type(node).__name__, f"{node.module_name}.{node.class_name}"))
+        for child in node.children.values():
+            if isinstance(child, dict):
+                child = list(child.values())
+            items = child if isinstance(child, list) else [child]
+            for item in items:
+                if isinstance(item, Node):
+                    stack.append(item)
+                elif isinstance(item, type):
+                    found.add(("type", f"{get_module(item)}.{item.__name__}"))
+    return found
+
+
+def skops_types(file: Path, name: str | Path) -> list[str]:
+    """The type paths in ``file``, refused unless every one is in :data:`SKOPS_ALLOWED_TYPES`.
+
+    The zip is checked against the limits first, its ``schema.json`` for size and depth; then skops
+    builds its node tree (no object is created, nothing imported from the file runs) and every node and
+    type in it is compared with the exact allow-list, and every node kind with :data:`SKOPS_NODES`.
+
+    Raises
+    ------
+    ModelError
+        A file that is not a readable skops zip, or one holding a node kind or type outside the lists
+        (the message names the first such type).
+    """
+    from skops.io._audit import get_tree
+    from skops.io._utils import read_schema
+
+    entries = _zip_entry_count(file)
+    if entries is not None and entries > SKOPS_MAX_MEMBERS:
+        raise bundle_error(name, f"model.skops has {entries} members; at most {SKOPS_MAX_MEMBERS} allowed")
     try:
-        untrusted = sio.get_untrusted_types(file=file)
+        with zipfile.ZipFile(file) as zf:
+            infos = check_zip_limits(zf, name, what="model.skops", max_members=SKOPS_MAX_MEMBERS)
+            schema = next((i for i in infos if i.filename == "schema.json"), None)
+            if schema is None:
+                raise bundle_error(name, "model.skops is not a readable skops file (no schema.json)")
+            if schema.file_size > SKOPS_MAX_SCHEMA_BYTES:
+                raise bundle_error(name, f"model.skops has a schema.json of {schema.file_size:,} bytes; "
+                                   f"at most {SKOPS_MAX_SCHEMA_BYTES:,} allowed")
+            text = zf.read(schema).decode("utf-8", "replace")
+            check_depth(text, name, max_depth=SKOPS_MAX_DEPTH, what="model.skops's schema.json")
+            schema_obj, context = read_schema(zf)
+            tree = get_tree(schema_obj, context, trusted=None)
+    except ModelError:
+        raise
     except Exception as exc:  # noqa: BLE001 - any parse failure means a foreign or broken file
-        raise ModelError(
-            f"model.skops is not a readable skops file ({type(exc).__name__}: {exc})", source=file
+        raise bundle_error(
+            name, f"model.skops is not a readable skops file ({type(exc).__name__}: {_short(exc)})"
         ) from None
-    bad = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
-    if bad:
-        raise ModelError(f"model.skops contains types that are not trusted: {bad}", source=file)
-    return untrusted
+    found = _node_types(tree)
+    bad_nodes = sorted({kind for kind, _ in found if kind != "type" and kind not in SKOPS_NODES})
+    bad_types = sorted({t for _, t in found if t not in SKOPS_ALLOWED_TYPES})
+    if bad_types or bad_nodes:
+        bad = [f"type {t}" for t in bad_types] + [f"a {n}" for n in bad_nodes]
+        shown = ", ".join(bad[:4]) + (f" and {len(bad) - 4} more" if len(bad) > 4 else "")
+        raise bundle_error(
+            name,
+            f"model.skops holds {shown}, which genrekit does not load (only the model classes genrekit "
+            "saves are allowed)",
+        )
+    return sorted({t for _, t in found})
+
+
+def _short(exc: BaseException, limit: int = 160) -> str:
+    s = " ".join(str(exc).split())
+    return s if len(s) <= limit else s[: limit - 3] + "..."
+
+
+def check_zip_limits(
+    zf: zipfile.ZipFile, name: str | Path, *, what: str, max_members: int = ZIP_MAX_MEMBERS
+) -> list[zipfile.ZipInfo]:
+    """Refuse a zip over the member-count, size or compression-ratio limits, from its directory only.
+
+    The declared sizes are what :mod:`zipfile` enforces when a member is read (it stops at the declared
+    size and checks the CRC), so checking them here bounds what reading can produce.
+    """
+    infos = zf.infolist()
+    if len(infos) > max_members:
+        raise bundle_error(name, f"{what} has {len(infos)} members; at most {max_members} allowed")
+    total = 0
+    for info in infos:
+        if info.flag_bits & 0x1:
+            raise bundle_error(name, f"{what} member {info.filename!r} is encrypted")
+        total += info.file_size
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > ZIP_RATIO_MIN_BYTES and ratio > ZIP_MAX_RATIO:
+            raise bundle_error(
+                name,
+                f"{what} member {info.filename!r} expands {ratio:,.0f} times ({info.file_size:,} bytes); "
+                f"at most {ZIP_MAX_RATIO} times allowed (zip bomb?)",
+            )
+    if total > ZIP_MAX_TOTAL_BYTES:
+        raise bundle_error(
+            name, f"{what} unpacks to {total:,} bytes; at most {ZIP_MAX_TOTAL_BYTES:,} allowed"
+        )
+    return infos
+
+
+def _zip_entry_count(path: Path) -> int | None:
+    """Entries the zip's end record declares (read before zipfile parses the whole directory)."""
+    try:
+        with open(path, "rb") as fp:
+            end = zipfile._EndRecData(fp)  # type: ignore[attr-defined]
+    except OSError:
+        return None
+    return None if end is None else int(end[zipfile._ECD_ENTRIES_TOTAL])  # type: ignore[attr-defined]
+
+
+def _extract_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, dest: Path, name: str | Path) -> None:
+    """Copy one member to ``dest``, counting bytes (never more than its checked, declared size)."""
+    written = 0
+    with zf.open(info) as src, open(dest, "wb") as out:
+        while chunk := src.read(1 << 20):
+            written += len(chunk)
+            if written > info.file_size:  # pragma: no cover - zipfile stops at the declared size
+                raise bundle_error(name, f"zip member {info.filename!r} is longer than it declares")
+            out.write(chunk)
+
+
+def _load_zip(path: Path) -> Bundle:
+    """Load a zipped bundle: limits checked, ``bundle.json`` validated, only its weight files unpacked."""
+    entries = _zip_entry_count(path)
+    if entries is not None and entries > ZIP_MAX_MEMBERS:
+        raise bundle_error(path, f"the zip has {entries} members; at most {ZIP_MAX_MEMBERS} allowed")
+    with tempfile.TemporaryDirectory(prefix="genrekit-bundle-") as tmp:
+        try:
+            with zipfile.ZipFile(path) as zf:
+                infos = check_zip_limits(zf, path, what="the zip")
+                by_name: dict[str, zipfile.ZipInfo] = {}
+                for info in infos:
+                    member = Path(info.filename)
+                    plain = len(member.parts) == 1 and member.name not in ("", ".", "..")
+                    if member.is_absolute() or not plain or "\\" in info.filename:
+                        raise bundle_error(path, f"zip member {info.filename!r} is not a bundle file")
+                    if info.filename in by_name:
+                        raise bundle_error(path, f"zip member {info.filename!r} appears twice")
+                    by_name[info.filename] = info
+                if "bundle.json" not in by_name:
+                    raise ModelError("not a genrekit bundle (no bundle.json)", source=path)
+                if by_name["bundle.json"].file_size > MAX_META_BYTES:
+                    raise bundle_error(path, f"bundle.json is larger than {MAX_META_BYTES >> 20} MiB")
+                meta_bytes = zf.read(by_name["bundle.json"])
+                meta = meta_from_text(decode_meta(meta_bytes, path), path)
+                for file in meta["weights"]:
+                    if file not in by_name:
+                        raise bundle_error(path, f"weight file {file} is missing")
+                    _extract_member(zf, by_name[file], Path(tmp) / file, path)
+                (Path(tmp) / "bundle.json").write_bytes(meta_bytes)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, zlib.error,
+                NotImplementedError, RuntimeError) as exc:
+            raise bundle_error(path, f"damaged bundle zip ({_short(exc)})") from None
+        return _load_dir(Path(tmp), path)
 
 
 def load_bundle(path: str | Path) -> Bundle:
@@ -191,8 +423,9 @@ def load_bundle(path: str | Path) -> Bundle:
     Raises
     ------
     ModelError
-        Missing or foreign files, a newer format version, weight files whose digest does not match
-        ``bundle.json`` (tampered), or a skops file holding types outside the allow-list.
+        Missing or foreign files, a ``bundle.json`` outside its schema (types, ranges, size, depth), a
+        newer format version, a zip over its limits, weight files whose digest does not match
+        ``bundle.json`` (tampered), or a skops file holding a type outside the exact allow-list.
     """
     path = Path(path)
     if not path.exists():
@@ -200,44 +433,34 @@ def load_bundle(path: str | Path) -> Bundle:
     if path.is_file():
         if not zipfile.is_zipfile(path):
             raise ModelError("not a genrekit bundle (neither a directory nor a zip of one)", source=path)
-        with tempfile.TemporaryDirectory() as tmp:
-            try:
-                with zipfile.ZipFile(path) as zf:
-                    for info in zf.infolist():
-                        name = Path(info.filename)
-                        if name.is_absolute() or ".." in name.parts or len(name.parts) != 1:
-                            raise ModelError(
-                                f"zip member {info.filename!r} is not a bundle file", source=path
-                            )
-                    zf.extractall(tmp)
-            except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
-                raise ModelError(f"damaged bundle zip ({exc})", source=path) from None
-            try:
-                return load_bundle(Path(tmp))
-            except ModelError as exc:  # name the user's zip, not the temporary folder
-                raise ModelError(str(exc).replace(f"{tmp}: ", "", 1), source=path) from None
-    meta = read_meta(path)
-    for name, digest in meta["weights"].items():
-        if Path(name).name != name:
-            raise ModelError(f"weight file name {name!r} is not a plain file name", source=path)
-        f = path / name
+        return _load_zip(path)
+    return _load_dir(path, path)
+
+
+def _load_dir(path: Path, name: str | Path) -> Bundle:
+    meta = read_meta(path, name=name)
+    for file, digest in meta["weights"].items():
+        f = path / file
         if not f.is_file():
-            raise ModelError(f"weight file {name} is missing", source=path)
+            raise bundle_error(name, f"weight file {file} is missing")
         if _sha256(f) != digest:
-            raise ModelError(
-                f"weight file {name} does not match its digest in bundle.json (modified?)", source=path
+            raise bundle_error(
+                name, f"weight file {file} does not match its digest in bundle.json (modified?)"
             )
+    extractor = _check_extractor(meta, name)
     model_meta = meta["model"]
-    if model_meta.get("format") == "skops":
+    if model_meta["format"] == "skops":
         import skops.io as sio
 
         f = path / "model.skops"
-        trusted = _check_skops_types(f)
+        trusted = skops_types(f, name)
         try:
             model = sio.load(f, trusted=trusted)
         except Exception as exc:  # noqa: BLE001
-            raise ModelError(f"cannot load model.skops ({type(exc).__name__}: {exc})", source=path) from None
-    elif model_meta.get("format") == "safetensors":
+            raise bundle_error(
+                name, f"cannot load model.skops ({type(exc).__name__}: {_short(exc)})"
+            ) from None
+    else:
         from safetensors.numpy import load_file
 
         from genrekit.models.registry import model_class
@@ -245,17 +468,24 @@ def load_bundle(path: str | Path) -> Bundle:
         try:
             tensors = load_file(str(path / "model.safetensors"))
         except Exception as exc:  # noqa: BLE001
-            raise ModelError(f"cannot read model.safetensors ({exc})", source=path) from None
-        model = model_class(model_meta["kind"]).from_bundle_state(model_meta.get("config", {}), tensors)
-    else:
-        raise ModelError(f"unknown model format {model_meta.get('format')!r}", source=path)
+            raise bundle_error(name, f"cannot read model.safetensors ({_short(exc)})") from None
+        try:
+            model = model_class(model_meta["kind"]).from_bundle_state(model_meta.get("config", {}), tensors)
+        except GenreKitError as exc:
+            raise bundle_error(name, exc.message) from None
+        except Exception as exc:  # noqa: BLE001 - tensors that do not fit the described network
+            raise bundle_error(
+                name, f"model.safetensors does not fit the network in bundle.json ({type(exc).__name__}: "
+                f"{_short(exc)})"
+            ) from None
     labels = [str(c) for c in meta["labels"]]
     classes = getattr(model, "classes_", None)
     if classes is None or [str(c) for c in classes] != labels:
-        raise ModelError("the model's classes do not match the labels in bundle.json", source=path)
+        raise bundle_error(name, "the model's classes do not match the labels in bundle.json")
+    _check_input_width(model, extractor, meta.get("feature_names"), name)
     return Bundle(
         model=model,
-        kind=model_meta.get("kind", "unknown"),
+        kind=model_meta["kind"],
         labels=labels,
         extractor=meta.get("extractor"),
         feature_names=meta.get("feature_names"),
@@ -267,6 +497,38 @@ def load_bundle(path: str | Path) -> Bundle:
         genrekit_version=meta.get("genrekit_version", "unknown"),
         created=meta.get("created", ""),
     )
+
+
+def _check_extractor(meta: dict[str, Any], name: str | Path) -> Any:
+    """Build the extractor's config once: its own rules (musicnn's rate, n_mfcc <= n_mels) name the bundle."""
+    spec = meta.get("extractor")
+    if spec is None:
+        return None
+    from genrekit.features.registry import extractor_from_dict
+
+    try:
+        extractor = extractor_from_dict(spec)
+        names = list(extractor.names)
+    except GenreKitError as exc:
+        raise bundle_error(name, f"extractor: {exc.message}") from None
+    feature_names = meta.get("feature_names")
+    if feature_names is not None and list(feature_names) != names:
+        raise bundle_error(
+            name, f"feature_names ({len(feature_names)}) do not match the {spec['name']!r} extractor's "
+            f"output ({len(names)} values)"
+        )
+    return extractor
+
+
+def _check_input_width(model: Any, extractor: Any, feature_names: list[str] | None, name: str | Path) -> None:
+    """The model must take as many values a row as the extractor (or the feature names) gives."""
+    want = len(extractor.names) if extractor is not None else None
+    if want is None and feature_names is not None:
+        want = len(feature_names)
+    shape = getattr(model, "frame_shape_", None)
+    have = int(shape[0]) * int(shape[1]) if shape is not None else getattr(model, "n_features_in_", None)
+    if want is not None and have is not None and int(have) != want:
+        raise bundle_error(name, f"the model takes rows of {have} values but its features have {want}")
 
 
 def copy_bundle(src: str | Path, dst: str | Path) -> Path:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-from collections.abc import Iterator
-from typing import Annotated
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any
 
 import typer
 
 from genrekit.cli import app, console, handle_errors
-from genrekit.errors import unknown_name
+from genrekit.errors import GenreKitError, ModelError, unknown_name
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
@@ -58,7 +58,8 @@ def serve(
 
     if log_level not in LOG_LEVELS:
         raise unknown_name("log level", log_level, LOG_LEVELS)
-    served = load_served_model(model)  # fail here, with a one-line message, before binding the port
+    # fail here, with a one-line message (exit 5), before binding the port and so before /ready answers
+    served = check_served_model(load_served_model, model)
     console.print(
         f"serving {served.name!r} ({served.input} input, {len(served.labels)} genres) on "
         f"http://{host}:{port}  (API docs: /docs)",
@@ -85,6 +86,42 @@ def serve(
     os.environ[ENV_MAX_DURATION_S] = str(max_duration_s)
     with _graceful_exit():
         uvicorn.run("genrekit.service.app:create_app_from_env", factory=True, workers=workers, **common)
+
+
+def check_served_model(load: Callable[[Any], Any], model: str | None) -> Any:
+    """Load the model to serve and run it once on a synthetic input; any failure is one ModelError line.
+
+    A bundle that loads but cannot predict (features the model does not take, a network that fails)
+    would otherwise answer ``/ready`` and then 500 on every request.
+    """
+    import numpy as np
+
+    try:
+        served = load(model)
+        clf = served.classifier
+        if clf is not None:  # a few seconds of tones and noise at the model's rate, through the model
+            seg = getattr(clf.extractor.config, "segment_s", None) or 3.0
+            n = int(round(max(2 * seg, 3.0) * clf.sr))
+            t = np.arange(n) / clf.sr
+            rng = np.random.default_rng(0)
+            y = (0.2 * np.sin(2 * np.pi * 220 * t) + 0.05 * rng.standard_normal(n)).astype(np.float32)
+            proba = clf.model.predict_proba(clf.extractor(y, clf.sr))
+        else:
+            bundle = served.bundle
+            proba = bundle.model.predict_proba(np.zeros((1, len(bundle.feature_names or [])), np.float32))
+        proba = np.asarray(proba, dtype=np.float64)
+        if proba.ndim != 2 or proba.shape[1] != len(served.labels) or not np.isfinite(proba).all():
+            raise ModelError(f"gives probabilities of shape {proba.shape} (or not finite) on a test input")
+    except GenreKitError as exc:
+        if isinstance(exc, ModelError) and exc.source is None and model is not None:
+            raise ModelError(f"cannot serve {model}: {exc.message}") from None
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever a model fails with, the server must not start
+        raise ModelError(
+            f"cannot serve {model or 'musicnn'}: the model fails on a test input ({type(exc).__name__}: "
+            f"{' '.join(str(exc).split())[:160]})"
+        ) from None
+    return served
 
 
 @contextlib.contextmanager
