@@ -191,4 +191,4 @@ def test_feature_groups_by_stem_and_markdown():
     table.attrs["baseline"] = {"accuracy": 0.9, "log_loss": 0.3, "n_tracks": 40}
     md = importance_markdown(table, top=1)
     assert "| mfcc1 | 0.2500 | 0.0500 | 0.5000 | 0.1000 |" in md and "tempo" not in md
-    assert "40 tracks" in md
+    assert "40 tracks" in md and "0.9000 (95% CI 0.77-0.96, n=40)" in md

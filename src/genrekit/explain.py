@@ -36,7 +36,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -44,12 +44,16 @@ import pandas as pd
 from genrekit.errors import ConfigError, unknown_name
 from genrekit.models.aggregate import AGGREGATIONS, VOTE_TIE_SHARE, aggregate
 
+if TYPE_CHECKING:  # pragma: no cover
+    from genrekit.render import Section, Table
+
 __all__ = [
     "Explanation",
     "explain_track",
     "feature_groups_by_stem",
     "importance_markdown",
     "importance_section",
+    "importance_table",
     "permutation_importance_table",
     "plot_importance",
     "segment_contributions",
@@ -383,25 +387,42 @@ def feature_groups_by_stem(names: Sequence[str]) -> dict[str, list[str]]:
     return groups
 
 
+def importance_table(table: pd.DataFrame, *, top: int = 20) -> Table:
+    """The ``top`` rows of a :func:`permutation_importance_table` result as a report table."""
+    from genrekit.render import Table
+
+    rows = [
+        [
+            r.feature,
+            f"{r.accuracy_drop_mean:.4f}",
+            f"{r.accuracy_drop_std:.4f}",
+            f"{r.log_loss_increase_mean:.4f}",
+            f"{r.log_loss_increase_std:.4f}",
+        ]
+        for r in table.head(top).itertuples(index=False)
+    ]
+    return Table(["feature", "accuracy drop", "±", "log-loss increase", "±"], rows)
+
+
+def _baseline_text(table: pd.DataFrame) -> str | None:
+    from genrekit.render import fmt_accuracy
+
+    base = table.attrs.get("baseline")
+    if not base:
+        return None
+    return (
+        f"Baseline: track accuracy {fmt_accuracy(base['accuracy'], int(base['n_tracks']))}, "
+        f"log loss {base['log_loss']:.4f} on {base['n_tracks']} tracks."
+    )
+
+
 def importance_markdown(table: pd.DataFrame, *, top: int = 20) -> str:
     """The ``top`` rows of a :func:`permutation_importance_table` result as a Markdown table."""
-    lines = [
-        "| feature | accuracy drop | ± | log-loss increase | ± |",
-        "|---|---|---|---|---|",
-    ]
-    for r in table.head(top).itertuples(index=False):
-        lines.append(
-            f"| {r.feature} | {r.accuracy_drop_mean:.4f} | {r.accuracy_drop_std:.4f} | "
-            f"{r.log_loss_increase_mean:.4f} | {r.log_loss_increase_std:.4f} |"
-        )
-    base = table.attrs.get("baseline")
-    if base:
-        lines.append("")
-        lines.append(
-            f"Baseline: track accuracy {base['accuracy']:.4f}, log loss {base['log_loss']:.4f} "
-            f"on {base['n_tracks']} tracks."
-        )
-    return "\n".join(lines)
+    from genrekit.render import Paragraph, blocks_markdown
+
+    baseline = _baseline_text(table)
+    blocks = [importance_table(table, top=top)] + ([Paragraph(baseline)] if baseline else [])
+    return blocks_markdown(blocks)
 
 
 def importance_section(
@@ -417,7 +438,7 @@ def importance_section(
     seed: int = 0,
     aggregation: str = "mean_log",
     max_groups: int = 200,
-) -> tuple[tuple[str, str], pd.DataFrame]:
+) -> tuple[Section, pd.DataFrame]:
     """Permutation importance of named features for a report.
 
     The summaries of one feature (``mfcc3_mean``, ``mfcc3_var``) are permuted together
@@ -437,15 +458,16 @@ def importance_section(
 
     Returns
     -------
-    ((heading, markdown), table)
-        The section for :func:`genrekit.report.write_report`'s ``extra_sections`` and the full table.
+    (Section, table)
+        The section for :func:`genrekit.report.write_report`'s ``extra_sections`` (table, baseline
+        accuracy with its interval, the picture) and the full table.
 
     Raises
     ------
     ConfigError
         More than ``max_groups`` feature groups.
     """
-    from genrekit.render import sanitize_name
+    from genrekit.render import Figures, Paragraph, Section, sanitize_name
 
     fg = feature_groups_by_stem(names)
     if len(fg) > max_groups:
@@ -456,15 +478,17 @@ def importance_section(
     table = permutation_importance_table(
         model, X, y, groups, names, n_repeats=n_repeats, seed=seed, aggregation=aggregation, feature_groups=fg
     )
-    text = (
+    intro = (
         f"Each feature's summaries permuted together across held-out segments, {n_repeats} times; the drop "
-        "in track accuracy and the rise in track log loss, most important first.\n\n"
-        + importance_markdown(table)
+        "in track accuracy and the rise in track log loss, most important first."
     )
+    baseline = _baseline_text(table)
+    blocks: list[Any] = [Paragraph(intro), importance_table(table)]
+    blocks += [Paragraph(baseline)] if baseline else []
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         stem = f"importance_{sanitize_name(model_name)}"
         plot_importance(table, out / f"{stem}.png", title=f"{model_name}: permutation importance (tracks)")
-        text += f"\n\n![{model_name}: permutation importance]({stem}.png)"
-    return (f"Permutation importance: {model_name}", text), table
+        blocks.append(Figures([(f"{model_name}: permutation importance", f"{stem}.png")]))
+    return Section(f"Permutation importance: {model_name}", blocks), table
