@@ -33,6 +33,7 @@ scikit-learn's function cannot do that (its scorer sees rows, not tracks), hence
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "Explanation",
     "explain_track",
+    "explanation_lines",
     "feature_groups_by_stem",
     "importance_markdown",
     "importance_section",
@@ -169,11 +171,12 @@ class Explanation:
     def to_dict(self, *, top: int = 3) -> dict[str, Any]:
         """JSON-ready explanation.
 
-        Per-segment ``support``/``margin`` on the timeline, and the indices of the ``top`` segments that
-        argue most for (``strongest``) and against (``weakest``) the predicted genre.
+        Per-segment ``support``/``margin`` on the timeline, and the ``top`` segments that argue most for
+        (``strongest``: positive margin, largest first) and against (``weakest``: negative margin, most
+        negative first) the predicted genre, each as ``{"segment": index, "start_s", "end_s", "margin"}``.
+        A segment is never in both lists; either may be empty (no segment prefers the runner-up).
         """
         support, margin = self.support, self.margin
-        order = np.argsort(-margin, kind="stable")
         segs = [
             {
                 "start_s": round(float(s), 3),
@@ -184,7 +187,12 @@ class Explanation:
             }
             for (s, e), sv, mv, c in zip(self.times, support, margin, self.contributions, strict=True)
         ]
-        k = max(0, min(top, len(segs)))
+        k = max(0, top)
+        order = np.argsort(-margin, kind="stable")
+
+        def ref(i: int) -> dict[str, Any]:
+            return {"segment": i, **{key: segs[i][key] for key in ("start_s", "end_s", "margin")}}
+
         return {
             "genre": self.genre,
             "runner_up": self.runner_up,
@@ -192,9 +200,41 @@ class Explanation:
             "score_kind": self.score_kind,
             "track_margin": float(margin.sum()),
             "segments": segs,
-            "strongest": [int(i) for i in order[:k]],
-            "weakest": [int(i) for i in order[::-1][:k]],
+            "strongest": [ref(int(i)) for i in order if margin[i] > 0][:k],
+            "weakest": [ref(int(i)) for i in order[::-1] if margin[i] < 0][:k],
         }
+
+
+def _amount(value: float, method: str) -> str:
+    if method == "mean_log":
+        return f"{value:+.3f} log-odds"
+    return f"{100.0 * value:+.1f} probability points"
+
+
+def explanation_lines(explanation: Mapping[str, Any]) -> list[str]:
+    """An :meth:`Explanation.to_dict` as sentences with units, for a person (``classify --explain``).
+
+    ``mean_log``: the lead is the log of the track's probability ratio of the two genres (log-odds, in
+    nats), each segment's margin its additive share of it; ``mean_prob``/``vote``: probability points.
+    """
+    ex, method = explanation, str(explanation["method"])
+    genre, runner = ex["genre"], ex["runner_up"]
+    lead = float(ex["track_margin"])
+    how = (
+        f"{genre} is {math.exp(lead):.2f}x as likely as {runner}"
+        if method == "mean_log"
+        else "of track probability"
+    )
+    lines = [f"runner-up: {runner}; lead over it {_amount(lead, method)} ({how})"]
+    for label, key in (("for", "strongest"), ("against", "weakest")):
+        parts = [
+            f"{s['start_s']:.1f}-{s['end_s']:.1f} s ({_amount(float(s['margin']), method)})" for s in ex[key]
+        ]
+        if parts:
+            lines.append(f"segments most {label} {genre} (share of the lead): " + ", ".join(parts))
+        elif key == "weakest":
+            lines.append(f"segments most against {genre}: none (no segment prefers {runner})")
+    return lines
 
 
 def explain_track(

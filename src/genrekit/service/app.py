@@ -613,6 +613,13 @@ class ExplainedSegment(BaseModel):
     genre: str = Field(description="The segment's own top genre.")
 
 
+class ExplainedRef(BaseModel):
+    segment: int = Field(description="Index into segments.")
+    start_s: float
+    end_s: float
+    margin: float = Field(description="The segment's share for the answer minus its share for the runner-up.")
+
+
 class ExplanationResult(BaseModel):
     """Why the track got its genre: which segments argue most for and against it."""
 
@@ -622,8 +629,12 @@ class ExplanationResult(BaseModel):
     score_kind: str = Field(description="What the supports and margins add up to.")
     track_margin: float = Field(description="Sum of the segment margins: the lead over the runner-up.")
     segments: list[ExplainedSegment]
-    strongest: list[int] = Field(description="Indices into segments, most for the answer first.")
-    weakest: list[int] = Field(description="Indices into segments, most against the answer first.")
+    strongest: list[ExplainedRef] = Field(
+        description="Segments with a positive margin, most for the answer first (at most 3)."
+    )
+    weakest: list[ExplainedRef] = Field(
+        description="Segments with a negative margin (they prefer the runner-up), most against first."
+    )
 
 
 class ClassifyResult(BaseModel):

@@ -191,11 +191,10 @@
       els.whySection.hidden = true;
       return;
     }
-    const span = (i) => `${clock(ex.segments[i].start_s)}–${clock(ex.segments[i].end_s)}`;
-    const pick = (idx, keep) => idx.filter((i) => keep(ex.segments[i].margin)).map(span);
+    const span = (s) => `${clock(s.start_s)}–${clock(s.end_s)}`;
     els.whyRunner.textContent = `Runner-up: ${ex.runner_up}.`;
-    const pro = pick(ex.strongest, (m) => m > 0);
-    const con = pick(ex.weakest, (m) => m < 0);
+    const pro = (ex.strongest || []).map(span);
+    const con = (ex.weakest || []).map(span);
     els.whyFor.textContent = pro.length ? `Most for ${ex.genre}: ${pro.join(", ")}.` : "";
     els.whyAgainst.textContent = con.length
       ? `Most against (closer to ${ex.runner_up} or another genre): ${con.join(", ")}.`
