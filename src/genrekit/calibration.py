@@ -171,7 +171,8 @@ def calibration_section(
     Writes ``reliability_<model>.png`` (track level) into ``out_dir`` for every run and returns a
     :class:`genrekit.render.Section` for :func:`genrekit.report.write_report`'s ``extra_sections``: a
     table of n, accuracy (with its Wilson 95% interval), mean confidence, ECE, MCE, NLL and Brier score
-    per model, and the diagrams (embedded in the HTML report).
+    per model (best first, :func:`genrekit.report.rank_runs`), and the diagrams (embedded in the HTML
+    report).
 
     Parameters
     ----------
@@ -182,7 +183,9 @@ def calibration_section(
         The report folder.
     """
     from genrekit.render import Figures, Paragraph, Section, Table, fmt_accuracy, unique_stems
+    from genrekit.report import rank_runs
 
+    runs = rank_runs(runs)  # best first, as the report's model sections
     out = Path(out_dir)
     stems = unique_stems([f"reliability_{r.name}" for r in runs])
     rows, images = [], []
