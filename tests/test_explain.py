@@ -209,10 +209,12 @@ def test_explanation_lines_have_units_and_never_list_a_segment_twice():
     lines = explanation_lines(d)
     lead = d["track_margin"]
     ratio = f"folk is {np.exp(lead):.2f}x as likely as pop"
-    assert lines[0] == f"runner-up: pop; lead over it {lead:+.3f} log-odds ({ratio})"
-    assert "6.0-9.0 s" in lines[2] and "log-odds" in lines[2] and "6.0-9.0" not in lines[1]
+    assert lines[0] == f"runner-up: pop; folk leads it by {lead:+.3g} log-odds ({ratio})"
+    assert lines[2].startswith("segments most against folk (share of the lead, log-odds): 6.0-9.0 s -")
+    assert "6.0-9.0" not in lines[1] and "0.0-3.0 s +" in lines[1]
     # all segments agree: nothing is listed against
     agree = explain_track(np.array([[0.7, 0.3], [0.8, 0.2]]), times[:2], ["folk", "pop"], method="mean_prob")
     text = explanation_lines(agree.to_dict())
     assert text[-1] == "segments most against folk: none (no segment prefers pop)"
+    assert text[0] == "runner-up: pop; folk leads it by +50 probability points (75.0% against 25.0%)"
     assert "probability points" in text[1]

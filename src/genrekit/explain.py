@@ -205,33 +205,28 @@ class Explanation:
         }
 
 
-def _amount(value: float, method: str) -> str:
-    if method == "mean_log":
-        return f"{value:+.3f} log-odds"
-    return f"{100.0 * value:+.1f} probability points"
-
-
 def explanation_lines(explanation: Mapping[str, Any]) -> list[str]:
     """An :meth:`Explanation.to_dict` as sentences with units, for a person (``classify --explain``).
 
-    ``mean_log``: the lead is the log of the track's probability ratio of the two genres (log-odds, in
-    nats), each segment's margin its additive share of it; ``mean_prob``/``vote``: probability points.
+    ``mean_log``: the lead is the log of the ratio of the two genres' track probabilities (log-odds, in
+    nats), each segment's margin its additive share of it; ``mean_prob``/``vote``: the lead and the
+    shares are probability points (the supports add up to the answer's track probability).
     """
-    ex, method = explanation, str(explanation["method"])
+    ex = explanation
     genre, runner = ex["genre"], ex["runner_up"]
     lead = float(ex["track_margin"])
-    how = (
-        f"{genre} is {math.exp(lead):.2f}x as likely as {runner}"
-        if method == "mean_log"
-        else "of track probability"
-    )
-    lines = [f"runner-up: {runner}; lead over it {_amount(lead, method)} ({how})"]
+    if ex["method"] == "mean_log":
+        unit, scale = "log-odds", 1.0
+        how = f"{genre} is {math.exp(lead):.2f}x as likely as {runner}"
+    else:
+        unit, scale = "probability points", 100.0
+        p_top = sum(float(s["support"]) for s in ex["segments"])
+        how = f"{p_top:.1%} against {p_top - lead:.1%}"
+    lines = [f"runner-up: {runner}; {genre} leads it by {scale * lead:+.3g} {unit} ({how})"]
     for label, key in (("for", "strongest"), ("against", "weakest")):
-        parts = [
-            f"{s['start_s']:.1f}-{s['end_s']:.1f} s ({_amount(float(s['margin']), method)})" for s in ex[key]
-        ]
+        parts = [f"{s['start_s']:.1f}-{s['end_s']:.1f} s {scale * float(s['margin']):+.3g}" for s in ex[key]]
         if parts:
-            lines.append(f"segments most {label} {genre} (share of the lead): " + ", ".join(parts))
+            lines.append(f"segments most {label} {genre} (share of the lead, {unit}): " + ", ".join(parts))
         elif key == "weakest":
             lines.append(f"segments most against {genre}: none (no segment prefers {runner})")
     return lines
