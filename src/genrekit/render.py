@@ -365,11 +365,6 @@ def md_inline(text: Any) -> str:
     return _MD_ORDERED.sub(r"\1\\\2", _MD_LINE_START.sub(r"\1\\\2", text))
 
 
-def md_cell(text: Any) -> str:
-    """Text safe inside a Markdown table cell or heading (kept for callers of the old name)."""
-    return md_inline(text)
-
-
 def md_table(headers: Sequence[Any], rows: Sequence[Sequence[Any]]) -> str:
     """A GitHub-flavoured Markdown table; every cell escaped with :func:`md_inline`."""
     lines = ["| " + " | ".join(md_inline(h) for h in headers) + " |", "|" + "---|" * len(headers)]
@@ -473,12 +468,6 @@ def write_rendered(report: Report, out_dir: str | Path, stem: str = "report") ->
     write_text(md_path, render_markdown(report))
     write_text(html_path, render_html(report, out))
     return md_path, html_path
-
-
-def html_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 # ------------------------------------------------------------------------------------------ cell values
