@@ -22,8 +22,18 @@ SR = 22050
 FADE_S = 0.5
 #: (source file stem, output name, start s, length s)
 EXCERPTS = (
-    ("Hungarian_Dance_number_5_-_Allegro_in_F_sharp_minor_(string_orchestra)", "brahms_hungarian_dance_5", 0.0, 25.0),
-    ("Kevin_MacLeod_-_P_I_Tchaikovsky_Dance_of_the_Sugar_Plum_Fairy", "tchaikovsky_sugar_plum_fairy", 20.0, 25.0),
+    (
+        "Hungarian_Dance_number_5_-_Allegro_in_F_sharp_minor_(string_orchestra)",
+        "brahms_hungarian_dance_5",
+        0.0,
+        25.0,
+    ),
+    (
+        "Kevin_MacLeod_-_P_I_Tchaikovsky_Dance_of_the_Sugar_Plum_Fairy",
+        "tchaikovsky_sugar_plum_fairy",
+        20.0,
+        25.0,
+    ),
     ("Karissa_Hobbs_-_Lets_Go_Fishin", "karissa_hobbs_lets_go_fishin", 30.0, 25.0),
 )
 
