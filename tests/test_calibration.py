@@ -174,9 +174,12 @@ def test_calibration_section_for_a_report(tmp_path, rng):
     p = rng.dirichlet(np.ones(3), size=40)
     groups = np.repeat([f"t{i}" for i in range(20)], 2)
     run = ModelRun("svm/x", evaluate_predictions(y, p, groups, classes))
-    heading, text = C.calibration_section([run], tmp_path)
-    assert heading == "Calibration (track level)"
-    assert "| svm/x | 20 |" in text and "ECE" in text
+    from genrekit.render import blocks_markdown
+
+    section = C.calibration_section([run], tmp_path)
+    text = blocks_markdown(section.blocks)
+    assert section.heading == "Calibration (track level)"
+    assert "| svm/x | 20 |" in text and "ECE" in text and "95% CI" in text
     png = next(tmp_path.glob("reliability_*.png"))
     assert f"]({png.name})" in text
     ece = C.expected_calibration_error(

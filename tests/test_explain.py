@@ -97,7 +97,10 @@ def test_explain_track_points_at_the_segments_that_drove_the_answer():
     # margins add up to the track's log-odds of the top two genres
     assert e.margin.sum() == pytest.approx(np.log(track[0] / track[1]))
     d = e.to_dict(top=2)
-    assert d["weakest"][0] == 2 and d["strongest"][0] == 0
+    margin_2 = d["segments"][2]["margin"]
+    assert d["weakest"] == [{"segment": 2, "start_s": 6.0, "end_s": 9.0, "margin": margin_2}]
+    assert [s["segment"] for s in d["strongest"]] == [0, 3]  # the largest margins, times attached
+    assert d["strongest"][0]["start_s"] == 0.0 and d["strongest"][1]["end_s"] == 12.0
     assert d["segments"][2]["genre"] == "jazz" and d["segments"][2]["margin"] < 0
     assert d["track_margin"] == pytest.approx(np.log(track[0] / track[1]))
     assert d["score_kind"] == "centred mean log-probability"
@@ -191,4 +194,27 @@ def test_feature_groups_by_stem_and_markdown():
     table.attrs["baseline"] = {"accuracy": 0.9, "log_loss": 0.3, "n_tracks": 40}
     md = importance_markdown(table, top=1)
     assert "| mfcc1 | 0.2500 | 0.0500 | 0.5000 | 0.1000 |" in md and "tempo" not in md
-    assert "40 tracks" in md
+    assert "40 tracks" in md and "0.9000 (95% CI 0.77-0.96, n=40)" in md
+
+
+def test_explanation_lines_have_units_and_never_list_a_segment_twice():
+    from genrekit.explain import explanation_lines
+
+    p = np.array([[0.6, 0.4], [0.55, 0.45], [0.45, 0.55]])  # 3 segments: for, for, against
+    times = np.array([[0.0, 3.0], [3.0, 6.0], [6.0, 9.0]])
+    d = explain_track(p, times, ["folk", "pop"], method="mean_log").to_dict(top=3)
+    pro = {s["segment"] for s in d["strongest"]}
+    con = {s["segment"] for s in d["weakest"]}
+    assert pro == {0, 1} and con == {2} and not pro & con
+    lines = explanation_lines(d)
+    lead = d["track_margin"]
+    ratio = f"folk is {np.exp(lead):.2f}x as likely as pop"
+    assert lines[0] == f"runner-up: pop; folk leads it by {lead:+.3g} log-odds ({ratio})"
+    assert lines[2].startswith("segments most against folk (share of the lead, log-odds): 6.0-9.0 s -")
+    assert "6.0-9.0" not in lines[1] and "0.0-3.0 s +" in lines[1]
+    # all segments agree: nothing is listed against
+    agree = explain_track(np.array([[0.7, 0.3], [0.8, 0.2]]), times[:2], ["folk", "pop"], method="mean_prob")
+    text = explanation_lines(agree.to_dict())
+    assert text[-1] == "segments most against folk: none (no segment prefers pop)"
+    assert text[0] == "runner-up: pop; folk leads it by +50 probability points (75.0% against 25.0%)"
+    assert "probability points" in text[1]

@@ -169,7 +169,8 @@ def test_explanation_names_the_segments_for_and_against(tmp_path):
     assert "explanation" not in plain.to_dict()
     ex = clf.predict_audio(y, SR, explain=True).extra["explanation"]
     assert ex["genre"] == "loud" and ex["runner_up"] == "quiet"
-    assert ex["weakest"][0] == 2 and ex["strongest"][-1] != 2
+    assert [w["segment"] for w in ex["weakest"]] == [2] and 2 not in [s["segment"] for s in ex["strongest"]]
+    assert ex["weakest"][0]["start_s"] == ex["segments"][2]["start_s"]
     # mean_prob: margin of a segment = (p_loud - p_quiet) / n; they sum to the track's lead
     assert [s["margin"] for s in ex["segments"]] == pytest.approx([0.15, 0.15, -0.15, 0.15], abs=1e-6)
     assert ex["track_margin"] == pytest.approx(0.65 - 0.35, abs=1e-6)
@@ -183,3 +184,34 @@ def test_explanation_names_the_segments_for_and_against(tmp_path):
     assert [(s.start_s, s.end_s) for s in crop.segments] == [(2.0, 3.0), (3.0, 4.0)]
     bio = clf.predict(path.read_bytes(), crop_s=2.0, explain=True).extra["explanation"]
     assert [(s["start_s"], s["end_s"]) for s in bio["segments"]] == [(2.0, 3.0), (3.0, 4.0)]
+
+
+def test_prediction_and_classifier_read_well():
+    clf = Classifier(LoudnessExtractor(), LoudQuietModel(), aggregation="mean_prob", name="rms")
+    assert clf.labels == ["loud", "quiet"] and clf.labels is not clf.classes_
+    assert repr(clf) == (
+        "Classifier('rms': 2 labels [loud, quiet], features 'test-loudness' at 8000 Hz, "
+        "aggregation 'mean_prob')"
+    )
+    pred = clf.predict_audio(_signal([0.4] * 30), SR, source="song.wav")
+    text = repr(pred)
+    assert text.startswith(
+        "Prediction('song.wav', genre='loud', confidence=0.800, top 3: loud 80.0%, quiet 20.0%"
+    )
+    assert "30.0 s, 30 segments" in text and "probabilities" not in text and len(text) < 200
+    assert str(pred) == "song.wav: loud (loud 80%, quiet 20%; 30.0 s, 30 segments)"
+    assert repr(pred.segments[1]) == "SegmentPrediction(1.0-2.0 s: loud 80%)"
+
+
+def test_predict_takes_samples_with_their_rate():
+    clf = Classifier(LoudnessExtractor(), LoudQuietModel(), aggregation="mean_prob")
+    y = _signal([0.4, 0.4, 0.1])
+    same = clf.predict_audio(y, SR)
+    got = clf.predict(y, sr=SR)
+    assert got.probabilities == same.probabilities and len(got.segments) == 3
+    stereo = np.stack([y, y], axis=1)  # (n, channels)
+    assert clf.predict(stereo, sr=SR).probabilities == pytest.approx(same.probabilities)
+    with pytest.raises(ConfigError, match=r"predict\(y, sr=...\) or predict_audio\(y, sr\)"):
+        clf.predict(y)
+    with pytest.raises(ConfigError, match="shape"):
+        clf.predict(np.zeros((2, 2, SR), dtype=np.float32), sr=SR)

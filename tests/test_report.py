@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import base64
+import html
 import json
 import re
 import sys
@@ -11,7 +12,14 @@ import numpy as np
 import pytest
 
 from genrekit.errors import ConfigError, GenreKitError
-from genrekit.evaluate import HEADLINE_METRICS, Metrics, ModelRun, comparison_table, evaluate_predictions
+from genrekit.evaluate import (
+    HEADLINE_METRICS,
+    Metrics,
+    ModelRun,
+    comparison_table,
+    evaluate_predictions,
+    wilson_interval,
+)
 from genrekit.render import plot_comparison, plot_history, plot_matrix, plot_per_class, sanitize_name
 from genrekit.report import write_report
 
@@ -118,13 +126,13 @@ def test_html_is_self_contained_and_escaped(report_dir):
 
 def test_markdown_has_tables_and_linked_images(report_dir, runs):
     md = (report_dir / "report.md").read_text(encoding="utf-8")
-    assert md.startswith("# Test <report>")
-    assert "| model | accuracy |" in md
+    assert md.startswith("# Test \\<report\\>")  # Markdown-escaped: shown as typed, never markup
+    assert "| model | accuracy (95% CI, n tracks) |" in md
     for name in ("confusion_b_svm_co_b.png", "recall_knn_5.png", "comparison.png", "history_knn_5.png"):
         assert f"]({name})" in md
     best = comparison_table(runs).loc[0]
     assert f"{best['track_macro_f1']:.4f}" in md
-    assert "## &lt;b&gt;svm &amp; co&lt;/b&gt;" in md  # no raw HTML from model names
+    assert "## \\<b\\>svm \\& co\\</b\\>" in md  # no raw HTML from model names
     assert "a <script>alert(1)</script> note" in md  # extra sections are Markdown, passed through
 
 
@@ -188,3 +196,92 @@ def test_plotting_leaves_no_pyplot_state(tmp_path):
         assert "matplotlib.pyplot" not in sys.modules  # no backend selected, no figure manager
     else:
         assert pyplot.get_fignums() == open_before  # nothing registered, nothing left open
+
+
+# ------------------------------------------------------------------ rendered reports: no raw Markdown
+
+
+def _assert_rendered(page: str) -> list[str]:
+    """No Markdown table or image syntax left in the HTML; every picture embedded. Returns the <h2>s."""
+    assert "|---" not in page and "![" not in page
+    srcs = re.findall(r"<img [^>]*src=\"([^\"]*)\"", page)
+    assert srcs and all(s.startswith("data:image/png;base64,") for s in srcs)
+    assert page.count("<img") == len(srcs)
+    return [html.unescape(h) for h in re.findall(r"<h2>(.*?)</h2>", page)]
+
+
+def test_html_report_renders_every_section_and_orders_models_best_first(report_dir, runs):
+    page = (report_dir / "report.html").read_text(encoding="utf-8")
+    headings = _assert_rendered(page)
+    best, worst = sorted(runs, key=lambda r: -r.result.track.accuracy)
+    assert best.result.track.accuracy > worst.result.track.accuracy
+    assert headings.index(best.name) < headings.index(worst.name)
+    assert "<table>" in page and page.count("<table>") >= 2 + 3 * len(runs)
+    # every track accuracy with its Wilson interval and the test count
+    lo, hi = wilson_interval(best.result.track.accuracy * 12, 12)
+    assert f"{best.result.track.accuracy:.4f} (95% CI {lo:.2f}-{hi:.2f}, n=12)" in page
+    # the Notes extra section is Markdown rendered to HTML, raw HTML escaped
+    assert "<p>a &lt;script&gt;alert(1)&lt;/script&gt; note</p>" in page
+
+
+def test_dataset_and_parameters_read_as_text(tmp_path, runs):
+    fitted = ModelRun(
+        "svm",
+        runs[0].result,
+        fit_time_s=1.0,
+        extra={"params": {"C": 10.0, "gamma": "scale"}, "search": None},
+    )
+    info = {
+        "features": {"name": "handcrafted", "config": {"sr": 22050, "segment_s": 3.0}},
+        "genres": {"blues": 4, "jazz": 4, "rock": 4},
+    }
+    out = write_report(tmp_path / "r", [fitted, ModelRun("knn", runs[1].result)], dataset_info=info)
+    md = (out / "report.md").read_text(encoding="utf-8")
+    page = (out / "report.html").read_text(encoding="utf-8")
+    _assert_rendered(page)
+    assert "handcrafted (sr 22050, segment\\_s 3)" in md and "blues 4, jazz 4, rock 4" in md
+    assert "{" not in md.split("## Comparison")[0]  # no Python dicts in the Dataset table
+    assert "| parameters | C=10, gamma=scale |" in md and "| parameters | defaults |" in md
+    assert md.count("| parameters |") == 2 and "params" not in md and "null" not in md
+
+
+def test_rank_runs_is_best_accuracy_then_macro_f1(runs):
+    from genrekit.report import rank_runs
+
+    twin = ModelRun("twin", runs[1].result)
+    ranked = rank_runs([runs[1], runs[0], twin])
+    assert ranked[0] is runs[0] and [r.name for r in ranked[1:]] == ["knn/5", "twin"]  # stable on ties
+
+
+def test_evaluate_report_with_calibration_and_importance_renders(tmp_path, runs):
+    """The sections evaluate --report --importance adds: HTML tables and embedded pictures."""
+    import pandas as pd
+
+    from genrekit.calibration import calibration_section
+    from genrekit.explain import importance_section
+
+    rng = np.random.default_rng(3)
+    n_tracks, n_seg = 12, 3
+    y = np.repeat(np.arange(n_tracks) % 3, n_seg)
+    X = rng.normal(size=(y.size, 4))
+    X[:, 0] += 2.0 * y  # the one informative feature
+    groups = np.repeat([f"t{i}" for i in range(n_tracks)], n_seg)
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(max_iter=500).fit(X, np.asarray(CLASSES)[y])
+    out = tmp_path / "eval"
+    section, table = importance_section(
+        model, X, np.asarray(CLASSES)[y], groups, ["a_mean", "b_mean", "c", "d"], out, n_repeats=2
+    )
+    assert isinstance(table, pd.DataFrame) and table.loc[0, "feature"] == "a"
+    sections = [calibration_section(runs, out), section]
+    write_report(out, runs, title="evaluation", extra_sections=sections)
+    page = (out / "report.html").read_text(encoding="utf-8")
+    headings = _assert_rendered(page)
+    assert "Calibration (track level)" in headings and "Permutation importance: model" in headings
+    tail = page.split("<h2>Calibration (track level)</h2>")[1]
+    assert tail.count("<table>") == 2  # calibration + importance tables, rendered
+    assert tail.count("<img") == len(runs) + 1  # reliability diagrams + importance bars
+    assert "95% CI" in tail.split("<h2>Permutation")[0]
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert "](reliability_" in md and "](importance_model.png)" in md

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -215,9 +216,12 @@ def test_write_robustness_report(loud_quiet_data, tmp_path):
         assert (out / name).is_file(), name
     assert (out / "robustness.png").read_bytes()[:4] == b"\x89PNG"
     md = (out / "robustness.md").read_text()
-    assert "| quiet -20 dB | 0.500 |" in md and "![accuracy" in md
+    assert "| quiet -20 dB | 0.500 (95% CI " in md and "![accuracy" in md
     html = (out / "robustness.html").read_text()
     assert "data:image/png;base64," in html and "quiet -20 dB" in html
+    assert "|---" not in html and "![" not in html  # rendered, not raw Markdown
+    srcs = re.findall(r'<img [^>]*src="([^"]*)"', html)
+    assert len(srcs) == 1 and srcs[0].startswith("data:image/png;base64,")
     payload = json.loads((out / "robustness.json").read_text())
     assert payload["models"] == ["rms"] and len(payload["table"]) == 1 + 3
 

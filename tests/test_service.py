@@ -275,7 +275,9 @@ def test_explain_names_the_segments_against_the_answer(client):
     ex = d["explanation"]
     assert ex["genre"] == d["genre"] == "bass" and ex["runner_up"] == "treble"
     assert [s["genre"] for s in ex["segments"]] == ["bass"] * 4 + ["treble"] * 2
-    assert set(ex["weakest"][:2]) == {4, 5} and set(ex["strongest"]) <= {0, 1, 2, 3}
+    weakest = [w["segment"] for w in ex["weakest"]]
+    assert set(weakest[:2]) == {4, 5} and {s["segment"] for s in ex["strongest"]} <= {0, 1, 2, 3}
+    assert ex["weakest"][0]["start_s"] == ex["segments"][weakest[0]]["start_s"]
     assert ex["segments"][4]["margin"] < 0 < ex["segments"][0]["margin"]
     assert sum(s["margin"] for s in ex["segments"]) == pytest.approx(ex["track_margin"], abs=1e-6)
     b = client.post("/v1/classify/batch?explain=true", files=upload(audio_bytes(y))).json()

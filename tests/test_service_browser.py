@@ -7,6 +7,7 @@ browser download); skips with the reason when either is missing.
 from __future__ import annotations
 
 import base64
+import json
 import re
 import shutil
 import threading
@@ -185,4 +186,85 @@ def test_readable_on_a_phone(server_url, browser, files):
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 360, sel
     size = page.locator(".bar-label").first.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
     assert size >= 14
+    page.close()
+
+
+TIE = {
+    "source": None,
+    "genre": "folk",
+    "unsure": False,
+    "confidence": 0.331,
+    "probabilities": {"folk": 0.331, "pop": 0.327, "country": 0.2, "rock": 0.142},
+    "top_k": [
+        {"genre": "folk", "probability": 0.331},
+        {"genre": "pop", "probability": 0.327},
+        {"genre": "country", "probability": 0.2},
+        {"genre": "rock", "probability": 0.142},
+    ],
+    "duration_s": 9.0,
+    "segments": [
+        {"start_s": 3.0 * i, "end_s": 3.0 * i + 3.0, "genre": g, "probabilities": {}, "contribution": 0.1}
+        for i, g in enumerate(["folk", "pop", "folk"])
+    ],
+    "model": "musicnn",
+    "elapsed_ms": 1234.0,
+}
+
+
+def test_close_call_on_a_phone_with_a_long_file_name(server_url, browser, tmp_path, files):
+    """A 33.1% vs 32.7% answer is headlined as a close call; nothing is wider than a 360 px screen."""
+    long_name = tmp_path / ("Kevin_MacLeod_-_P_I_Tchaikovsky_Dance_of_the_Sugar_Plum_Fairy_" * 2 + ".hq.wav")
+    long_name.write_bytes(files["mix"].read_bytes())
+    page = browser.new_page(viewport={"width": 360, "height": 740}, device_scale_factor=2, is_mobile=True)
+    page.route(
+        "**/v1/classify?*",
+        lambda route: route.fulfill(status=200, content_type="application/json", body=json.dumps(TIE)),
+    )
+    page.goto(server_url + "/")
+    page.set_input_files("#file", str(long_name))
+    page.wait_for_selector("#result:not([hidden]) #bars li")
+    assert page.locator("#genre").inner_text().lower() == "folk"
+    cue = page.locator("#close-call")
+    assert cue.is_visible() and cue.inner_text() == "— close call with pop 33%"
+    legend = [page.locator("#legend li").nth(i).inner_text() for i in range(2)]
+    assert legend[0].lower().endswith("67% of the time") and legend[1].lower().endswith("33% of the time")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    page.close()
+
+
+def test_no_close_call_for_a_clear_answer(server_url, browser, files):
+    page = browser.new_page(viewport={"width": 360, "height": 740}, is_mobile=True)
+    clear = dict(TIE, top_k=[{"genre": "folk", "probability": 0.6}, {"genre": "pop", "probability": 0.3}])
+    page.route(
+        "**/v1/classify?*",
+        lambda route: route.fulfill(status=200, content_type="application/json", body=json.dumps(clear)),
+    )
+    page.goto(server_url + "/")
+    page.set_input_files("#file", str(files["mix"]))
+    page.wait_for_selector("#result:not([hidden]) #bars li")
+    assert page.locator("#close-call").is_hidden()
+    page.close()
+
+
+def test_api_docs_render_offline(server_url, browser):
+    """Swagger UI and ReDoc load from the service itself: every other host is blocked."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    outside: list[str] = []
+
+    def only_local(route):
+        if route.request.url.startswith(server_url):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_local)
+    page.goto(server_url + "/docs")
+    page.wait_for_selector(".swagger-ui .opblock-summary-path", timeout=20000)
+    assert "/v1/classify" in page.locator(".swagger-ui").inner_text()
+    page.goto(server_url + "/redoc")
+    page.wait_for_selector("redoc h1, [role=navigation]", timeout=20000)
+    assert "genrekit" in page.content() and "/v1/classify" in page.locator("redoc").inner_text()
+    # the only outside request: ReDoc's "powered by" logo, a decorative image (no option hides it)
+    assert all(url.endswith("/logo-mini.svg") for url in outside), outside
     page.close()

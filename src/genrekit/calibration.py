@@ -27,6 +27,7 @@ from genrekit.models.calibrated import (
 
 if TYPE_CHECKING:  # pragma: no cover
     from genrekit.evaluate import ModelRun
+    from genrekit.render import Section
 
 
 __all__ = [
@@ -164,12 +165,14 @@ def plot_reliability(
 
 def calibration_section(
     runs: Sequence[ModelRun], out_dir: str | Path, *, n_bins: int = DEFAULT_BINS
-) -> tuple[str, str]:
+) -> Section:
     """Reliability diagrams and calibration numbers of evaluated runs, for a report.
 
     Writes ``reliability_<model>.png`` (track level) into ``out_dir`` for every run and returns a
-    ``(heading, markdown)`` pair for :func:`genrekit.report.write_report`'s ``extra_sections``: a table
-    of n, accuracy, mean confidence, ECE, MCE, NLL and Brier score per model, and the image links.
+    :class:`genrekit.render.Section` for :func:`genrekit.report.write_report`'s ``extra_sections``: a
+    table of n, accuracy (with its Wilson 95% interval), mean confidence, ECE, MCE, NLL and Brier score
+    per model (best first, :func:`genrekit.report.rank_runs`), and the diagrams (embedded in the HTML
+    report).
 
     Parameters
     ----------
@@ -179,8 +182,10 @@ def calibration_section(
     out_dir : str or Path
         The report folder.
     """
-    from genrekit.render import md_table, unique_stems
+    from genrekit.render import Figures, Paragraph, Section, Table, fmt_accuracy, unique_stems
+    from genrekit.report import rank_runs
 
+    runs = rank_runs(runs)  # best first, as the report's model sections
     out = Path(out_dir)
     stems = unique_stems([f"reliability_{r.name}" for r in runs])
     rows, images = [], []
@@ -189,8 +194,8 @@ def calibration_section(
         y = labels_to_index(res.track_true, res.classes)
         s = calibration_summary(y, res.track_proba, n_bins=n_bins)
         rows.append(
-            [run.name, str(s["n"])]
-            + [f"{s[k]:.4f}" for k in ("accuracy", "mean_confidence", "ece", "mce", "nll", "brier")]
+            [run.name, str(s["n"]), fmt_accuracy(s["accuracy"], int(s["n"]), with_n=False)]
+            + [f"{s[k]:.4f}" for k in ("mean_confidence", "ece", "mce", "nll", "brier")]
         )
         plot_reliability(
             {run.name: (y, res.track_proba)},
@@ -198,12 +203,10 @@ def calibration_section(
             n_bins=n_bins,
             title=f"{run.name}: reliability (tracks)",
         )
-        images.append(f"![{run.name}: reliability diagram]({stem}.png)")
-    headers = ["model", "n", "accuracy", "mean confidence", "ECE", "MCE", "NLL", "Brier"]
-    text = (
-        f"Top-label expected calibration error over {n_bins} equal-width confidence bins, track level.\n\n"
-        + md_table(headers, rows)
-        + "\n\n"
-        + "\n".join(images)
+        images.append((f"{run.name}: reliability diagram", f"{stem}.png"))
+    headers = ["model", "n", "accuracy (95% CI)", "mean confidence", "ECE", "MCE", "NLL", "Brier"]
+    intro = (
+        f"Top-label expected calibration error over {n_bins} equal-width confidence bins, track level: "
+        "a well calibrated model is right about as often as it is confident (ECE near 0)."
     )
-    return "Calibration (track level)", text
+    return Section("Calibration (track level)", [Paragraph(intro), Table(headers, rows), Figures(images)])

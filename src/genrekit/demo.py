@@ -4,8 +4,11 @@
 2. scan it,
 3. compare every classical model family on hand-crafted features (grouped split) and write a report,
 4. train an SVM bundle and classify a few held-out clips with it,
-5. classify real recordings (``../shared/data/music_examples`` when present, else synthesized clips)
-   with the pretrained musicnn genre tagger, no training at all.
+5. classify real recordings with the pretrained musicnn genre tagger, no training at all: the three
+   short Creative-Commons / public-domain excerpts shipped in ``genrekit/demo_audio`` (licences in its
+   LICENSES.md), plus every audio file of the folder ``GENREKIT_EXAMPLES`` names, when set (e.g.
+   ``GENREKIT_EXAMPLES=../shared/data/music_examples``). They are classified exactly as
+   ``genrekit classify FILE`` does (whole file, same ``Classifier.predict`` call).
 
 Run ``python -m genrekit.demo [OUT_DIR] [--per-genre N] [--duration-s S]``.
 """
@@ -13,6 +16,7 @@ Run ``python -m genrekit.demo [OUT_DIR] [--per-genre N] [--duration-s S]``.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -23,14 +27,29 @@ from rich.text import Text
 
 console = Console(markup=False, highlight=False, soft_wrap=True)  # file names are data, not markup
 
-#: The real recordings beside a development checkout (``<repo>/../shared/data/music_examples``);
-#: ``GENREKIT_EXAMPLES`` points elsewhere.
-MUSIC_EXAMPLES = Path(
-    os.environ.get(
-        "GENREKIT_EXAMPLES",
-        Path(__file__).resolve().parents[2].parent / "shared" / "data" / "music_examples",
-    )
-)
+#: The real recordings shipped with genrekit (short excerpts; licences and attribution in LICENSES.md).
+DEMO_AUDIO = Path(__file__).resolve().parent / "demo_audio"
+#: Environment variable naming an extra folder of recordings for step 5.
+EXAMPLES_ENV = "GENREKIT_EXAMPLES"
+_AUDIO_SUFFIXES = (".wav", ".ogg", ".flac", ".mp3", ".opus", ".aiff", ".au")
+
+
+def demo_recordings() -> list[tuple[Path, str]]:
+    """The recordings step 5 classifies, as ``(path, credit)``: the shipped ones, then the extra folder."""
+    try:
+        index = json.loads((DEMO_AUDIO / "index.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        index = {}
+    shipped = [
+        (p, "{title} by {artist} ({licence})".format(**index[p.name]) if p.name in index else "")
+        for p in sorted(DEMO_AUDIO.glob("*.ogg"))
+    ]
+    extra_dir = os.environ.get(EXAMPLES_ENV)
+    extra: list[tuple[Path, str]] = []
+    if extra_dir and Path(extra_dir).is_dir():
+        files = sorted(p for p in Path(extra_dir).iterdir() if p.suffix.lower() in _AUDIO_SUFFIXES)
+        extra = [(p, f"from {EXAMPLES_ENV}") for p in files[:20]]
+    return shipped + extra
 
 
 def _step(title: str) -> float:
@@ -46,6 +65,7 @@ def run(out: Path, *, per_genre: int = 8, duration_s: float = 10.0, seed: int = 
     from genrekit.synth import write_corpus
     from genrekit.training import compare, train
 
+    t_start = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     corpus = out / "corpus"
     t = _step(f"1. synthesize {per_genre} x {duration_s:.0f} s clips per genre -> {corpus}")
@@ -94,20 +114,27 @@ def run(out: Path, *, per_genre: int = 8, duration_s: float = 10.0, seed: int = 
         tops = ", ".join(f"{g} {v:.0%}" for g, v in pred.top_k(3))
         console.print(Text.assemble(f"{p.relative_to(corpus)}: ", (pred.genre, "bold"), f"  ({tops})"))
 
-    t = _step("5. pretrained musicnn genre tagger, no training")
-    examples = sorted(MUSIC_EXAMPLES.glob("*.ogg")) if MUSIC_EXAMPLES.is_dir() else []
-    if not examples:
-        console.print("(no ../shared/data/music_examples here: classifying synthesized clips instead)")
-        examples = paths[::per_genre][:5]
+    _classify_real_recordings()
+    console.print(f"done in {time.perf_counter() - t_start:.1f} s; everything is in {out}")
+    return 0
+
+
+def _classify_real_recordings() -> None:
+    """Step 5: the pretrained tagger on :func:`demo_recordings`, called as ``genrekit classify FILE`` does."""
+    from genrekit.predict import load_model
+
+    _step("5. pretrained musicnn genre tagger on real recordings, no training (as `genrekit classify`)")
+    if not os.environ.get(EXAMPLES_ENV):
+        console.print(f"(set {EXAMPLES_ENV}=FOLDER to classify your own recordings here too)")
     tagger = load_model(None)
-    for p in examples:
-        pred = tagger.predict(p, crop_s=30.0)
+    for p, credit in demo_recordings():
+        pred = tagger.predict(p)  # the whole file, no crop: what `genrekit classify FILE` calls
         tops = ", ".join(f"{g} {v:.0%}" for g, v in pred.top_k(3))
         console.print(
             Text.assemble(f"{p.name}: ", (pred.genre, "bold"), f"  ({tops})  [{pred.elapsed_ms:.0f} ms]")
         )
-    console.print(f"done in {time.perf_counter() - t:.1f} s; everything is in {out}")
-    return 0
+        if credit:
+            console.print(f"    {credit}", style="dim")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -50,6 +50,7 @@ __all__ = [
     "evaluate_predictions",
     "fold_summary",
     "format_mean_std",
+    "wilson_interval",
 ]
 
 
@@ -694,3 +695,37 @@ def format_mean_std(stats: Mapping[str, Any], *, digits: int = 3) -> str:
     if stats.get("mean") is None:
         return "n/a"
     return f"{stats['mean']:.{digits}f} ± {stats['std']:.{digits}f}"
+
+
+def wilson_interval(successes: float, n: int, *, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a proportion (``successes`` of ``n``), e.g. an accuracy over tracks.
+
+    Unlike the normal approximation it stays inside [0, 1] and is honest for small ``n`` and for
+    proportions near 0 or 1 (8 of 8 correct gives about [0.68, 1.00], not [1.00, 1.00]).
+
+    Parameters
+    ----------
+    successes : float
+        Number of successes (an accuracy times ``n`` is accepted; it is rounded).
+    n : int
+        Number of trials; 0 gives ``(0.0, 1.0)``.
+    confidence : float
+        Two-sided coverage in (0, 1).
+
+    Returns
+    -------
+    (low, high) : tuple of float
+    """
+    from scipy.stats import norm
+
+    if not 0.0 < confidence < 1.0:
+        raise ConfigError(f"confidence must be in (0, 1), got {confidence}")
+    if n <= 0:
+        return 0.0, 1.0
+    k = min(max(round(float(successes)), 0), n)
+    z = float(norm.ppf(0.5 + confidence / 2))
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)

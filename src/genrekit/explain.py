@@ -33,10 +33,11 @@ scikit-learn's function cannot do that (its scorer sees rows, not tracks), hence
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -44,12 +45,17 @@ import pandas as pd
 from genrekit.errors import ConfigError, unknown_name
 from genrekit.models.aggregate import AGGREGATIONS, VOTE_TIE_SHARE, aggregate
 
+if TYPE_CHECKING:  # pragma: no cover
+    from genrekit.render import Section, Table
+
 __all__ = [
     "Explanation",
     "explain_track",
+    "explanation_lines",
     "feature_groups_by_stem",
     "importance_markdown",
     "importance_section",
+    "importance_table",
     "permutation_importance_table",
     "plot_importance",
     "segment_contributions",
@@ -165,11 +171,12 @@ class Explanation:
     def to_dict(self, *, top: int = 3) -> dict[str, Any]:
         """JSON-ready explanation.
 
-        Per-segment ``support``/``margin`` on the timeline, and the indices of the ``top`` segments that
-        argue most for (``strongest``) and against (``weakest``) the predicted genre.
+        Per-segment ``support``/``margin`` on the timeline, and the ``top`` segments that argue most for
+        (``strongest``: positive margin, largest first) and against (``weakest``: negative margin, most
+        negative first) the predicted genre, each as ``{"segment": index, "start_s", "end_s", "margin"}``.
+        A segment is never in both lists; either may be empty (no segment prefers the runner-up).
         """
         support, margin = self.support, self.margin
-        order = np.argsort(-margin, kind="stable")
         segs = [
             {
                 "start_s": round(float(s), 3),
@@ -180,7 +187,12 @@ class Explanation:
             }
             for (s, e), sv, mv, c in zip(self.times, support, margin, self.contributions, strict=True)
         ]
-        k = max(0, min(top, len(segs)))
+        k = max(0, top)
+        order = np.argsort(-margin, kind="stable")
+
+        def ref(i: int) -> dict[str, Any]:
+            return {"segment": i, **{key: segs[i][key] for key in ("start_s", "end_s", "margin")}}
+
         return {
             "genre": self.genre,
             "runner_up": self.runner_up,
@@ -188,9 +200,36 @@ class Explanation:
             "score_kind": self.score_kind,
             "track_margin": float(margin.sum()),
             "segments": segs,
-            "strongest": [int(i) for i in order[:k]],
-            "weakest": [int(i) for i in order[::-1][:k]],
+            "strongest": [ref(int(i)) for i in order if margin[i] > 0][:k],
+            "weakest": [ref(int(i)) for i in order[::-1] if margin[i] < 0][:k],
         }
+
+
+def explanation_lines(explanation: Mapping[str, Any]) -> list[str]:
+    """An :meth:`Explanation.to_dict` as sentences with units, for a person (``classify --explain``).
+
+    ``mean_log``: the lead is the log of the ratio of the two genres' track probabilities (log-odds, in
+    nats), each segment's margin its additive share of it; ``mean_prob``/``vote``: the lead and the
+    shares are probability points (the supports add up to the answer's track probability).
+    """
+    ex = explanation
+    genre, runner = ex["genre"], ex["runner_up"]
+    lead = float(ex["track_margin"])
+    if ex["method"] == "mean_log":
+        unit, scale = "log-odds", 1.0
+        how = f"{genre} is {math.exp(lead):.2f}x as likely as {runner}"
+    else:
+        unit, scale = "probability points", 100.0
+        p_top = sum(float(s["support"]) for s in ex["segments"])
+        how = f"{p_top:.1%} against {p_top - lead:.1%}"
+    lines = [f"runner-up: {runner}; {genre} leads it by {scale * lead:+.3g} {unit} ({how})"]
+    for label, key in (("for", "strongest"), ("against", "weakest")):
+        parts = [f"{s['start_s']:.1f}-{s['end_s']:.1f} s {scale * float(s['margin']):+.3g}" for s in ex[key]]
+        if parts:
+            lines.append(f"segments most {label} {genre} (share of the lead, {unit}): " + ", ".join(parts))
+        elif key == "weakest":
+            lines.append(f"segments most against {genre}: none (no segment prefers {runner})")
+    return lines
 
 
 def explain_track(
@@ -383,25 +422,42 @@ def feature_groups_by_stem(names: Sequence[str]) -> dict[str, list[str]]:
     return groups
 
 
+def importance_table(table: pd.DataFrame, *, top: int = 20) -> Table:
+    """The ``top`` rows of a :func:`permutation_importance_table` result as a report table."""
+    from genrekit.render import Table
+
+    rows = [
+        [
+            r.feature,
+            f"{r.accuracy_drop_mean:.4f}",
+            f"{r.accuracy_drop_std:.4f}",
+            f"{r.log_loss_increase_mean:.4f}",
+            f"{r.log_loss_increase_std:.4f}",
+        ]
+        for r in table.head(top).itertuples(index=False)
+    ]
+    return Table(["feature", "accuracy drop", "±", "log-loss increase", "±"], rows)
+
+
+def _baseline_text(table: pd.DataFrame) -> str | None:
+    from genrekit.render import fmt_accuracy
+
+    base = table.attrs.get("baseline")
+    if not base:
+        return None
+    return (
+        f"Baseline: track accuracy {fmt_accuracy(base['accuracy'], int(base['n_tracks']))}, "
+        f"log loss {base['log_loss']:.4f} on {base['n_tracks']} tracks."
+    )
+
+
 def importance_markdown(table: pd.DataFrame, *, top: int = 20) -> str:
     """The ``top`` rows of a :func:`permutation_importance_table` result as a Markdown table."""
-    lines = [
-        "| feature | accuracy drop | ± | log-loss increase | ± |",
-        "|---|---|---|---|---|",
-    ]
-    for r in table.head(top).itertuples(index=False):
-        lines.append(
-            f"| {r.feature} | {r.accuracy_drop_mean:.4f} | {r.accuracy_drop_std:.4f} | "
-            f"{r.log_loss_increase_mean:.4f} | {r.log_loss_increase_std:.4f} |"
-        )
-    base = table.attrs.get("baseline")
-    if base:
-        lines.append("")
-        lines.append(
-            f"Baseline: track accuracy {base['accuracy']:.4f}, log loss {base['log_loss']:.4f} "
-            f"on {base['n_tracks']} tracks."
-        )
-    return "\n".join(lines)
+    from genrekit.render import Paragraph, blocks_markdown
+
+    baseline = _baseline_text(table)
+    blocks = [importance_table(table, top=top)] + ([Paragraph(baseline)] if baseline else [])
+    return blocks_markdown(blocks)
 
 
 def importance_section(
@@ -417,7 +473,7 @@ def importance_section(
     seed: int = 0,
     aggregation: str = "mean_log",
     max_groups: int = 200,
-) -> tuple[tuple[str, str], pd.DataFrame]:
+) -> tuple[Section, pd.DataFrame]:
     """Permutation importance of named features for a report.
 
     The summaries of one feature (``mfcc3_mean``, ``mfcc3_var``) are permuted together
@@ -437,15 +493,16 @@ def importance_section(
 
     Returns
     -------
-    ((heading, markdown), table)
-        The section for :func:`genrekit.report.write_report`'s ``extra_sections`` and the full table.
+    (Section, table)
+        The section for :func:`genrekit.report.write_report`'s ``extra_sections`` (table, baseline
+        accuracy with its interval, the picture) and the full table.
 
     Raises
     ------
     ConfigError
         More than ``max_groups`` feature groups.
     """
-    from genrekit.render import sanitize_name
+    from genrekit.render import Figures, Paragraph, Section, sanitize_name
 
     fg = feature_groups_by_stem(names)
     if len(fg) > max_groups:
@@ -456,15 +513,17 @@ def importance_section(
     table = permutation_importance_table(
         model, X, y, groups, names, n_repeats=n_repeats, seed=seed, aggregation=aggregation, feature_groups=fg
     )
-    text = (
+    intro = (
         f"Each feature's summaries permuted together across held-out segments, {n_repeats} times; the drop "
-        "in track accuracy and the rise in track log loss, most important first.\n\n"
-        + importance_markdown(table)
+        "in track accuracy and the rise in track log loss, most important first."
     )
+    baseline = _baseline_text(table)
+    blocks: list[Any] = [Paragraph(intro), importance_table(table)]
+    blocks += [Paragraph(baseline)] if baseline else []
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         stem = f"importance_{sanitize_name(model_name)}"
         plot_importance(table, out / f"{stem}.png", title=f"{model_name}: permutation importance (tracks)")
-        text += f"\n\n![{model_name}: permutation importance]({stem}.png)"
-    return (f"Permutation importance: {model_name}", text), table
+        blocks.append(Figures([(f"{model_name}: permutation importance", f"{stem}.png")]))
+    return Section(f"Permutation importance: {model_name}", blocks), table

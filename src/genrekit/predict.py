@@ -45,6 +45,10 @@ class SegmentPrediction:
     #: (see :func:`genrekit.explain.segment_contributions`); the shares of all segments sum to it.
     contribution: float | None = None
 
+    def __repr__(self) -> str:
+        top = next(iter(self.probabilities.values()), 0.0)
+        return f"SegmentPrediction({self.start_s:.1f}-{self.end_s:.1f} s: {self.genre} {top:.0%})"
+
 
 @dataclass(frozen=True)
 class Prediction:
@@ -70,6 +74,20 @@ class Prediction:
     def top_k(self, k: int = 3) -> list[tuple[str, float]]:
         """The ``k`` most probable genres with their probabilities."""
         return list(self.probabilities.items())[: max(1, k)]
+
+    def __repr__(self) -> str:
+        """A short summary: genre, confidence, top 3, duration and segment count (not every segment)."""
+        tops = ", ".join(f"{g} {p:.1%}" for g, p in self.top_k(3))
+        where = f"{self.source!r}, " if self.source else ""
+        return (
+            f"Prediction({where}genre={self.genre!r}, confidence={self.confidence:.3f}, top 3: {tops}; "
+            f"{self.duration_s:.1f} s, {len(self.segments)} segments, model={self.model!r})"
+        )
+
+    def __str__(self) -> str:
+        tops = ", ".join(f"{g} {p:.0%}" for g, p in self.top_k(3))
+        name = f"{self.source}: " if self.source else ""
+        return f"{name}{self.genre} ({tops}; {self.duration_s:.1f} s, {len(self.segments)} segments)"
 
     def to_dict(self, *, top_k: int | None = None, segments: bool = True) -> dict[str, Any]:
         """JSON-ready dict (the service's and ``classify --json`` answer)."""
@@ -244,6 +262,18 @@ class Classifier:
         """:func:`check_signal` with this classifier's extractor (also used by batch runs)."""
         return check_signal(y, sr, self.extractor, source, noise_flatness=self.noise_flatness)
 
+    @property
+    def labels(self) -> list[str]:
+        """The genres this classifier answers with, in the model's column order."""
+        return list(self.classes_)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(self.classes_[:6]) + (", ..." if len(self.classes_) > 6 else "")
+        return (
+            f"Classifier({self.name!r}: {len(self.classes_)} labels [{shown}], features "
+            f"{self.extractor.name!r} at {self.sr} Hz, aggregation {self.aggregation!r})"
+        )
+
     def segment_proba(self, y: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
         """Per-segment probabilities and times.
 
@@ -356,13 +386,25 @@ class Classifier:
         min_confidence: float | None = None,
         explain: bool = False,
         max_duration_s: float | None = MAX_DURATION_S,
+        sr: int | None = None,
     ) -> Prediction:
         """Load ``source`` (path, bytes or file object) and classify it.
 
         When ``crop_s`` is given only a window of that length around the middle is decoded, so the
         time is constant whatever the track's length. ``explain``: see :meth:`predict_audio`.
         ``max_duration_s``: longer audio (the window read, when there is one) is an AudioError.
+        Decoded samples (a numpy array, mono) need their rate: ``predict(y, sr=22050)`` is
+        :meth:`predict_audio` ``(y, sr)``.
         """
+        if isinstance(source, np.ndarray):
+            if sr is None:
+                raise ConfigError(
+                    "a numpy array of samples needs its sample rate: use predict(y, sr=...) or "
+                    "predict_audio(y, sr)"
+                )
+            return self.predict_audio(
+                _mono(source), int(sr), crop_s=crop_s, min_confidence=min_confidence, explain=explain
+            )
         t0 = time.perf_counter()
         name = source_name(source)
         _check_crop(crop_s)
@@ -419,6 +461,16 @@ class Classifier:
                 created=self.bundle.created,
             )
         return to_jsonable(d)
+
+
+def _mono(y: np.ndarray) -> np.ndarray:
+    """Samples as float32 mono: (n,) kept, (n, channels) or (channels, n) averaged (the shorter axis)."""
+    a = np.asarray(y, dtype=np.float32)
+    if a.ndim == 2:
+        a = a.mean(axis=int(np.argmin(a.shape)))
+    if a.ndim != 1:
+        raise ConfigError(f"samples must have shape (n,) or (n, channels); got {np.shape(y)}")
+    return a
 
 
 def _check_crop(crop_s: float | None) -> None:

@@ -1,6 +1,11 @@
-"""Report pieces, public: figures, Markdown and HTML tables, the report stylesheet and safe file names.
+"""Report pieces, public: figures, the structured report and its Markdown/HTML renderer, tables, CSS.
 
 Figures: confusion/recall/precision matrices, per-class bars, model comparisons, training curves.
+
+A report is built as data (:class:`Report` of :class:`Section` of :class:`Paragraph`, :class:`Table`,
+:class:`Figures` and :class:`Markdown` blocks) and rendered twice from that one structure:
+:func:`render_markdown` (images linked) and :func:`render_html` (that Markdown through markdown-it-py,
+images embedded as ``data:`` URIs, raw HTML never passed through).
 
 Figures are drawn on :class:`matplotlib.figure.Figure` objects rendered by the Agg canvas: pyplot is never
 imported, so this module selects no global backend, registers no figure with pyplot's figure manager (nothing
@@ -10,10 +15,12 @@ genrekit (evaluation, calibration, explanations, robustness) is assembled from t
 
 from __future__ import annotations
 
+import base64
 import html
 import math
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -292,22 +299,210 @@ def plot_history(
     return save_figure(fig, path)
 
 
-def md_cell(text: Any) -> str:
-    """Text safe inside a Markdown table cell or heading: pipes escaped, no raw HTML, one line."""
-    text = html.escape(str(text), quote=False)
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+# ------------------------------------------------------------------------------------- structured report
+@dataclass(frozen=True)
+class Paragraph:
+    """Plain text (escaped: nothing in it is Markdown or HTML); ``note=True`` shows it as a note."""
+
+    text: str
+    note: bool = False
 
 
-def md_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    lines = ["| " + " | ".join(md_cell(h) for h in headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in rows]
+@dataclass(frozen=True)
+class Markdown:
+    """Markdown written by genrekit itself (e.g. a fenced code block); raw HTML in it is shown escaped."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table of text cells (every cell escaped), one header per column."""
+
+    headers: Sequence[Any]
+    rows: Sequence[Sequence[Any]]
+
+
+@dataclass(frozen=True)
+class Figures:
+    """Pictures side by side: ``(caption, file name)`` pairs, files in the report folder.
+
+    Markdown links the files; HTML embeds them as base64 ``data:`` URIs (the page stands alone).
+    """
+
+    items: Sequence[tuple[str, str]]
+
+
+Block = Paragraph | Markdown | Table | Figures
+
+
+@dataclass
+class Section:
+    """A heading (``level`` 2 or 3) and its blocks, in order."""
+
+    heading: str
+    blocks: list[Block] = field(default_factory=list)
+    level: int = 2
+
+
+@dataclass
+class Report:
+    """A title and its sections, rendered by :func:`render_markdown` and :func:`render_html`."""
+
+    title: str
+    sections: list[Section] = field(default_factory=list)
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|!~&#])")
+_MD_LINE_START = re.compile(r"^(\s*)([-+=](?![\d.]))")  # bullet lists, rules, setext underlines
+_MD_ORDERED = re.compile(r"^(\s*\d{1,9})([.)])(?=\s|$)")  # ordered lists
+
+
+def md_inline(text: Any) -> str:
+    """Text safe as one line of Markdown (a cell, a heading, a paragraph): every marker escaped."""
+    one_line = " ".join(str(text).split())
+    text = _MD_SPECIAL.sub(r"\\\1", one_line)
+    return _MD_ORDERED.sub(r"\1\\\2", _MD_LINE_START.sub(r"\1\\\2", text))
+
+
+def md_table(headers: Sequence[Any], rows: Sequence[Sequence[Any]]) -> str:
+    """A GitHub-flavoured Markdown table; every cell escaped with :func:`md_inline`."""
+    lines = ["| " + " | ".join(md_inline(h) for h in headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(md_inline(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
-def html_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+def _block_markdown(block: Block) -> str:
+    if isinstance(block, Paragraph):
+        return ("> " if block.note else "") + md_inline(block.text)
+    if isinstance(block, Markdown):
+        return block.text.strip("\n")
+    if isinstance(block, Table):
+        return md_table(block.headers, block.rows)
+    return "\n".join(f"![{md_inline(caption)}]({name})" for caption, name in block.items)
+
+
+def blocks_markdown(blocks: Sequence[Block]) -> str:
+    """Blocks as Markdown, separated by blank lines (a section's body without its heading)."""
+    return "\n\n".join(_block_markdown(b) for b in blocks)
+
+
+def render_markdown(report: Report) -> str:
+    """The whole report as Markdown (images linked by file name)."""
+    parts = [f"# {md_inline(report.title)}"]
+    for section in report.sections:
+        parts.append("#" * section.level + " " + md_inline(section.heading))
+        parts += [_block_markdown(b) for b in section.blocks]
+    return "\n\n".join(parts) + "\n"
+
+
+def _markdown_it() -> Any:
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False}).enable("table")
+
+
+def _data_uri(base_dir: Path, name: str) -> str | None:
+    """The file ``name`` in ``base_dir`` as a ``data:`` URI; None when it is not a picture there."""
+    mime = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+    path = base_dir / name
+    if Path(name).name != name or path.suffix.lower() not in mime or not path.is_file():
+        return None
+    return f"data:{mime[path.suffix.lower()]};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def _figures_html(block: Figures, base_dir: Path) -> str:
+    esc = html.escape
+    out = []
+    for caption, name in block.items:
+        uri = _data_uri(base_dir, name)
+        picture = (
+            f'<img alt="{esc(caption)}" src="{uri}">'
+            if uri
+            else f'<span class="note">(missing figure: {esc(name)})</span>'
+        )
+        out.append(f"<figure>{picture}<figcaption>{esc(caption)}</figcaption></figure>")
+    return '<div class="figs">' + "".join(out) + "</div>"
+
+
+def render_html(report: Report, base_dir: str | Path) -> str:
+    """The whole report as one self-contained HTML page.
+
+    Every block's Markdown is rendered by markdown-it-py (raw HTML disabled: text never becomes markup),
+    every figure of ``base_dir`` is embedded as a data URI, the CSS is inline.
+    """
+    md = _markdown_it()
+    base = Path(base_dir)
+
+    def embed(renderer: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
+        token = tokens[idx]
+        uri = _data_uri(base, str(token.attrGet("src") or ""))
+        alt = html.escape(renderer.renderInlineAsText(token.children or [], options, env))
+        return f'<img alt="{alt}" src="{uri}">' if uri else f"[{alt}]"
+
+    md.add_render_rule("image", embed)
+    body = [f"<h1>{html.escape(report.title)}</h1>"]
+    for section in report.sections:
+        body.append(f"<h{section.level}>{html.escape(section.heading)}</h{section.level}>")
+        for block in section.blocks:
+            if isinstance(block, Figures):
+                body.append(_figures_html(block, base))
+            else:
+                html_block = md.render(_block_markdown(block))
+                if isinstance(block, Paragraph) and block.note:
+                    html_block = html_block.replace("<blockquote>", '<blockquote class="note">', 1)
+                body.append(html_block)
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(report.title)}</title><style>{CSS}</style></head><body>\n"
+        + "\n".join(body)
+        + "\n</body></html>\n"
+    )
+
+
+def write_rendered(report: Report, out_dir: str | Path, stem: str = "report") -> tuple[Path, Path]:
+    """Write ``<stem>.md`` and ``<stem>.html`` of one structured report into ``out_dir`` (its figures)."""
+    out = Path(out_dir)
+    md_path, html_path = out / f"{stem}.md", out / f"{stem}.html"
+    write_text(md_path, render_markdown(report))
+    write_text(html_path, render_html(report, out))
+    return md_path, html_path
+
+
+# ------------------------------------------------------------------------------------------ cell values
+def fmt_value(value: Any) -> str:
+    """A setting as a person reads it: ``handcrafted (sr 22050, segment_s 3.0)``, ``blues 10, jazz 8``.
+
+    Mappings become ``key value`` pairs; an extractor's ``{"name": ..., "config": {...}}`` becomes its
+    name with the settings in brackets; sequences are joined with commas; numbers as :func:`fmt`.
+    """
+    if isinstance(value, Mapping):
+        if set(value) == {"name", "config"} and isinstance(value["config"], Mapping):
+            inner = fmt_value(value["config"])
+            return f"{value['name']} ({inner})" if inner else str(value["name"])
+        return ", ".join(f"{k} {fmt_value(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(fmt_value(v) for v in value) + "]"
+    if isinstance(value, (float, np.floating)):
+        return fmt(value, 4).rstrip("0").rstrip(".") if math.isfinite(float(value)) else "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return fmt(value)
+
+
+def fmt_accuracy(accuracy: float | None, n: int, *, digits: int = 4, with_n: bool = True) -> str:
+    """``0.8333 (95% CI 0.55-0.95, n=12)``: an accuracy over ``n`` items with its Wilson interval.
+
+    ``with_n=False`` leaves the count out (for a table that shows it in its own column).
+    """
+    from genrekit.evaluate import wilson_interval
+
+    count = f", n={int(n)}" if with_n else ""
+    if accuracy is None or not math.isfinite(float(accuracy)):
+        return f"n/a (n={int(n)})" if with_n else "n/a"
+    lo, hi = wilson_interval(float(accuracy) * n, int(n))
+    return f"{float(accuracy):.{digits}f} (95% CI {lo:.2f}-{hi:.2f}{count})"
 
 
 CSS = """
@@ -318,12 +513,14 @@ table{border-collapse:collapse;margin:0.8em 0;font-size:0.92em}
 th,td{border:1px solid #ccc;padding:0.25em 0.6em;text-align:right}
 th{background:#eef2f6}
 td:first-child,th:first-child{text-align:left}
+table{display:block;overflow-x:auto;max-width:100%}
 img{max-width:100%;height:auto;border:1px solid #eee;margin:0.4em 0}
 .figs{display:flex;flex-wrap:wrap;gap:1em}
 .figs figure{margin:0;flex:1 1 420px}
 figcaption{font-size:0.85em;color:#555}
 .note{color:#8a5300}
-.section{white-space:pre-wrap}
+blockquote.note{margin:0.4em 0;padding:0.1em 0.8em;border-left:3px solid #e0b060}
+pre{background:#f6f8fa;padding:0.6em;overflow-x:auto}
 """
 
 

@@ -15,38 +15,40 @@
 
 from __future__ import annotations
 
-import base64
-import html
 import json
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from genrekit.errors import ConfigError, GenreKitError
-from genrekit.evaluate import HEADLINE_METRICS, Metrics, ModelRun, comparison_table
+from genrekit.evaluate import HEADLINE_METRICS, Metrics, ModelRun, comparison_table, format_mean_std
 from genrekit.files import to_jsonable
 from genrekit.render import (
-    CSS,
+    Figures,
+    Markdown,
+    Paragraph,
+    Report,
+    Section,
+    Table,
     fmt,
-    html_table,
-    md_cell,
-    md_table,
+    fmt_accuracy,
+    fmt_value,
     plot_comparison,
     plot_history,
     plot_matrix,
     plot_per_class,
     unique_stems,
+    write_rendered,
     write_text,
 )
 
-__all__ = ["write_report"]
+__all__ = ["rank_runs", "write_report"]
 
 
 _TABLE_HEADERS: dict[str, str] = {
     "model": "model",
-    "track_accuracy": "accuracy",
+    "track_accuracy": "accuracy (95% CI, n tracks)",
     "track_balanced_accuracy": "balanced acc.",
     "track_macro_f1": "macro-F1",
     "track_log_loss": "log loss",
@@ -57,24 +59,54 @@ _TABLE_HEADERS: dict[str, str] = {
     "predict_ms_per_track": "predict (ms/track)",
 }
 
+_INTERVAL_NOTE = (
+    "Accuracy intervals: Wilson 95% over the test tracks (n). Segment accuracy has none: the segments "
+    "of one track are not independent draws."
+)
+
+
+# ----------------------------------------------------------------------------------------------- order
+def _score(value: float | None) -> float:
+    return -math.inf if value is None or not math.isfinite(float(value)) else float(value)
+
+
+def _rank_order(runs: Sequence[ModelRun]) -> list[int]:
+    def key(i: int) -> tuple[float, float]:
+        t = runs[i].result.track
+        return -_score(t.accuracy), -_score(t.macro_f1)
+
+    return sorted(range(len(runs)), key=key)
+
+
+def rank_runs(runs: Sequence[ModelRun]) -> list[ModelRun]:
+    """Best first: by track accuracy, then track macro-F1 (stable: ties keep the given order)."""
+    return [runs[i] for i in _rank_order(runs)]
+
 
 # ----------------------------------------------------------------------------------------------- tables
-def _display_table(table: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
-    headers = [_TABLE_HEADERS.get(c, c) for c in table.columns]
+def _comparison_rows(ranked: Sequence[ModelRun]) -> Table:
+    table = comparison_table(ranked)
+    order = {name: i for i, name in enumerate(r.name for r in ranked)}
+    table = table.iloc[sorted(range(len(table)), key=lambda i: order[table.loc[i, "model"]])]
+    n_tracks = {r.name: r.result.n_tracks for r in ranked}
     rows = []
     for _, row in table.iterrows():
         cells = []
         for col in table.columns:
-            digits = 1 if col in ("fit_s", "predict_ms_per_track") else 4
-            cells.append(fmt(row[col], digits))
+            if col == "track_accuracy":
+                cells.append(fmt_accuracy(row[col], n_tracks[row["model"]]))
+            else:
+                cells.append(fmt(row[col], 1 if col in ("fit_s", "predict_ms_per_track") else 4))
         rows.append(cells)
-    return headers, rows
+    return Table([_TABLE_HEADERS.get(c, c) for c in table.columns], rows)
 
 
 def _summary_rows(run: ModelRun) -> list[list[str]]:
     t, s = run.result.track.summary(), run.result.segment.summary()
     rows = [["n", fmt(t["n_samples"]), fmt(s["n_samples"])]]
-    rows += [[name, fmt(t[name]), fmt(s[name])] for name in HEADLINE_METRICS]
+    for name in HEADLINE_METRICS:
+        track = fmt_accuracy(t[name], run.result.n_tracks) if name == "accuracy" else fmt(t[name])
+        rows.append([name, track, fmt(s[name])])
     return rows
 
 
@@ -92,19 +124,102 @@ def _per_class_rows(metrics: Metrics) -> list[list[str]]:
     ]
 
 
+def _parameters(run: ModelRun) -> str:
+    """One readable line: the model's settings, how they were chosen and its size."""
+    params = run.extra.get("params")
+    text = ", ".join(f"{k}={fmt_value(v)}" for k, v in params.items()) if params else "defaults"
+    search = run.extra.get("search")
+    if isinstance(search, Mapping) and search:
+        score = search.get("best_score_f1_macro")
+        text += f" (grid search over {search.get('folds', '?')} grouped folds"
+        text += f", CV macro-F1 {score:.4f})" if isinstance(score, (int, float)) else ")"
+    if run.n_params is not None:
+        text += f"; {int(run.n_params):,} trainable parameters"
+    return text
+
+
 def _cost_rows(run: ModelRun) -> list[list[str]]:
     rows = [
+        ["parameters", _parameters(run)],
         ["aggregation", run.result.aggregation],
         ["test tracks / segments", f"{run.result.n_tracks} / {run.result.n_segments}"],
         ["fit time (s)", fmt(run.fit_time_s, 2)],
         ["predict time, total (s)", fmt(run.predict_time_s, 3)],
         ["predict time per track (ms)", fmt(1000.0 * run.predict_time_per_track_s, 2)],
-        ["parameters", fmt(run.n_params)],
     ]
-    rows += [
-        [str(k), json.dumps(to_jsonable(v)) if not isinstance(v, str) else v] for k, v in run.extra.items()
-    ]
+    folds = run.extra.get("folds")
+    if isinstance(folds, Mapping) and "track" in folds:
+        rows.append(
+            [
+                f"cross-validation ({folds.get('n_folds')} folds, track level)",
+                ", ".join(f"{m} {format_mean_std(folds['track'][m])}" for m in ("accuracy", "macro_f1")),
+            ]
+        )
+    shown = {"params", "search", "folds", "history"}  # history: drawn in its own section
+    rows += [[str(k), fmt_value(v)] for k, v in run.extra.items() if k not in shown]
     return rows
+
+
+def _notes(run: ModelRun) -> dict[str, str]:
+    """Why metrics of a run are undefined, track level first."""
+    segment = {f"segment {k}": v for k, v in run.result.segment.notes.items()}
+    return {**run.result.track.notes, **segment}
+
+
+# ----------------------------------------------------------------------------------------------- figures
+def _run_figures(run: ModelRun, stem: str, out: Path) -> Figures:
+    m = run.result.track
+    files = []
+    for kind, matrix, number_format, caption in (
+        ("confusion", m.confusion, "d", "confusion matrix (counts; rows = true, columns = predicted)"),
+        ("recall", m.recall_matrix, ".2f", "recall matrix (rows normalised)"),
+        ("precision", m.precision_matrix, ".2f", "precision matrix (columns normalised)"),
+    ):
+        name = f"{kind}_{stem}.png"
+        matrix_title = f"{run.name}: {kind} (tracks)"
+        plot_matrix(matrix, m.classes, title=matrix_title, fmt=number_format, path=out / name)
+        files.append((caption, name))
+    name = f"per_class_{stem}.png"
+    plot_per_class(m, out / name, title=f"{run.name}: per-class scores (tracks)")
+    files.append(("per-class precision, recall and F1", name))
+    return Figures(files)
+
+
+def _run_sections(run: ModelRun, figures: Figures) -> list[Section]:
+    blocks: list[Any] = [
+        Table(["", "value"], _cost_rows(run)),
+        Table(["metric", "track", "segment"], _summary_rows(run)),
+    ]
+    blocks += [Paragraph(f"note ({key}): {note}", note=True) for key, note in _notes(run).items()]
+    per_class = Table(
+        ["class", "precision", "recall", "F1", "Jaccard", "support"], _per_class_rows(run.result.track)
+    )
+    return [Section(run.name, blocks), Section("Per class (track level)", [per_class, figures], level=3)]
+
+
+def _history_figures(
+    history: Mapping[str, Mapping[str, Sequence[float]]], run_names: list[str], stems: list[str], out: Path
+) -> Figures:
+    """``history_<model>.png`` per model; a run's stem when the model is a run (its first one)."""
+    extra = [k for k in history if k not in run_names]
+    extra_stems = unique_stems(run_names + extra)[len(run_names) :]
+    stem_of = dict(zip(extra, extra_stems, strict=True))
+    for name, stem in zip(run_names, stems, strict=True):
+        stem_of.setdefault(name, stem)
+    files = []
+    for model, hist in history.items():
+        name = f"history_{stem_of[model]}.png"
+        plot_history(hist, out / name, title=f"{model}: training history")
+        files.append((f"{model}: training history", name))
+    return Figures(files)
+
+
+def as_section(section: Section | tuple[str, str]) -> Section:
+    """A :class:`Section`, or a ``(heading, markdown)`` pair of genrekit-written Markdown as one."""
+    if isinstance(section, Section):
+        return section
+    heading, text = section
+    return Section(str(heading), [Markdown(str(text))])
 
 
 # ----------------------------------------------------------------------------------------------- report
@@ -114,23 +229,29 @@ def write_report(
     *,
     title: str = "genrekit report",
     dataset_info: Mapping[str, Any] | None = None,
-    extra_sections: Sequence[tuple[str, str]] | None = None,
+    extra_sections: Sequence[Section | tuple[str, str]] | None = None,
     history: Mapping[str, Mapping[str, Sequence[float]]] | None = None,
 ) -> Path:
     """Write the evaluation report of one or several models into a folder.
+
+    One structured :class:`~genrekit.render.Report` is built and rendered to both ``report.md`` and
+    ``report.html`` (:func:`genrekit.render.write_rendered`): figures embedded in the HTML, model
+    sections best first (track accuracy, then macro-F1), a Wilson 95% interval and the test-track count
+    beside every track accuracy.
 
     Parameters
     ----------
     out_dir : str or Path
         Report folder (created with its parents).
     runs : ModelRun or sequence of ModelRun
-        The evaluated models; the comparison table orders them by track macro-F1.
+        The evaluated models.
     title : str
         Report title.
     dataset_info : mapping, optional
-        Key/value facts about the data (name, tracks per split, segment length, ...), shown as a table.
-    extra_sections : sequence of (heading, text), optional
-        Additional sections appended as given (Markdown text; shown as escaped pre-wrapped text in HTML).
+        Key/value facts about the data (name, tracks per split, features, ...), shown as a table; mappings
+        are shown as readable ``key value`` lists (:func:`genrekit.render.fmt_value`).
+    extra_sections : sequence of Section or (heading, markdown), optional
+        Additional sections appended as given (calibration, importance, cleaning, ...).
     history : mapping of model name to per-epoch history, optional
         Training curves per model, see :func:`plot_history`; drawn as ``history_<model>.png``.
 
@@ -155,45 +276,10 @@ def write_report(
     except OSError as exc:
         raise GenreKitError(f"cannot create the report folder: {exc.strerror or exc}", source=out) from exc
 
-    history = dict(history or {})
     run_names = [r.name for r in run_list]
-    history_only = [k for k in history if k not in run_names]
-    all_stems = unique_stems(run_names + history_only)
-    stems = all_stems[: len(run_list)]
-    history_stems = dict(zip(history_only, all_stems[len(run_list) :], strict=True))
-    for name, stem in zip(run_names, stems, strict=True):
-        history_stems.setdefault(name, stem)  # a run name used twice: its first run's stem
+    stems = unique_stems(run_names)
+    figures = [_run_figures(run, stem, out) for run, stem in zip(run_list, stems, strict=True)]
     table = comparison_table(run_list)
-
-    # ---- figures of every run (aligned with run_list): (caption, file name)
-    figures: list[list[tuple[str, str]]] = []
-    for run, stem in zip(run_list, stems, strict=True):
-        m = run.result.track
-        files = []
-        for kind, matrix, number_format, caption in (
-            ("confusion", m.confusion, "d", "confusion matrix (counts; rows = true, columns = predicted)"),
-            ("recall", m.recall_matrix, ".2f", "recall matrix (rows normalised)"),
-            ("precision", m.precision_matrix, ".2f", "precision matrix (columns normalised)"),
-        ):
-            name = f"{kind}_{stem}.png"
-            matrix_title = f"{run.name}: {kind} (tracks)"
-            plot_matrix(matrix, m.classes, title=matrix_title, fmt=number_format, path=out / name)
-            files.append((caption, name))
-        name = f"per_class_{stem}.png"
-        plot_per_class(m, out / name, title=f"{run.name}: per-class scores (tracks)")
-        files.append(("per-class precision, recall and F1", name))
-        figures.append(files)
-    history_files: list[tuple[str, str]] = []
-    for model, hist in history.items():
-        name = f"history_{history_stems[model]}.png"
-        plot_history(hist, out / name, title=f"{model}: training history")
-        history_files.append((f"{model}: training history", name))
-    comparison_file = None
-    if len(run_list) > 1:
-        comparison_file = "comparison.png"
-        plot_comparison(table, out / comparison_file)
-
-    # ---- metrics.json
     payload = {
         "title": title,
         "dataset_info": to_jsonable(dict(dataset_info or {})),
@@ -202,89 +288,21 @@ def write_report(
     }
     write_text(out / "metrics.json", json.dumps(payload, indent=2, allow_nan=False))
 
-    headers, rows = _display_table(table)
-    sections = list(extra_sections or [])
-
-    # ---- report.md
-    md: list[str] = [f"# {title}", ""]
+    report = Report(title)
     if dataset_info:
-        md += [
-            "## Dataset",
-            "",
-            md_table(["", "value"], [[k, fmt(v)] for k, v in dataset_info.items()]),
-            "",
-        ]
-    md += ["## Comparison (track level)", "", md_table(headers, rows), ""]
-    if comparison_file:
-        md += [f"![model comparison]({comparison_file})", ""]
-    for run, files in zip(run_list, figures, strict=True):
-        m = run.result.track
-        md += [f"## {md_cell(run.name)}", ""]
-        md += [md_table(["", "value"], _cost_rows(run)), ""]
-        md += [md_table(["metric", "track", "segment"], _summary_rows(run)), ""]
-        md += [f"> note ({key}): {note}\n" for key, note in _notes(run).items()]
-        md += ["### Per class (track level)", ""]
-        md += [
-            md_table(["class", "precision", "recall", "F1", "Jaccard", "support"], _per_class_rows(m)),
-            "",
-        ]
-        md += [f"![{caption}]({name})" for caption, name in files] + [""]
-    if history_files:
-        md += ["## Training history", ""] + [f"![{c}]({n})" for c, n in history_files] + [""]
-    for heading, text in sections:
-        md += [f"## {heading}", "", str(text), ""]
-    write_text(out / "report.md", "\n".join(md))
-
-    # ---- report.html
-    esc = html.escape
-
-    def img(caption: str, name: str) -> str:
-        data = base64.b64encode((out / name).read_bytes()).decode("ascii")
-        return (
-            f'<figure><img alt="{esc(caption)}" src="data:image/png;base64,{data}">'
-            f"<figcaption>{esc(caption)}</figcaption></figure>"
-        )
-
-    body: list[str] = [f"<h1>{esc(title)}</h1>"]
-    if dataset_info:
-        body += [
-            "<h2>Dataset</h2>",
-            html_table(["", "value"], [[k, fmt(v)] for k, v in dataset_info.items()]),
-        ]
-    body += ["<h2>Comparison (track level)</h2>", html_table(headers, rows)]
-    if comparison_file:
-        body.append(f'<div class="figs">{img("model comparison", comparison_file)}</div>')
-    for run, files in zip(run_list, figures, strict=True):
-        m = run.result.track
-        body += [
-            f"<h2>{esc(run.name)}</h2>",
-            html_table(["", "value"], _cost_rows(run)),
-            html_table(["metric", "track", "segment"], _summary_rows(run)),
-        ]
-        body += [f'<p class="note">note ({esc(key)}): {esc(note)}</p>' for key, note in _notes(run).items()]
-        body += [
-            "<h3>Per class (track level)</h3>",
-            html_table(["class", "precision", "recall", "F1", "Jaccard", "support"], _per_class_rows(m)),
-            '<div class="figs">' + "".join(img(c, n) for c, n in files) + "</div>",
-        ]
-    if history_files:
-        body += [
-            "<h2>Training history</h2>",
-            '<div class="figs">' + "".join(img(c, n) for c, n in history_files) + "</div>",
-        ]
-    for heading, text in sections:
-        body += [f"<h2>{esc(str(heading))}</h2>", f'<div class="section">{esc(str(text))}</div>']
-    page = (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{esc(title)}</title><style>{CSS}</style></head><body>\n"
-        + "\n".join(body)
-        + "\n</body></html>\n"
-    )
-    write_text(out / "report.html", page)
+        rows = [[str(k), fmt_value(v)] for k, v in dataset_info.items()]
+        report.sections.append(Section("Dataset", [Table(["", "value"], rows)]))
+    order = _rank_order(run_list)
+    comparison: list[Any] = [_comparison_rows([run_list[i] for i in order]), Paragraph(_INTERVAL_NOTE)]
+    if len(run_list) > 1:
+        plot_comparison(table, out / "comparison.png")
+        comparison.append(Figures([("model comparison", "comparison.png")]))
+    report.sections.append(Section("Comparison (track level, best first)", comparison))
+    for i in order:
+        report.sections += _run_sections(run_list[i], figures[i])
+    if history:
+        history_figures = _history_figures(history, run_names, stems, out)
+        report.sections.append(Section("Training history", [history_figures]))
+    report.sections += [as_section(s) for s in extra_sections or ()]
+    write_rendered(report, out, "report")
     return out
-
-
-def _notes(run: ModelRun) -> dict[str, str]:
-    """Why metrics of a run are undefined, track level first."""
-    segment = {f"segment {k}": v for k, v in run.result.segment.notes.items()}
-    return {**run.result.track.notes, **segment}

@@ -30,6 +30,7 @@ from genrekit.files import to_jsonable
 if TYPE_CHECKING:  # pragma: no cover
     from genrekit.datasets import Dataset
     from genrekit.predict import Classifier
+    from genrekit.render import Report
 
 log = logging.getLogger(__name__)
 
@@ -486,24 +487,73 @@ def _fmt_cell(v: Any) -> str:
     return str(v)
 
 
+def _accuracy_rows(result: RobustnessResult) -> list[list[str]]:
+    """Track accuracy per condition and model, each with its Wilson 95% interval over that cell's tracks."""
+    from genrekit.render import fmt_accuracy
+
+    acc, n = result.pivot("accuracy"), result.pivot("n_tracks").to_numpy(dtype=np.float64)
+    rows = []
+    for idx, acc_row, n_row in zip(acc.index, acc.to_numpy(dtype=np.float64), n, strict=True):
+        cells = [
+            fmt_accuracy(a, int(k), digits=3) if np.isfinite(k) else _fmt_cell(a)
+            for a, k in zip(acc_row, n_row, strict=True)
+        ]
+        rows.append([idx, *cells])
+    return rows
+
+
+def _robustness_report(result: RobustnessResult, plot_file: str | None, title: str) -> Report:
+    """The structured robustness report (rendered to Markdown and HTML by :mod:`genrekit.render`)."""
+    from genrekit.render import Figures, Paragraph, Report, Section, Table, fmt_value
+
+    summary = result.summary()
+    s_rows = [[_fmt_cell(v) for v in row] for row in summary.itertuples(index=False)]
+    ece = result.pivot("ece")
+    headers = ["condition", *ece.columns]
+    e_rows = [[idx, *[_fmt_cell(v) for v in row]] for idx, row in zip(ece.index, ece.to_numpy(), strict=True)]
+    levels_rows = [
+        [d, DEGRADATIONS[d].description, ", ".join(DEGRADATIONS[d].label(v) for v in DEGRADATIONS[d].levels)]
+        for d in result.degradations
+    ]
+    summary_blocks: list[Any] = [Table([str(c) for c in summary.columns], s_rows)]
+    if plot_file:
+        summary_blocks.append(Figures([("accuracy against degradation strength (dashed: clean)", plot_file)]))
+    report = Report(title)
+    report.sections += [
+        Section("Setup", [Table(["", "value"], [[k, fmt_value(v)] for k, v in result.info.items()])]),
+        Section("Summary (track accuracy)", summary_blocks),
+        Section(
+            "Track accuracy per condition",
+            [
+                Table(headers, _accuracy_rows(result)),
+                Paragraph("Intervals: Wilson 95% over the tracks scored in that condition (n)."),
+            ],
+        ),
+        Section("Expected calibration error per condition", [Table(headers, e_rows)]),
+        Section("Degradations", [Table(["name", "what", "levels (mild to severe)"], levels_rows)]),
+    ]
+    if result.failures:
+        report.sections.append(Section("Not scored", [Table(["item", "reason"], result.failures)]))
+    return report
+
+
 def write_robustness_report(
     out: str | Path, result: RobustnessResult, *, title: str = "genrekit robustness report"
 ) -> Path:
     """Write the robustness report into the folder ``out``.
 
-    Files: ``robustness.md``, ``robustness.html`` (self-contained), ``robustness.json``,
-    ``robustness.csv`` (the table), ``predictions.csv`` (every track) and ``robustness.png``.
+    Files: ``robustness.md``, ``robustness.html`` (self-contained: one structured report rendered to
+    both, the plot embedded), ``robustness.json``, ``robustness.csv`` (the table), ``predictions.csv``
+    (every track) and ``robustness.png``.
 
     Returns
     -------
     Path
         The folder.
     """
-    import base64
-    import html
     import json
 
-    from genrekit.render import CSS, html_table, md_table, write_text
+    from genrekit.render import write_rendered, write_text
 
     out = Path(out)
     try:
@@ -520,54 +570,5 @@ def write_robustness_report(
     except OSError as exc:
         raise GenreKitError(f"cannot write the tables: {exc.strerror or exc}", source=out) from exc
     write_text(out / "robustness.json", json.dumps(result.to_dict(), indent=2, allow_nan=False))
-
-    summary = result.summary()
-    s_headers = [str(c) for c in summary.columns]
-    s_rows = [[_fmt_cell(v) for v in row] for row in summary.itertuples(index=False)]
-    acc = result.pivot("accuracy")
-    a_headers = ["condition", *acc.columns]
-    a_rows = [[idx, *[_fmt_cell(v) for v in row]] for idx, row in zip(acc.index, acc.to_numpy(), strict=True)]
-    ece = result.pivot("ece")
-    e_rows = [[idx, *[_fmt_cell(v) for v in row]] for idx, row in zip(ece.index, ece.to_numpy(), strict=True)]
-    info_rows = [
-        [k, json.dumps(to_jsonable(v)) if not isinstance(v, str) else v] for k, v in result.info.items()
-    ]
-    levels_rows = [
-        [d, DEGRADATIONS[d].description, ", ".join(DEGRADATIONS[d].label(v) for v in DEGRADATIONS[d].levels)]
-        for d in result.degradations
-    ]
-    failures = [[p, m] for p, m in result.failures]
-
-    md = [f"# {title}", "", "## Setup", "", md_table(["", "value"], info_rows), ""]
-    md += ["## Summary (track accuracy)", "", md_table(s_headers, s_rows), ""]
-    if plot_file:
-        md += [f"![accuracy against degradation strength]({plot_file})", ""]
-    md += ["## Track accuracy per condition", "", md_table(a_headers, a_rows), ""]
-    md += ["## Expected calibration error per condition", "", md_table(a_headers, e_rows), ""]
-    md += ["## Degradations", "", md_table(["name", "what", "levels (mild to severe)"], levels_rows), ""]
-    if failures:
-        md += ["## Not scored", "", md_table(["item", "reason"], failures), ""]
-    write_text(out / "robustness.md", "\n".join(md))
-
-    esc = html.escape
-    body = [f"<h1>{esc(title)}</h1>", "<h2>Setup</h2>", html_table(["", "value"], info_rows)]
-    body += ["<h2>Summary (track accuracy)</h2>", html_table(s_headers, s_rows)]
-    if plot_file:
-        data = base64.b64encode((out / plot_file).read_bytes()).decode("ascii")
-        body.append(
-            f'<figure><img alt="accuracy against degradation strength" src="data:image/png;base64,{data}">'
-            "<figcaption>accuracy against degradation strength (dashed: clean)</figcaption></figure>"
-        )
-    body += ["<h2>Track accuracy per condition</h2>", html_table(a_headers, a_rows)]
-    body += ["<h2>Expected calibration error per condition</h2>", html_table(a_headers, e_rows)]
-    body += ["<h2>Degradations</h2>", html_table(["name", "what", "levels (mild to severe)"], levels_rows)]
-    if failures:
-        body += ["<h2>Not scored</h2>", html_table(["item", "reason"], failures)]
-    page = (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{esc(title)}</title><style>{CSS}</style></head><body>\n"
-        + "\n".join(body)
-        + "\n</body></html>\n"
-    )
-    write_text(out / "robustness.html", page)
+    write_rendered(_robustness_report(result, plot_file, title), out, "robustness")
     return out

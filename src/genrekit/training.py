@@ -688,7 +688,7 @@ def compare(
     return CompareResult(runs, fold_results, report_path, fs.failures, split_desc)
 
 
-def _calibration_section(runs: Sequence[ModelRun], report: str | Path) -> tuple[str, str]:
+def _calibration_section(runs: Sequence[ModelRun], report: str | Path) -> Any:
     """The reliability diagrams and ECE table of ``runs``, written into the report folder."""
     from genrekit.calibration import calibration_section
 
@@ -754,7 +754,7 @@ def evaluate(
         )
     fs = extract_features(dataset, clf.extractor, workers=workers, cache_dir=cache_dir, progress=progress)
     run = score_model(clf.name, clf.model, fs, aggregation=clf.aggregation)
-    sections: list[tuple[str, str]] = []
+    sections: list[Any] = []  # genrekit.render.Section
     table = None
     if importance:
         from genrekit.explain import importance_section

@@ -271,17 +271,11 @@ def _print_runs(runs: list[Any]) -> None:
 
 
 def _print_explanation(ex: dict[str, Any]) -> None:
-    """The runner-up and the strongest and weakest segments of an ``Explanation.to_dict()``."""
-    console.print(
-        f"  runner-up: {ex['runner_up']}; margin over it ({ex['score_kind']}): {ex['track_margin']:+.3f}",
-        highlight=False,
-    )
-    for label, key in (("for", "strongest"), ("against", "weakest")):
-        parts = []
-        for i in ex[key]:
-            seg = ex["segments"][i]
-            parts.append(f"{seg['start_s']:.1f}-{seg['end_s']:.1f} s ({seg['margin']:+.3f})")
-        console.print(f"  segments most {label} {ex['genre']}: " + ", ".join(parts), highlight=False)
+    """The runner-up and the segments most for and against, with units (``explain.explanation_lines``)."""
+    from genrekit.explain import explanation_lines
+
+    for line in explanation_lines(ex):
+        console.print(f"  {line}", highlight=False)
 
 
 @app.command()

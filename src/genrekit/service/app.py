@@ -613,6 +613,13 @@ class ExplainedSegment(BaseModel):
     genre: str = Field(description="The segment's own top genre.")
 
 
+class ExplainedRef(BaseModel):
+    segment: int = Field(description="Index into segments.")
+    start_s: float
+    end_s: float
+    margin: float = Field(description="The segment's share for the answer minus its share for the runner-up.")
+
+
 class ExplanationResult(BaseModel):
     """Why the track got its genre: which segments argue most for and against it."""
 
@@ -622,8 +629,12 @@ class ExplanationResult(BaseModel):
     score_kind: str = Field(description="What the supports and margins add up to.")
     track_margin: float = Field(description="Sum of the segment margins: the lead over the runner-up.")
     segments: list[ExplainedSegment]
-    strongest: list[int] = Field(description="Indices into segments, most for the answer first.")
-    weakest: list[int] = Field(description="Indices into segments, most against the answer first.")
+    strongest: list[ExplainedRef] = Field(
+        description="Segments with a positive margin, most for the answer first (at most 3)."
+    )
+    weakest: list[ExplainedRef] = Field(
+        description="Segments with a negative margin (they prefer the runner-up), most against first."
+    )
 
 
 class ClassifyResult(BaseModel):
@@ -805,7 +816,10 @@ def create_app(
             '`{"error": {"type": ..., "message": ...}}`.'
         ),
         lifespan=lifespan,
+        docs_url=None,  # served by install_docs from local files: no CDN, works offline
+        redoc_url=None,
     )
+    install_docs(app)
     app.state.runtime = rt
     app.add_middleware(UploadLimitMiddleware, max_bytes=rt.max_upload_bytes)
     install_error_handlers(app)
@@ -964,6 +978,42 @@ def create_app(
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
+
+
+def install_docs(app: FastAPI) -> None:
+    """``/docs`` (Swagger UI) and ``/redoc`` (ReDoc) from local assets, so they work with no network.
+
+    The JavaScript and CSS come from the ``fastapi-offline`` package's ``static`` folder (Swagger UI,
+    Apache-2.0; ReDoc, MIT), mounted at ``/docs-assets``; no font, favicon or validator is fetched.
+    """
+    import fastapi_offline
+    from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+
+    assets = Path(fastapi_offline.__file__).parent / "static"
+    app.mount("/docs-assets", StaticFiles(directory=assets), name="docs-assets")
+    openapi_url = app.openapi_url or "/openapi.json"
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui():  # noqa: ANN202 - a Response, no response model
+        return get_swagger_ui_html(
+            openapi_url=openapi_url,
+            title=f"{app.title} - API",
+            oauth2_redirect_url=None,
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
+            swagger_ui_parameters={"validatorUrl": None},
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc():  # noqa: ANN202 - a Response, no response model
+        return get_redoc_html(
+            openapi_url=openapi_url,
+            title=f"{app.title} - API reference",
+            redoc_js_url="/docs-assets/redoc.standalone.js",
+            redoc_favicon_url="/static/favicon.svg",
+            with_google_fonts=False,
+        )
 
 
 def check_rows(rows: list[dict[str, Any]]) -> None:

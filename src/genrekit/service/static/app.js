@@ -5,6 +5,8 @@
 
 (function () {
   const TOP_K = 5;
+  // The top two genres closer than this (probability, i.e. 5 points) are called a close call.
+  const CLOSE_CALL = 0.05;
   // Distinct, colour-blind-friendlier palette (Tableau 10 + 4); a label keeps its colour for a model.
   const PALETTE = [
     "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1",
@@ -15,7 +17,8 @@
   const els = {
     form: $("upload-form"), drop: $("drop"), file: $("file"), status: $("status"), error: $("error"),
     modelInfo: $("model-info"), limitHint: $("limit-hint"), result: $("result"), genre: $("genre"),
-    confidence: $("confidence"), meta: $("meta"), bars: $("bars"), timelineSection: $("timeline-section"),
+    confidence: $("confidence"), closeCall: $("close-call"), meta: $("meta"), bars: $("bars"),
+    timelineSection: $("timeline-section"),
     timeline: $("timeline"), tEnd: $("t-end"), legend: $("legend"),
     whySection: $("why-section"), whyRunner: $("why-runner"), whyFor: $("why-for"), whyAgainst: $("why-against"),
   };
@@ -136,9 +139,12 @@
       }
       const result = await r.json();
       render(result, file.name);
+      const runnerUp = result.top_k && result.top_k[1];
+      const closeCall = !result.unsure && !els.closeCall.hidden && runnerUp;
       setStatus(result.unsure
         ? `Done: no confident answer for ${file.name}.`
-        : `Done: ${file.name} is most likely ${result.genre}.`);
+        : `Done: ${file.name} is most likely ${result.genre}` +
+          (closeCall ? `, a close call with ${runnerUp.genre}.` : "."));
     } catch (err) {
       showError(`The upload failed: ${err && err.message ? err.message : err}`);
       setStatus("");
@@ -159,6 +165,12 @@
       els.genre.textContent = res.genre;
       els.confidence.textContent = pct(res.confidence);
     }
+    // a near tie: say so next to the headline, and name the other genre
+    const [first, second] = res.top_k;
+    const close = Boolean(!res.unsure && first && second && first.probability - second.probability < CLOSE_CALL);
+    els.closeCall.hidden = !close;
+    els.closeCall.textContent = close ? `— close call with ${second.genre} ${pct(second.probability)}` : "";
+    els.result.classList.toggle("is-close-call", close);
     const ms = res.elapsed_ms;
     const took = ms >= 10000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`;
     els.meta.textContent = `${filename} · ${clock(res.duration_s)} · ${res.model} · ${took}`;
@@ -191,11 +203,10 @@
       els.whySection.hidden = true;
       return;
     }
-    const span = (i) => `${clock(ex.segments[i].start_s)}–${clock(ex.segments[i].end_s)}`;
-    const pick = (idx, keep) => idx.filter((i) => keep(ex.segments[i].margin)).map(span);
+    const span = (s) => `${clock(s.start_s)}–${clock(s.end_s)}`;
     els.whyRunner.textContent = `Runner-up: ${ex.runner_up}.`;
-    const pro = pick(ex.strongest, (m) => m > 0);
-    const con = pick(ex.weakest, (m) => m < 0);
+    const pro = (ex.strongest || []).map(span);
+    const con = (ex.weakest || []).map(span);
     els.whyFor.textContent = pro.length ? `Most for ${ex.genre}: ${pro.join(", ")}.` : "";
     els.whyAgainst.textContent = con.length
       ? `Most against (closer to ${ex.runner_up} or another genre): ${con.join(", ")}.`
@@ -245,7 +256,9 @@
       const li = el("li");
       const sw = el("span", "swatch");
       sw.style.background = colourOf(genre);
-      li.append(sw, el("span", "legend-item-name", genre), el("span", "legend-share", pct(seconds / span)));
+      // the share of the track's time its segments give this genre (not a probability)
+      const share = el("span", "legend-share", `${pct(seconds / span)} of the time`);
+      li.append(sw, el("span", "legend-item-name", genre), share);
       els.legend.appendChild(li);
     }
     els.timelineSection.hidden = false;
