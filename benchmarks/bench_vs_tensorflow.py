@@ -70,7 +70,10 @@ def tf_worker(patches_path: str, model: str, threads: int) -> None:
 
     def single() -> np.ndarray:
         return np.concatenate(
-            [sess.run(taggram, feed_dict={x: patches[i : i + 1], is_training: False}) for i in range(len(patches))]
+            [
+                sess.run(taggram, feed_dict={x: patches[i : i + 1], is_training: False})
+                for i in range(len(patches))
+            ]
         )
 
     batched(), single()  # warm-up
@@ -96,7 +99,8 @@ def cpu_line() -> str:
 
     cpu = cpu_report()
     return (
-        f"CPU: {cpu['model']}, {cpu['cpus']} logical CPUs; extensions: {' '.join(cpu['flags']) or 'none listed'}; "
+        f"CPU: {cpu['model']}, {cpu['cpus']} logical CPUs; "
+        f"extensions: {' '.join(cpu['flags']) or 'none listed'}; "
         f"torch {cpu['torch']} capability {cpu['capability']}"
     )
 
@@ -159,7 +163,16 @@ def synth_patches(n: int) -> tuple[np.ndarray, str]:
 class TFWorker:
     def __init__(self, python: Path, patches_path: Path, model: str, threads: int) -> None:
         env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": ""}
-        cmd = [str(python), __file__, "--tf-worker", str(patches_path), "--model", model, "--threads", str(threads)]
+        cmd = [
+            str(python),
+            __file__,
+            "--tf-worker",
+            str(patches_path),
+            "--model",
+            model,
+            "--threads",
+            str(threads),
+        ]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
         self.version = self._read()["ready"]
 
@@ -218,10 +231,12 @@ def main() -> None:
             ours = run(net, patches, batch_size=len(patches), precision=prec)["taggram"]
             print(f"[{prec}] {kernels.describe(kernels.kernel_info(prec))}")
             diff = float(np.abs(ours - tf_tags).max())
-            print(f"[{prec}] parity: max |tag difference| vs TF = {diff:.2e} ({'within 1e-4' if diff <= 1e-4 else 'ABOVE 1e-4'})")
+            verdict = "within 1e-4" if diff <= 1e-4 else "ABOVE 1e-4"
+            print(f"[{prec}] parity: max |tag difference| vs TF = {diff:.2e} ({verdict})")
         rows = []
         for mode, bs in (("batched", len(patches)), ("batch of 1", 1)):
             for prec in precisions:
+
                 def ours_fn(bs: int = bs, prec: str = prec) -> None:
                     run(net, patches, batch_size=bs, precision=prec)
 
@@ -233,11 +248,12 @@ def main() -> None:
                     ours_fn()
                     t_us = time.perf_counter() - t0
                     tf_s.append(t_tf), our_s.append(t_us), ratio.append(t_tf / t_us)
-                rows.append((mode, prec, statistics.median(tf_s), statistics.median(our_s), statistics.median(ratio),
-                             min(ratio), max(ratio)))  # fmt: skip
+                med = statistics.median
+                rows.append((mode, prec, med(tf_s), med(our_s), med(ratio), min(ratio), max(ratio)))
         tf.close()
     print(f"load average at end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
-    print(f"\n{'mode':11} {'precision':9} {'TF ms':>8} {'genrekit ms':>12} {'TF/genrekit':>12} {'(min-max)':>12}")
+    head = f"{'mode':11} {'precision':9} {'TF ms':>8} {'genrekit ms':>12} {'TF/genrekit':>12}"
+    print(f"\n{head} {'(min-max)':>12}")
     for mode, prec, t_tf, t_us, r, lo, hi in rows:
         print(f"{mode:11} {prec:9} {t_tf * 1000:8.0f} {t_us * 1000:12.0f} {r:11.2f}x {lo:5.2f}-{hi:.2f}")
 

@@ -75,6 +75,9 @@ N_MELS = 96
 PATCH_FRAMES = 187
 MIDEND_CHANNELS = 561 + 3 * 64
 PENULTIMATE_DIM = 200
+#: patches per musicnn forward pass at inference: the intermediate maps of 2 patches stay in the caches;
+#: 10 at once was 1.3x slower per patch (one thread, AVX-512 Xeon; docs/benchmarks.md)
+MICRO_BATCH = 2
 INSTALL_HINT = "pip install --no-deps musicnn==0.1.0"
 _OPTIMIZER_SLOT = re.compile(r"(/Adam(_\d+)?$)|(^beta[12]_power$)")
 
@@ -210,7 +213,9 @@ class PooledConvBlock(nn.Module):
             return z.amax(dim=3)
         return self.pooled(x, self.kernels.get(precision, DEFAULT_KERNEL), precision)
 
-    def pooled(self, x: torch.Tensor, kernel: str = DEFAULT_KERNEL, precision: str = "float32") -> torch.Tensor:
+    def pooled(
+        self, x: torch.Tensor, kernel: str = DEFAULT_KERNEL, precision: str = "float32"
+    ) -> torch.Tensor:
         """Inference output ``(B, C, T)`` computed with ``kernel`` (a name of ``kernels.CANDIDATES``)."""
         # max_f(a * relu(z + b) + c) = a * relu(s * max_f(s * z) + b) + c with s = sign(a): for a < 0 the
         # max of the BN output comes from min_f z = -max_f(-z). Negating the weights of those channels
@@ -574,7 +579,8 @@ def run(
     midend : bool
         Also return ``"mean_pool"`` and ``"max_pool"`` (musicnn only).
     batch_size : int
-        Patches per forward pass (bounds peak memory: about 12 MB per patch).
+        Patches per forward pass (bounds peak memory: about 12 MB per patch); musicnn at inference runs
+        at most :data:`MICRO_BATCH` at a time, which is faster.
     precision : {"float32", "bfloat16"}, optional
         Arithmetic of the musicnn front and mid end (None: ``GENREKIT_MUSICNN_PRECISION``, default
         float32, exact); the VGG nets always run in float32. The front-end kernels for a precision are
@@ -600,6 +606,8 @@ def run(
         if len(x) == 0:
             probe = model(torch.zeros((1, *x.shape[1:])), **kwargs)
             return {k: np.zeros((0, *v.shape[1:]), dtype=np.float32) for k, v in probe.items()}
+        if isinstance(model, MusicnnNet) and not model.training:
+            batch_size = min(batch_size, MICRO_BATCH)
         for start in range(0, len(x), batch_size):
             out = model(torch.from_numpy(np.ascontiguousarray(x[start : start + batch_size])), **kwargs)
             for k, v in out.items():
