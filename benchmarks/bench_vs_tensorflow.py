@@ -85,9 +85,10 @@ def tf_worker(patches_path: str, model: str, threads: int) -> None:
             np.save(out, batched())
             print(json.dumps({"tags": str(out)}), flush=True)
         elif cmd in ("batched", "single"):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             (batched if cmd == "batched" else single)()
-            print(json.dumps({"seconds": time.perf_counter() - t0}), flush=True)
+            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+            print(json.dumps({"seconds": wall, "cpu": cpu}), flush=True)
         else:
             break
     sess.close()
@@ -241,21 +242,37 @@ def main() -> None:
                     run(net, patches, batch_size=bs, precision=prec)
 
                 ours_fn()
-                tf_s, our_s, ratio = [], [], []
+                tf_s, our_s, ratio, cpu_ratio, tf_c, our_c = [], [], [], [], [], []
                 for _ in range(args.repeats):
-                    t_tf = tf.ask("batched" if bs > 1 else "single")["seconds"]
-                    t0 = time.perf_counter()
+                    got = tf.ask("batched" if bs > 1 else "single")
+                    t0, c0 = time.perf_counter(), time.process_time()
                     ours_fn()
-                    t_us = time.perf_counter() - t0
-                    tf_s.append(t_tf), our_s.append(t_us), ratio.append(t_tf / t_us)
+                    t_us, c_us = time.perf_counter() - t0, time.process_time() - c0
+                    (
+                        tf_s.append(got["seconds"]),
+                        our_s.append(t_us),
+                        tf_c.append(got["cpu"]),
+                        our_c.append(c_us),
+                    )
+                    ratio.append(got["seconds"] / t_us), cpu_ratio.append(got["cpu"] / c_us)
                 med = statistics.median
-                rows.append((mode, prec, med(tf_s), med(our_s), med(ratio), min(ratio), max(ratio)))
+                rows.append(
+                    (mode, prec, med(tf_s), med(our_s), med(ratio), min(ratio), max(ratio), med(cpu_ratio),
+                     med(tf_c), med(our_c))
+                )  # fmt: skip
         tf.close()
     print(f"load average at end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     head = f"{'mode':11} {'precision':9} {'TF ms':>8} {'genrekit ms':>12} {'TF/genrekit':>12}"
-    print(f"\n{head} {'(min-max)':>12}")
-    for mode, prec, t_tf, t_us, r, lo, hi in rows:
-        print(f"{mode:11} {prec:9} {t_tf * 1000:8.0f} {t_us * 1000:12.0f} {r:11.2f}x {lo:5.2f}-{hi:.2f}")
+    print(f"\n{head} {'(min-max)':>12} | {'TF cpu ms':>9} {'genrekit cpu':>12} {'CPU ratio':>9}")
+    for mode, prec, t_tf, t_us, r, lo, hi, rc, c_tf, c_us in rows:
+        print(
+            f"{mode:11} {prec:9} {t_tf * 1000:8.0f} {t_us * 1000:12.0f} {r:11.2f}x "
+            f"{lo:5.2f}-{hi:<6.2f} | {c_tf * 1000:9.0f} {c_us * 1000:12.0f} {rc:8.2f}x"
+        )
+    print(
+        "ratios: TF time / genrekit time, median of the pairs (> 1: genrekit faster); CPU-time ratio: the "
+        "same with each process's CPU seconds (all threads), steadier than wall time on a busy machine"
+    )
 
 
 if __name__ == "__main__":

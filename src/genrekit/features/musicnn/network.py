@@ -331,19 +331,14 @@ class MusicnnNet(nn.Module):
             raise ModelError(
                 f"musicnn expects log-mel patches of shape (batch, time, {self.n_mels}), got {tuple(x.shape)}"
             )
-        dtype = dtype_of(precision)
         x = _apply_bn(x.unsqueeze(1), self.bn_input)  # (B, 1, T, 96)
         blocks = (*self.timbral, *self.temporal)
         front = torch.cat([blk(x, precision) for blk in blocks], dim=1)  # (B, 561, T)
         maps = [front]
         h = None
         for conv, bn in zip(self.midend, self.bn_midend, strict=True):
-            if dtype == torch.float32 or self.training:
-                z = conv(maps[-1])
-            else:  # reduced precision: the product in `dtype`, bias, ReLU and BN in float32
-                z = F.conv1d(maps[-1].to(dtype), conv.weight.to(dtype), padding=conv.padding).float()
-                z = z + conv.bias.view(1, -1, 1)
-            y = _apply_bn(F.relu(z), bn)
+            # float32 at every precision: 4 % of the work, but in bfloat16 it added 40 % to the tag error
+            y = _apply_bn(F.relu(conv(maps[-1])), bn)
             h = y if h is None else y + h
             maps.append(h)
         feats = torch.cat(maps, dim=1)  # (B, 753, T)
