@@ -25,9 +25,8 @@ import numpy as np
 import soundfile as sf
 
 
-def make_clip(path: Path, seconds: float) -> None:
-    """Music-like stereo 44.1 kHz mp3: chords of harmonic tones, a bass line and noise-burst drums."""
-    sr = 44100
+def music_signal(seconds: float, sr: int = 44100) -> np.ndarray:
+    """Music-like mono float32: chords of harmonic tones, a bass line and noise-burst drums, peak 0.8."""
     rng = np.random.default_rng(0)
     n = int(seconds * sr)
     t = np.arange(n) / sr
@@ -43,9 +42,14 @@ def make_clip(path: Path, seconds: float) -> None:
     for start in np.arange(0.0, seconds - 0.1, 0.25):
         i0 = int(start * sr)
         y[i0 : i0 + hit] += 0.4 * rng.standard_normal(hit) * np.exp(-np.arange(hit) / (0.01 * sr))
-    y *= 0.8 / np.abs(y).max()
+    return (0.8 * y / np.abs(y).max()).astype(np.float32)
+
+
+def make_clip(path: Path, seconds: float) -> None:
+    """A stereo 44.1 kHz mp3 of :func:`music_signal`."""
+    y = music_signal(seconds, 44100)
     stereo = np.stack([y, np.roll(y, 100)], axis=1).astype(np.float32)
-    sf.write(path, stereo, sr, format="MP3", subtype="MPEG_LAYER_III")
+    sf.write(path, stereo, 44100, format="MP3", subtype="MPEG_LAYER_III")
 
 
 def timed(fn: Callable[[], object], repeats: int) -> tuple[float, float]:

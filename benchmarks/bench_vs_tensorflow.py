@@ -140,25 +140,13 @@ def real_patches(source: Path, n: int) -> tuple[np.ndarray, str]:
 
 
 def synth_patches(n: int) -> tuple[np.ndarray, str]:
+    from bench_musicnn import music_signal  # beside this script
+
     from genrekit.features.musicnn.preprocess import mel_patches
 
-    sr = 16000
-    rng = np.random.default_rng(0)
-    seconds = n * 3.0 + 1
-    t = np.arange(int(seconds * sr)) / sr
-    y = np.zeros_like(t)
-    for i, start in enumerate(np.arange(0.0, seconds, 2.0)):
-        sel = (t >= start) & (t < start + 2.0)
-        root = (220.0, 174.6, 261.6, 196.0)[i % 4]
-        for ratio in (1.0, 1.26, 1.5):
-            for h in range(1, 5):
-                y[sel] += 0.05 / h * np.sin(2 * np.pi * root * ratio * h * t[sel])
-    hit = int(0.05 * sr)
-    for start in np.arange(0.0, seconds - 0.1, 0.25):
-        i0 = int(start * sr)
-        y[i0 : i0 + hit] += 0.4 * rng.standard_normal(hit) * np.exp(-np.arange(hit) / (0.01 * sr))
-    y = (0.8 * y / np.abs(y).max()).astype(np.float32)
-    return mel_patches(y)[:n], f"{n} patches of a synthesized music-like signal"
+    return mel_patches(music_signal(n * 3.0 + 1, 16000))[
+        :n
+    ], f"{n} patches of a synthesized music-like signal"
 
 
 class TFWorker:

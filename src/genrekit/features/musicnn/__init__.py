@@ -4,8 +4,8 @@ No TensorFlow anywhere: :mod:`.checkpoint` reads the TF-1 checkpoints shipped in
 (install it with ``pip install --no-deps musicnn==0.1.0``) with numpy, :mod:`.network` rebuilds the
 networks in torch, :mod:`.kernels` picks their fastest exact kernels on this machine and the opt-in
 bfloat16 precision (:func:`kernel_info` reports both), :mod:`.preprocess` makes the log-mel patches,
-:mod:`.labels` lists the 50 tags of each model, and :mod:`.extractor` exposes embeddings and tags as feature extractors (``"musicnn-msd"``,
-``"musicnn-mtt"``, ``"musicnn"``).
+:mod:`.labels` lists the 50 tags of each model, and :mod:`.extractor` exposes embeddings and tags as
+feature extractors (``"musicnn-msd"``, ``"musicnn-mtt"``, ``"musicnn"``).
 
 Names are imported lazily, so ``import genrekit.features.musicnn`` does not import torch.
 """

@@ -22,8 +22,8 @@ means timing again.
 
 Precision (:func:`precision_setting`): ``GENREKIT_MUSICNN_PRECISION`` = ``float32`` (default, exact) or
 ``bfloat16`` (opt-in: the front-end convolutions, 96 % of the multiply-adds, in bfloat16 with float32
-accumulation, everything else in float32; fast where the CPU has AVX512_BF16 or AMX). ``int8`` is refused with the measured reason
-(see docs/benchmarks.md, "musicnn network speed").
+accumulation, everything else in float32; fast where the CPU has AVX512_BF16 or AMX). ``int8`` is refused
+with the measured reason (see docs/benchmarks.md, "musicnn network speed").
 """
 
 from __future__ import annotations
