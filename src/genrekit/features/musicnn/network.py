@@ -529,6 +529,9 @@ def configure_threads() -> None:
 def load_musicnn(name: str = "MSD_musicnn") -> MusicnnNet | VGGNet:
     """The pretrained network ``name`` in eval mode, loaded once per process.
 
+    The front-end kernels for the ``GENREKIT_MUSICNN_PRECISION`` setting are chosen here
+    (:func:`genrekit.features.musicnn.kernels.select`: forced, cached for this machine, or timed once).
+
     Parameters
     ----------
     name : {"MSD_musicnn", "MTT_musicnn", "MSD_vgg", "MTT_vgg"}
