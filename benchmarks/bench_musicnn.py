@@ -1,6 +1,7 @@
 """Time the pretrained musicnn tagger on a 30 s mp3: decode -> log-mel patches -> tag probabilities.
 
     python benchmarks/bench_musicnn.py [--seconds 30] [--repeats 10] [--model msd|mtt] [--threads N] [--probe]
+    python benchmarks/bench_musicnn.py --agreement ../shared/data/gtzan_audio [--precision bfloat16]
 
 "warm" is the median of repeated runs in one process with the model already loaded; "cold" is a fresh
 process: importing genrekit + torch, reading the checkpoint (``load_musicnn``) and the first run. CPU
@@ -24,9 +25,8 @@ import numpy as np
 import soundfile as sf
 
 
-def make_clip(path: Path, seconds: float) -> None:
-    """Music-like stereo 44.1 kHz mp3: chords of harmonic tones, a bass line and noise-burst drums."""
-    sr = 44100
+def music_signal(seconds: float, sr: int = 44100) -> np.ndarray:
+    """Music-like mono float32: chords of harmonic tones, a bass line and noise-burst drums, peak 0.8."""
     rng = np.random.default_rng(0)
     n = int(seconds * sr)
     t = np.arange(n) / sr
@@ -42,9 +42,14 @@ def make_clip(path: Path, seconds: float) -> None:
     for start in np.arange(0.0, seconds - 0.1, 0.25):
         i0 = int(start * sr)
         y[i0 : i0 + hit] += 0.4 * rng.standard_normal(hit) * np.exp(-np.arange(hit) / (0.01 * sr))
-    y *= 0.8 / np.abs(y).max()
+    return (0.8 * y / np.abs(y).max()).astype(np.float32)
+
+
+def make_clip(path: Path, seconds: float) -> None:
+    """A stereo 44.1 kHz mp3 of :func:`music_signal`."""
+    y = music_signal(seconds, 44100)
     stereo = np.stack([y, np.roll(y, 100)], axis=1).astype(np.float32)
-    sf.write(path, stereo, sr, format="MP3", subtype="MPEG_LAYER_III")
+    sf.write(path, stereo, 44100, format="MP3", subtype="MPEG_LAYER_III")
 
 
 def timed(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
@@ -157,6 +162,51 @@ def probe_alternatives(repeats: int) -> None:
     print(f"FFT vs GEMM front end: max abs difference {err:.1e}")
 
 
+def agreement(folder: Path, precision: str, limit: int | None) -> None:
+    """Does ``precision`` give the float32 answers? The default classifier on every clip of ``folder``.
+
+    Per clip: the tag features of both musicnn models (what ``genrekit.load_model()`` classifies) once in
+    float32 and once in ``precision``; the genre is the classifier's (``mean_prob`` aggregation of the
+    per-patch probabilities, as ``predict_audio``). Prints the share of clips with the same genre, the
+    largest tag difference, and the network time of each precision.
+    """
+    from genrekit import load_model
+    from genrekit.audio import load
+    from genrekit.features.musicnn.kernels import describe, kernel_info
+
+    clf = load_model()
+    files = sorted(p for p in folder.rglob("*") if p.suffix in (".ogg", ".wav", ".mp3", ".flac", ".au"))
+    files = files[:limit] if limit else files
+    same, max_diff, times = 0, 0.0, {"float32": 0.0, precision: 0.0}
+    worst = ("", 0.0)
+    for i, f in enumerate(files):
+        y, sr = load(f, sr=16000)
+        genres, feats = {}, {}
+        for prec in ("float32", precision):
+            os.environ["GENREKIT_MUSICNN_PRECISION"] = prec
+            t0 = time.process_time()
+            feats[prec] = clf.extractor(y, sr)
+            times[prec] += time.process_time() - t0
+            proba = np.asarray(clf.model.predict_proba(feats[prec])).mean(axis=0)
+            genres[prec] = clf.classes_[int(np.argmax(proba))]
+        diff = float(np.abs(feats["float32"] - feats[precision]).max())
+        if diff > worst[1]:
+            worst = (f.name, diff)
+        max_diff = max(max_diff, diff)
+        same += genres["float32"] == genres[precision]
+        if (i + 1) % 50 == 0:
+            print(f"  {i + 1} clips: {same} same genre, max tag diff {max_diff:.4f}", flush=True)
+    os.environ.pop("GENREKIT_MUSICNN_PRECISION", None)
+    n = len(files)
+    print(describe(kernel_info(precision)))
+    print(
+        f"{precision} vs float32 on {n} clips of {folder}: same genre {same}/{n} = {same / max(n, 1):.1%}; "
+        f"max |tag difference| {max_diff:.4f} (clip {worst[0]}); network+log-mel CPU time "
+        f"float32 {times['float32']:.1f} s, {precision} {times[precision]:.1f} s "
+        f"(ratio {times['float32'] / max(times[precision], 1e-9):.2f}x)"
+    )
+
+
 COLD = """
 import time
 t0 = time.perf_counter()
@@ -197,10 +247,17 @@ def main() -> None:
     ap.add_argument("--model", choices=["msd", "mtt"], default="msd")
     ap.add_argument("--threads", type=int, default=None, help="sets GENREKIT_TORCH_THREADS")
     ap.add_argument("--probe", action="store_true", help="time int8, bfloat16 and FFT alternatives")
+    ap.add_argument("--agreement", type=Path, metavar="DIR", help="compare a reduced precision on real clips")
+    ap.add_argument("--precision", default="bfloat16", help="the precision --agreement compares")
+    ap.add_argument("--limit", type=int, default=None, help="at most this many clips for --agreement")
     args = ap.parse_args()
     if args.threads:
         os.environ["GENREKIT_TORCH_THREADS"] = str(args.threads)
     print(f"cpus: {os.cpu_count()}, load average at start: {os.getloadavg()[0]:.2f}")
+    if args.agreement:
+        agreement(args.agreement, args.precision, args.limit)
+        print(f"load average at end: {os.getloadavg()[0]:.2f}")
+        return
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "clip.mp3"
         make_clip(path, args.seconds)

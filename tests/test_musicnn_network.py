@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 
 from genrekit.errors import AudioError, ConfigError, ModelError
-from genrekit.features.musicnn import network
+from genrekit.features.musicnn import kernels, network
 from genrekit.features.musicnn.checkpoint import read_checkpoint
 from genrekit.features.musicnn.extractor import MusicnnConfig
 from genrekit.features.musicnn.labels import MSD_TAGS, MTT_TAGS, tag_slug
@@ -230,6 +231,136 @@ def test_torch_threads_env(monkeypatch):
             network.configure_threads()
     finally:
         torch.set_num_threads(before)
+
+
+# ---- kernels and precision ------------------------------------------------------------------------------
+@pytest.fixture
+def private_msd(msd):
+    """A copy of the pretrained MSD net whose kernel choices a test may change freely."""
+    import copy
+
+    return copy.deepcopy(msd)
+
+
+def _front(model) -> dict:
+    return kernels._front_blocks(model)
+
+
+def _force(model, choice, precision="float32"):
+    for block in _front(model).values():
+        block.kernels[precision] = choice(block) if callable(choice) else choice
+
+
+@pytest.mark.parametrize("kernel", ["gemm", "gemm2", "gemm8", "onednn", "onednn_cl"])
+def test_every_kernel_gives_the_reference_tags(private_msd, ref, kernel):
+    def name(block):
+        if kernel in ("gemm2", "gemm8") and block.conv.kernel_size[1] == 1:
+            return {"gemm2": "gemm8", "gemm8": "gemm32"}[kernel]  # the time blocks' block sizes
+        return kernel
+
+    _force(private_msd, "gemm")
+    base = run(private_msd, ref["patches"], midend=True)
+    _force(private_msd, name)
+    out = run(private_msd, ref["patches"], midend=True)
+    np.testing.assert_allclose(out["taggram"], base["taggram"], rtol=0, atol=1e-5)
+    np.testing.assert_allclose(out["max_pool"], base["max_pool"], rtol=0, atol=1e-3)
+    np.testing.assert_allclose(out["taggram"], ref["MSD_musicnn/taggram"], rtol=0, atol=1e-4)
+
+
+def test_kernel_env_forces_a_family_and_rejects_unknown(private_msd, monkeypatch):
+    monkeypatch.setenv("GENREKIT_MUSICNN_KERNEL", "onednn_cl")
+    chosen = kernels.select(private_msd)
+    assert set(chosen.values()) == {"onednn_cl"} and len(chosen) == 5
+    assert kernels.kernel_info("float32")["source"] == "forced"
+    monkeypatch.setenv("GENREKIT_MUSICNN_KERNEL", "GEMM")
+    chosen = kernels.select(private_msd)
+    assert chosen["timbral.0"] == "gemm4" and chosen["temporal.0"] == "gemm16"
+    monkeypatch.setenv("GENREKIT_MUSICNN_KERNEL", "fastest")
+    with pytest.raises(ConfigError, match="GENREKIT_MUSICNN_KERNEL.*'fastest'"):
+        kernels.select(private_msd)
+
+
+def test_kernel_choice_is_timed_once_then_cached(private_msd, monkeypatch, tmp_path):
+    monkeypatch.delenv("GENREKIT_MUSICNN_KERNEL", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    calls = []
+
+    def fake_timing(blocks, precision):
+        calls.append(precision)
+        return {n: kernels.CANDIDATES[kernels._kind(b)][-1] for n, b in blocks.items()}
+
+    monkeypatch.setattr(kernels, "_time_blocks", fake_timing)
+    first = kernels.select(private_msd)
+    assert calls == ["float32"] and first["timbral.0"] == "onednn_cl"
+    assert private_msd.timbral[0].kernels["float32"] == "onednn_cl"
+    stored = json.loads((tmp_path / "genrekit" / "musicnn_kernels.json").read_text())
+    assert [k.endswith("|float32") for k in stored] == [True]
+    assert kernels.select(private_msd) == first and calls == ["float32"]  # read from the cache
+    assert kernels.kernel_info("float32")["source"] == "cached"
+    (tmp_path / "genrekit" / "musicnn_kernels.json").write_text('{"oops": [1, 2')  # corrupt: timed again
+    assert kernels.select(private_msd) == first and len(calls) == 2
+    key = kernels.machine_key("float32")  # a tampered entry naming no real kernel is not used
+    (tmp_path / "genrekit" / "musicnn_kernels.json").write_text(json.dumps({key: {"timbral.0": "os.system"}}))
+    assert kernels.select(private_msd) == first and len(calls) == 3
+
+
+def test_unwritable_cache_never_fails(private_msd, monkeypatch, tmp_path):
+    monkeypatch.delenv("GENREKIT_MUSICNN_KERNEL", raising=False)
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    monkeypatch.setattr(kernels, "_time_blocks", lambda blocks, precision: dict.fromkeys(blocks, "gemm8"))
+    assert kernels.select(private_msd)["temporal.1"] == "gemm8"
+    assert kernels.kernel_info()["source"] == "timed"
+
+
+def test_real_timing_picks_valid_candidates(private_msd, monkeypatch):
+    blocks = _front(private_msd)
+    chosen = kernels._time_blocks(blocks, "float32", n_patches=1, rounds=1)
+    assert set(chosen) == set(blocks)
+    assert all(v in kernels.CANDIDATES[kernels._kind(blocks[k])] for k, v in chosen.items())
+
+
+def test_prepared_weights_follow_parameter_changes(private_msd):
+    x = torch.rand(2, 1, 40, 96, generator=torch.Generator().manual_seed(1)) * 4
+    block = private_msd.timbral[1]
+    with torch.inference_mode():
+        before = block.pooled(x, "gemm8")
+    with torch.no_grad():
+        block.bn.weight.mul_(-1.0)  # flips which channels take the min: stale weights would be wrong
+        block.conv.weight.mul_(0.5)
+    with torch.inference_mode():
+        after = block.pooled(x, "gemm8")
+        plain = block.bn(torch.relu(block.conv(F.pad(x, (0, 0, 3, 3))))).amax(dim=3)
+    torch.testing.assert_close(after, plain, rtol=0, atol=1e-4)
+    assert (after - before).abs().max() > 0.1
+
+
+def test_bfloat16_tags_close_to_float32(msd, ref, monkeypatch):
+    exact = run(msd, ref["patches"])
+    half = run(msd, ref["patches"], precision="bfloat16")
+    assert half["taggram"].dtype == np.float32
+    np.testing.assert_allclose(half["taggram"], exact["taggram"], rtol=0, atol=0.02)
+    assert np.abs(half["taggram"] - exact["taggram"]).max() > 0  # it did run in another arithmetic
+    monkeypatch.setenv("GENREKIT_MUSICNN_PRECISION", "bf16")
+    np.testing.assert_array_equal(run(msd, ref["patches"])["taggram"], half["taggram"])
+    assert kernels.kernel_info()["precision"] == "bfloat16"
+
+
+def test_precision_errors_name_the_setting(msd, monkeypatch):
+    with pytest.raises(ConfigError, match="int8 is not offered"):
+        run(msd, np.zeros((1, 187, 96), dtype=np.float32), precision="int8")
+    monkeypatch.setenv("GENREKIT_MUSICNN_PRECISION", "float16")
+    with pytest.raises(ConfigError, match="GENREKIT_MUSICNN_PRECISION.*'float16'"):
+        kernels.precision_setting()
+
+
+def test_kernel_info_reports_the_machine(msd):
+    info = network.kernel_info("float32")
+    assert info["precision"] == "float32" and info["torch"] == torch.__version__
+    assert set(info["kernels"]) == {"timbral.0", "timbral.1", "temporal.0", "temporal.1", "temporal.2"}
+    assert isinstance(info["extensions"], list) and info["cpu"]
+    assert "musicnn: float32, kernels timbral.0=" in kernels.describe(info)
 
 
 # ---- preprocessing --------------------------------------------------------------------------------------

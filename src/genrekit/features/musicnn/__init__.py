@@ -2,9 +2,10 @@
 
 No TensorFlow anywhere: :mod:`.checkpoint` reads the TF-1 checkpoints shipped in ``musicnn==0.1.0``
 (install it with ``pip install --no-deps musicnn==0.1.0``) with numpy, :mod:`.network` rebuilds the
-networks in torch, :mod:`.preprocess` makes the log-mel patches, :mod:`.labels` lists the 50 tags of each
-model, and :mod:`.extractor` exposes embeddings and tags as feature extractors (``"musicnn-msd"``,
-``"musicnn-mtt"``, ``"musicnn"``).
+networks in torch, :mod:`.kernels` picks their fastest exact kernels on this machine and the opt-in
+bfloat16 precision (:func:`kernel_info` reports both), :mod:`.preprocess` makes the log-mel patches,
+:mod:`.labels` lists the 50 tags of each model, and :mod:`.extractor` exposes embeddings and tags as
+feature extractors (``"musicnn-msd"``, ``"musicnn-mtt"``, ``"musicnn"``).
 
 Names are imported lazily, so ``import genrekit.features.musicnn`` does not import torch.
 """
@@ -19,6 +20,7 @@ _EXPORTS = {
     "list_variables": "checkpoint",
     "load_musicnn": "network",
     "run": "network",
+    "kernel_info": "kernels",
     "MODELS": "network",
     "mel_patches": "preprocess",
     "logmel": "preprocess",

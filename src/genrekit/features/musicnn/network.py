@@ -43,7 +43,9 @@ import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
 from genrekit.errors import ConfigError, ModelError, unknown_name
+from genrekit.features.musicnn import kernels
 from genrekit.features.musicnn.checkpoint import read_checkpoint
+from genrekit.features.musicnn.kernels import DEFAULT_KERNEL, dtype_of
 
 __all__ = [
     "BN_EPS",
@@ -53,6 +55,7 @@ __all__ = [
     "build_model",
     "conv_max_over_freq",
     "configure_threads",
+    "kernel_info",
     "load_musicnn",
     "load_state_from_checkpoint",
     "run",
@@ -72,6 +75,9 @@ N_MELS = 96
 PATCH_FRAMES = 187
 MIDEND_CHANNELS = 561 + 3 * 64
 PENULTIMATE_DIM = 200
+#: patches per musicnn forward pass at inference: the intermediate maps of 2 patches stay in the caches;
+#: 10 at once was 1.3x slower per patch (one thread, AVX-512 Xeon; docs/benchmarks.md)
+MICRO_BATCH = 2
 INSTALL_HINT = "pip install --no-deps musicnn==0.1.0"
 _OPTIMIZER_SLOT = re.compile(r"(/Adam(_\d+)?$)|(^beta[12]_power$)")
 
@@ -150,25 +156,33 @@ def conv_max_over_freq(
     axis: 1.08x for the 7x38 kernels with 4 bands, 1.12x for 128x1 with 16 frames. The sums are the
     convolution's, in another order (float32 rounding differences only).
     """
-    n_batch, t_in, n_freq = x.shape
     _, kt, kf = w.shape
+    block = block or (4 if kf > 1 else 16)
+    big = _toeplitz_freq(w, block) if kf > 1 else _toeplitz_time(w, block)
+    return _toeplitz_max(x, big, (kt, kf), pad_time, block)
+
+
+def _toeplitz_max(
+    x: torch.Tensor, big: torch.Tensor, kernel: tuple[int, int], pad_time: tuple[int, int], block: int
+) -> torch.Tensor:
+    """:func:`conv_max_over_freq` with the Toeplitz matrix ``big`` already built (any float dtype)."""
+    n_batch, t_in, n_freq = x.shape
+    kt, kf = kernel
     before, after = pad_time
     t_out = t_in + before + after - kt + 1
     if kf > 1:
-        block = block or 4
         f_out = n_freq - kf + 1
         n_blocks = -(-f_out // block)
         wide = block + kf - 1
         xp = F.pad(x, (0, n_blocks * block + kf - 1 - n_freq, before, after))
         windows = xp.unfold(1, kt, 1).unfold(2, wide, block)  # (B, T, n_blocks, kt, wide)
-        out = windows.reshape(-1, kt * wide) @ _toeplitz_freq(w, block)
+        out = windows.reshape(-1, kt * wide) @ big
         return out.view(n_batch, t_out, n_blocks * block, -1)[:, :, :f_out].amax(dim=2)
-    block = block or 16
     n_blocks = -(-t_out // block)
     wide = block + kt - 1
     xp = F.pad(x.transpose(1, 2), (before, n_blocks * block - t_out + after))  # (B, F, time)
     windows = xp.unfold(2, wide, block)  # (B, F, n_blocks, wide)
-    out = windows.reshape(-1, wide) @ _toeplitz_time(w, block)
+    out = windows.reshape(-1, wide) @ big
     return out.view(n_batch, n_freq, n_blocks * block, -1).amax(dim=1)[:, :t_out]
 
 
@@ -177,6 +191,11 @@ class PooledConvBlock(nn.Module):
 
     ``pad_time`` is ``(before, after)`` zero padding of the time axis applied before a "valid" conv
     (symmetric, or TensorFlow's "same" for an even kernel: one more after).
+
+    At inference the convolution + max runs with one of the kernels of
+    :mod:`genrekit.features.musicnn.kernels` (``kernels``: precision -> kernel name, set by
+    :func:`~genrekit.features.musicnn.kernels.select`; the Toeplitz GEMM when unset). The weights in the
+    form each kernel needs are prepared once and reused until a parameter changes.
     """
 
     def __init__(self, out_channels: int, kernel: tuple[int, int], pad_time: tuple[int, int]) -> None:
@@ -184,21 +203,79 @@ class PooledConvBlock(nn.Module):
         self.conv = nn.Conv2d(1, out_channels, kernel)
         self.bn = nn.BatchNorm2d(out_channels, eps=BN_EPS)
         self.pad_time = pad_time
+        self.kernels: dict[str, str] = {}
+        self._prepared: dict[tuple[str, torch.dtype], torch.Tensor] = {}
+        self._stamp: tuple[int, ...] = ()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, precision: str = "float32") -> torch.Tensor:
         if self.training:  # the plain order, for fine-tuning
             z = self.bn(F.relu(self.conv(F.pad(x, (0, 0, *self.pad_time)))))
             return z.amax(dim=3)
-        # Inference: max_f(a * relu(z + b) + c) = a * relu(s * max_f(s * z) + b) + c with s = sign(a):
-        # for a < 0 the max of the BN output comes from min_f z = -max_f(-z). Negating the weights of
-        # those channels gives -z exactly, so one max-reduction serves every channel and the
-        # element-wise work runs on (B, T, C) instead of (B, C, T, F').
-        scale, shift = _bn_affine(self.bn)
-        sign = torch.where(scale < 0, -1.0, 1.0).to(x.dtype)
-        w = self.conv.weight[:, 0] * sign.view(-1, 1, 1)  # (C, kt, kf)
-        pooled = conv_max_over_freq(x[:, 0], w, self.pad_time) * sign  # (B, T, C)
+        return self.pooled(x, self.kernels.get(precision, DEFAULT_KERNEL), precision)
+
+    def pooled(
+        self, x: torch.Tensor, kernel: str = DEFAULT_KERNEL, precision: str = "float32"
+    ) -> torch.Tensor:
+        """Inference output ``(B, C, T)`` computed with ``kernel`` (a name of ``kernels.CANDIDATES``)."""
+        # max_f(a * relu(z + b) + c) = a * relu(s * max_f(s * z) + b) + c with s = sign(a): for a < 0 the
+        # max of the BN output comes from min_f z = -max_f(-z). Negating the weights of those channels
+        # gives -z exactly, so one max-reduction serves every channel and the element-wise work runs on
+        # (B, T, C) instead of (B, C, T, F').
+        scale, shift, sign = self._weights("affine", torch.float32)
+        pooled = self._conv_max(x[:, 0], kernel, dtype_of(precision)).float() * sign  # (B, T, C)
         pooled = F.relu(pooled + self.conv.bias)
         return (pooled * scale + shift).transpose(1, 2)
+
+    def _conv_max(self, x: torch.Tensor, kernel: str, dtype: torch.dtype) -> torch.Tensor:
+        """``max_f conv2d`` of ``x`` (B, T, F) with the sign-flipped kernels: (B, T, C)."""
+        kt, kf = self.conv.kernel_size
+        if kernel.startswith("gemm"):
+            block = int(kernel[4:] or (4 if kf > 1 else 16))
+            big = self._weights(f"toeplitz{block}", dtype)
+            return _toeplitz_max(x.to(dtype), big, (kt, kf), self.pad_time, block)
+        if kernel not in ("onednn", "onednn_cl"):
+            raise ConfigError(f"unknown musicnn front-end kernel {kernel!r}")
+        w = self._weights(kernel, dtype)
+        xp = F.pad(x.to(dtype).unsqueeze(1), (0, 0, *self.pad_time))
+        if kernel == "onednn_cl":
+            xp = xp.contiguous(memory_format=torch.channels_last)
+        return F.conv2d(xp, w).amax(dim=3).transpose(1, 2)
+
+    def _weights(self, form: str, dtype: torch.dtype) -> Any:
+        """The weights in ``form``, cached while no parameter changes (recomputed when grads are needed)."""
+        params = (self.conv.weight, self.conv.bias, *self.bn.parameters(), *self.bn.buffers())
+        stamp = tuple(v for p in params for v in (p.data_ptr(), p._version))
+        use_cache = not (torch.is_grad_enabled() and any(p.requires_grad for p in params))
+        if use_cache and stamp != self._stamp:
+            self._prepared.clear()
+            self._stamp = stamp
+        key = (form, dtype)
+        if use_cache and key in self._prepared:
+            return self._prepared[key]
+        # built outside inference mode: ordinary tensors (copyable, usable by any later caller)
+        with torch.inference_mode(False), torch.set_grad_enabled(not use_cache):
+            scale, shift = _bn_affine(self.bn)
+            sign = torch.where(scale < 0, -1.0, 1.0).to(scale.dtype)
+            if form == "affine":
+                value: Any = (scale, shift, sign)
+            else:
+                w = self.conv.weight[:, 0] * sign.view(-1, 1, 1)  # (C, kt, kf)
+                if form.startswith("toeplitz"):
+                    block = int(form[8:])
+                    w = _toeplitz_freq(w, block) if w.shape[2] > 1 else _toeplitz_time(w, block)
+                else:
+                    w = w.unsqueeze(1)
+                    if form == "onednn_cl":
+                        w = w.contiguous(memory_format=torch.channels_last)
+                value = w.to(dtype) if dtype != w.dtype else w
+        if use_cache:
+            self._prepared[key] = value
+        return value
+
+    def train(self, mode: bool = True) -> PooledConvBlock:
+        self._prepared.clear()
+        self._stamp = ()
+        return super().train(mode)
 
 
 def _same_pad(k: int) -> tuple[int, int]:
@@ -247,16 +324,20 @@ class MusicnnNet(nn.Module):
         self.dense_out = nn.Linear(num_units_backend, n_classes)
         self.dropout = nn.Dropout(0.5)
 
-    def forward(self, x: torch.Tensor, *, midend: bool = False) -> dict[str, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, *, midend: bool = False, precision: str = "float32"
+    ) -> dict[str, torch.Tensor]:
         if x.dim() != 3 or x.shape[2] != self.n_mels:
             raise ModelError(
                 f"musicnn expects log-mel patches of shape (batch, time, {self.n_mels}), got {tuple(x.shape)}"
             )
         x = _apply_bn(x.unsqueeze(1), self.bn_input)  # (B, 1, T, 96)
-        front = torch.cat([blk(x) for blk in (*self.timbral, *self.temporal)], dim=1)  # (B, 561, T)
+        blocks = (*self.timbral, *self.temporal)
+        front = torch.cat([blk(x, precision) for blk in blocks], dim=1)  # (B, 561, T)
         maps = [front]
         h = None
         for conv, bn in zip(self.midend, self.bn_midend, strict=True):
+            # float32 at every precision: 4 % of the work, but in bfloat16 it added 40 % to the tag error
             y = _apply_bn(F.relu(conv(maps[-1])), bn)
             h = y if h is None else y + h
             maps.append(h)
@@ -448,6 +529,9 @@ def configure_threads() -> None:
 def load_musicnn(name: str = "MSD_musicnn") -> MusicnnNet | VGGNet:
     """The pretrained network ``name`` in eval mode, loaded once per process.
 
+    The front-end kernels for the ``GENREKIT_MUSICNN_PRECISION`` setting are chosen here
+    (:func:`genrekit.features.musicnn.kernels.select`: forced, cached for this machine, or timed once).
+
     Parameters
     ----------
     name : {"MSD_musicnn", "MTT_musicnn", "MSD_vgg", "MTT_vgg"}
@@ -467,11 +551,22 @@ def load_musicnn(name: str = "MSD_musicnn") -> MusicnnNet | VGGNet:
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
+    kernels.select(model, kernels.precision_setting())
     return model
 
 
+def kernel_info(precision: str | None = None) -> dict[str, Any]:
+    """The front-end kernels and the precision musicnn runs with here (see :func:`kernels.kernel_info`)."""
+    return kernels.kernel_info(precision)
+
+
 def run(
-    model: nn.Module, patches: np.ndarray, *, midend: bool = False, batch_size: int = 16
+    model: nn.Module,
+    patches: np.ndarray,
+    *,
+    midend: bool = False,
+    batch_size: int = 16,
+    precision: str | None = None,
 ) -> dict[str, np.ndarray]:
     """Run ``model`` on log-mel patches under ``torch.inference_mode``.
 
@@ -482,7 +577,12 @@ def run(
     midend : bool
         Also return ``"mean_pool"`` and ``"max_pool"`` (musicnn only).
     batch_size : int
-        Patches per forward pass (bounds peak memory: about 12 MB per patch).
+        Patches per forward pass (bounds peak memory: about 12 MB per patch); musicnn at inference runs
+        at most :data:`MICRO_BATCH` at a time, which is faster.
+    precision : {"float32", "bfloat16"}, optional
+        Arithmetic of the musicnn front and mid end (None: ``GENREKIT_MUSICNN_PRECISION``, default
+        float32, exact); the VGG nets always run in float32. The front-end kernels for a precision are
+        chosen at its first use (:func:`genrekit.features.musicnn.kernels.select`).
 
     Returns
     -------
@@ -495,10 +595,17 @@ def run(
         raise ModelError(f"patches must be (n_patches, n_frames, n_mels), got shape {x.shape}")
     parts: dict[str, list[np.ndarray]] = {}
     kwargs: dict[str, Any] = {"midend": midend}
+    prec = kernels.check_precision(precision)
+    if isinstance(model, MusicnnNet):
+        kwargs["precision"] = prec
+        if not model.training and any(prec not in b.kernels for b in (*model.timbral, *model.temporal)):
+            kernels.select(model, prec)
     with torch.inference_mode():
         if len(x) == 0:
             probe = model(torch.zeros((1, *x.shape[1:])), **kwargs)
             return {k: np.zeros((0, *v.shape[1:]), dtype=np.float32) for k, v in probe.items()}
+        if isinstance(model, MusicnnNet) and not model.training:
+            batch_size = min(batch_size, MICRO_BATCH)
         for start in range(0, len(x), batch_size):
             out = model(torch.from_numpy(np.ascontiguousarray(x[start : start + batch_size])), **kwargs)
             for k, v in out.items():
