@@ -45,9 +45,12 @@ __all__ = [
     "Metrics",
     "ModelRun",
     "aggregate",
+    "accuracy_with_interval",
     "comparison_table",
     "compute_metrics",
     "evaluate_predictions",
+    "small_test_warnings",
+    "wilson_interval",
     "fold_summary",
     "format_mean_std",
 ]
@@ -694,3 +697,70 @@ def format_mean_std(stats: Mapping[str, Any], *, digits: int = 3) -> str:
     if stats.get("mean") is None:
         return "n/a"
     return f"{stats['mean']:.{digits}f} ± {stats['std']:.{digits}f}"
+
+
+#: Fewest test tracks of a genre before its figures are flagged as too small to read.
+MIN_TRACKS_PER_GENRE = 5
+
+
+def wilson_interval(successes: float, n: int, *, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a proportion (``successes`` of ``n``), e.g. an accuracy over tracks.
+
+    Unlike the normal approximation it stays inside [0, 1] and is honest for small ``n`` and for
+    proportions near 0 or 1 (8 of 8 correct gives about [0.68, 1.00], not [1.00, 1.00]).
+
+    Parameters
+    ----------
+    successes : float
+        Number of successes (an accuracy times ``n`` is accepted; it is rounded).
+    n : int
+        Number of trials; 0 gives ``(0.0, 1.0)``.
+    confidence : float
+        Two-sided coverage in (0, 1).
+
+    Returns
+    -------
+    (low, high) : tuple of float
+    """
+    from scipy.stats import norm
+
+    if not 0.0 < confidence < 1.0:
+        raise ConfigError(f"confidence must be in (0, 1), got {confidence}")
+    if n <= 0:
+        return 0.0, 1.0
+    k = min(max(round(float(successes)), 0), n)
+    z = float(norm.ppf(0.5 + confidence / 2))
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def accuracy_with_interval(accuracy: float, n: int, *, confidence: float = 0.95) -> str:
+    """``"0.825 (95% CI 0.680-0.912)"``: an accuracy over ``n`` items with its Wilson interval."""
+    lo, hi = wilson_interval(accuracy * n, n, confidence=confidence)
+    return f"{accuracy:.3f} ({confidence:.0%} CI {lo:.3f}-{hi:.3f})"
+
+
+def small_test_warnings(result: EvaluationResult, *, min_tracks: int = MIN_TRACKS_PER_GENRE) -> list[str]:
+    """Warnings for figures read from too few test tracks: one line per genre with fewer than ``min_tracks``.
+
+    Parameters
+    ----------
+    result : EvaluationResult
+
+    Returns
+    -------
+    list of str
+        Empty when every genre of ``result.classes`` has at least ``min_tracks`` test tracks.
+    """
+    counts = Counter(str(c) for c in result.track_true)
+    small = {c: counts.get(c, 0) for c in result.classes if counts.get(c, 0) < min_tracks}
+    if not small:
+        return []
+    listing = ", ".join(f"{c} {n}" for c, n in small.items())
+    return [
+        f"few test tracks for {len(small)} genre(s) ({listing}; fewer than {min_tracks}): their per-genre "
+        "figures, and the accuracy, move by whole tracks; read them with the interval"
+    ]

@@ -220,9 +220,11 @@ def _group_calibration_folds(model: Any, fs: FeatureSet, seed: int) -> Callable[
 
     With ``cv=3`` it would cut segment rows, so segments of one track would sit on both sides and the
     calibration would learn from scores the SVM had seen: overconfident probabilities. The folds are
-    stratified and grouped like every split (artist when known); when some genre has fewer groups than
-    folds, the plain folds stay. Returns the function that puts ``cv`` back (a fitted model keeps no
-    index arrays in its parameters, hence none in its bundle).
+    stratified and grouped like every split (artist when known, else track); when some genre has fewer
+    groups than folds, as many folds as it has groups (at least 2). A genre of a single group keeps
+    the plain row folds when it has a row for each fold (segments), else the model cannot be
+    calibrated: ModelError. Returns the function that puts ``cv`` back (a fitted model keeps no index
+    arrays in its parameters, hence none in its bundle).
     """
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.model_selection import StratifiedGroupKFold
@@ -232,12 +234,21 @@ def _group_calibration_folds(model: Any, fs: FeatureSet, seed: int) -> Callable[
         return lambda: None
     k = step.cv
     groups = fs.split_groups()
-    if min_groups_per_label(fs.y, groups) < k:
-        return lambda: None
+    n_groups = min_groups_per_label(fs.y, groups)
+    if n_groups < 2:
+        labels, counts = np.unique(fs.y, return_counts=True)
+        if counts.min() >= k:
+            return lambda: None
+        few = sorted(str(lab) for lab, c in zip(labels, counts, strict=True) if c < k)
+        raise ModelError(
+            f"the SVM's probability calibration needs at least 2 training tracks of every genre; {few} "
+            f"{'has' if len(few) == 1 else 'have'} fewer: add tracks, leave the genre out, or use logreg"
+        )
+    k_eff = min(k, n_groups)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
         folds = list(
-            StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed).split(fs.X, fs.y, groups)
+            StratifiedGroupKFold(n_splits=k_eff, shuffle=True, random_state=seed).split(fs.X, fs.y, groups)
         )
     step.set_params(cv=folds)
     return lambda: step.set_params(cv=k)
@@ -278,6 +289,8 @@ class Split:
     test: list[str]
     val: list[str] = field(default_factory=list)
     description: str = ""
+    #: split-list entries that named no track of the dataset, per list (``split_missing="ignore"``)
+    missing: dict[str, int] = field(default_factory=dict)
 
 
 def make_split(
@@ -288,11 +301,15 @@ def make_split(
     val_size: float = 0.16,
     seed: int = 0,
     group_by: str = "auto",
+    split_missing: str = "error",
 ) -> Split:
     """Decide which tracks train and which test.
 
     ``split_file`` is either a directory holding ``train*.txt`` / ``valid*.txt`` / ``test*.txt`` lists
     (the GTZAN artist-filtered split layout) or one list of test tracks (everything else trains).
+    ``split_missing="ignore"`` takes lists that name tracks the dataset lacks (they are counted in
+    ``Split.missing`` and warned about); ``"error"`` refuses them. Only the lists and the dataset's
+    paths are read, so a bad list fails before any feature is extracted.
     """
     if split_file is not None:
         p = Path(split_file)
@@ -305,21 +322,32 @@ def make_split(
             train_f, val_f, test_f = find(("train",)), find(("valid", "val")), find(("test",))
             if train_f is None or test_f is None:
                 raise DatasetError("split directory needs train*.txt and test*.txt lists", source=p)
-            train, val, test = ds_mod.split_from_files(dataset, train=train_f, test=test_f, val=val_f)
+            sides = ds_mod.split_from_files(
+                dataset, train=train_f, test=test_f, val=val_f, missing=split_missing
+            )
+            train, val, test = sides
         elif p.is_file():
             with warnings.catch_warnings():  # with one test list every other track trains: none is left out
                 warnings.filterwarnings("ignore", message=".*in no split list", category=UserWarning)
-                test = ds_mod.split_from_files(dataset, train=[], test=p).test
+                sides = ds_mod.split_from_files(dataset, train=[], test=p, missing=split_missing)
+            test = sides.test
             test_ids = {t.track_id for t in test.tracks}
             train = dataset.subset([i for i, t in enumerate(dataset.tracks) if t.track_id not in test_ids])
             val = None
         else:
             raise DatasetError("split file not found", source=p)
+        if not len(test) and not len(train):
+            raise DatasetError("the split lists name none of the dataset's tracks", source=p)
+        n_missing = sum(sides.missing.values())
+        desc = f"split file {p}"
+        if n_missing:
+            desc += f" ({n_missing} listed tracks not in the dataset ignored)"
         return Split(
             train=[t.track_id for t in train.tracks],
             val=[t.track_id for t in val.tracks] if val is not None else [],
             test=[t.track_id for t in test.tracks],
-            description=f"split file {p}",
+            description=desc,
+            missing=dict(sides.missing),
         )
     train, val, test = ds_mod.train_val_test_split(
         dataset, test_size=test_size, val_size=val_size, seed=seed, group_by=group_by
@@ -419,6 +447,7 @@ def train(
     params: dict[str, Any] | None = None,
     search: bool = False,
     split_file: str | Path | None = None,
+    split_missing: str = "error",
     test_size: float = 0.2,
     aggregation: str = "mean_log",
     calibrate: bool = False,
@@ -448,11 +477,16 @@ def train(
         raise ConfigError(f"unknown aggregation {aggregation!r}; valid: {', '.join(AGGREGATIONS)}")
     dataset = data if isinstance(data, ds_mod.Dataset) else ds_mod.load_dataset(data)
     extractor = _resolve_extractor(features, feature_options)
-    fs = extract_features(dataset, extractor, workers=workers, cache_dir=cache_dir, progress=progress)
+    # the split (and its lists) first: a bad split file fails before minutes of extraction
     if split_file is None and test_size <= 0 and not calibrate:
-        split = Split(train=list(fs.track_ids), test=[], description="all tracks used for training")
+        split = Split(
+            train=[t.track_id for t in dataset.tracks], test=[], description="all tracks used for training"
+        )
     else:
-        split = make_split(dataset, split_file=split_file, test_size=test_size, seed=seed)
+        split = make_split(
+            dataset, split_file=split_file, test_size=test_size, seed=seed, split_missing=split_missing
+        )
+    fs = extract_features(dataset, extractor, workers=workers, cache_dir=cache_dir, progress=progress)
     fit_ids = split.train if calibrate else split.train + split.val
     train_fs = _training_features(
         dataset,
@@ -476,6 +510,8 @@ def train(
     if test_fs is not None and len(test_fs.X):
         run = score_model(model, final_model, test_fs, aggregation=aggregation, fit_time_s=fitted.fit_time_s)
         metrics = {"test": run.result.to_dict(), "split": split.description}
+        if split.missing:
+            metrics["split_missing"] = split.missing
     if calibration is not None:
         metrics["calibration"] = calibration
     bundle = Bundle(
@@ -532,6 +568,7 @@ def compare(
     search: bool = False,
     params: Mapping[str, Mapping[str, Any]] | None = None,
     split_file: str | Path | None = None,
+    split_missing: str = "error",
     folds: int | None = None,
     test_size: float = 0.2,
     aggregation: str = "mean_log",
@@ -556,6 +593,11 @@ def compare(
     per_kind = params or {}
     dataset = data if isinstance(data, ds_mod.Dataset) else ds_mod.load_dataset(data)
     extractor = _resolve_extractor(features, feature_options)
+    split = None
+    if not folds:  # the split (and its lists) first: a bad split file fails before any extraction
+        split = make_split(
+            dataset, split_file=split_file, test_size=test_size, seed=seed, split_missing=split_missing
+        )
     fs = extract_features(dataset, extractor, workers=workers, cache_dir=cache_dir, progress=progress)
     runs: list[ModelRun] = []
     fold_results: dict[str, list[EvaluationResult]] | None = None
@@ -626,7 +668,7 @@ def compare(
             )
         split_desc = f"{folds}-fold grouped stratified cross-validation (seed {seed})"
     else:
-        split = make_split(dataset, split_file=split_file, test_size=test_size, seed=seed)
+        assert split is not None
         train_fs = _training_features(
             dataset,
             fs,
@@ -701,6 +743,7 @@ def evaluate(
     data: str | Path | ds_mod.Dataset,
     *,
     split_file: str | Path | None = None,
+    split_missing: str = "error",
     folds: int | None = None,
     report: str | Path | None = None,
     seed: int = 0,
@@ -742,7 +785,7 @@ def evaluate(
             progress=progress,
         )
     if split_file is not None:
-        split = make_split(dataset, split_file=split_file)
+        split = make_split(dataset, split_file=split_file, split_missing=split_missing)
         dataset = dataset.subset([i for i, t in enumerate(dataset.tracks) if t.track_id in set(split.test)])
         desc = split.description + " (test list)"
     else:
