@@ -224,7 +224,7 @@ def main() -> None:
         keep = set(complete) if genre_set == "four" else set(counts)
         wanted = {tid for tid, lab in zip(track_ids, labels, strict=True) if lab in keep}
         id_folds = []
-        for name, test_ids in folds_all:
+        for _name, test_ids in folds_all:
             test = [t for t in test_ids if t in wanted]
             train = [t for t in wanted if t not in set(test)]
             id_folds.append((sorted(train), test))

@@ -196,8 +196,11 @@ def fit_model(
         params.update(gs.best_params_)
     restore = _group_calibration_folds(model, fs, seed)
     try:
-        if takes_groups:  # torch models take their validation split grouped by track
-            model.fit(fs.X, fs.y, groups=fs.groups)
+        if takes_groups:  # torch models: track ids, and the early-stopping holdout grouped like every split
+            extra = {}
+            if "split_groups" in inspect.signature(model.fit).parameters:
+                extra["split_groups"] = fs.split_groups()
+            model.fit(fs.X, fs.y, groups=fs.groups, **extra)
         else:
             model.fit(fs.X, fs.y)
     except ValueError as exc:  # e.g. too few rows for the MLP's early-stopping split
@@ -352,11 +355,21 @@ def make_split(
     train, val, test = ds_mod.train_val_test_split(
         dataset, test_size=test_size, val_size=val_size, seed=seed, group_by=group_by
     )
+    by = ds_mod.resolve_group_by(dataset, group_by)
+    grouping = (
+        "grouped by artist"
+        if by == "artist"
+        else "grouped by track only: no artist information, so one artist's tracks may be on both sides"
+        if not dataset.any_artists
+        else "grouped by track"
+    )
     return Split(
         train=[t.track_id for t in train.tracks],
         val=[t.track_id for t in val.tracks],
         test=[t.track_id for t in test.tracks],
-        description=f"grouped stratified split (test {test_size:.0%}, val {val_size:.0%}, seed {seed})",
+        description=(
+            f"stratified split (test {test_size:.0%}, val {val_size:.0%}, seed {seed}), {grouping}"
+        ),
     )
 
 
@@ -370,6 +383,7 @@ class TrainResult:
     run: ModelRun | None
     out: Path | None
     failures: list[tuple[str, str]]
+    split: str = ""
 
 
 def _resolve_extractor(features: str | Extractor, options: dict[str, Any] | None) -> Extractor:
@@ -545,7 +559,7 @@ def train(
     )
     out_path = save_bundle(bundle, out) if out is not None else None
     clf = Classifier(extractor, final_model, aggregation=aggregation, name=model, bundle=bundle)
-    return TrainResult(clf, bundle, run, out_path, fs.failures)
+    return TrainResult(clf, bundle, run, out_path, fs.failures, split.description)
 
 
 @dataclass

@@ -167,8 +167,8 @@ def train(
     if res.run is not None:
         t = res.run.result.track
         console.print(
-            f"{model} on {features}: test accuracy {accuracy_with_interval(t.accuracy, res.run.result.n_tracks)}, "
-            f"macro-F1 {t.macro_f1:.3f} ({res.run.result.n_tracks} tracks), fit {res.run.fit_time_s:.1f} s",
+            f"{model} on {features}: test accuracy "
+            f"{accuracy_with_interval(t.accuracy, res.run.result.n_tracks)}, macro-F1 {t.macro_f1:.3f} ({res.run.result.n_tracks} tracks), fit {res.run.fit_time_s:.1f} s",
             highlight=False,
         )
         console.print(f"split: {res.split}", highlight=False)
@@ -329,7 +329,9 @@ def per_model_params(items: list[str] | None, kinds: list[str]) -> dict[str, dic
         if ":" in head:
             kind, rest = item.split(":", 1)
             if kind not in out:
-                raise ConfigError(f"--param {item!r} is for model {kind!r}, which is not compared ({', '.join(kinds)})")
+                raise ConfigError(
+                    f"--param {item!r} is for model {kind!r}, which is not compared ({', '.join(kinds)})"
+                )
             out[kind].update(parse_options([rest]))
         else:
             for k in kinds:
