@@ -224,10 +224,11 @@ def _group_calibration_folds(model: Any, fs: FeatureSet, seed: int) -> Callable[
     With ``cv=3`` it would cut segment rows, so segments of one track would sit on both sides and the
     calibration would learn from scores the SVM had seen: overconfident probabilities. The folds are
     stratified and grouped like every split (artist when known, else track); when some genre has fewer
-    groups than folds, as many folds as it has groups (at least 2). A genre of a single group keeps
-    the plain row folds when it has a row for each fold (segments), else the model cannot be
-    calibrated: ModelError. Returns the function that puts ``cv`` back (a fitted model keeps no index
-    arrays in its parameters, hence none in its bundle).
+    groups than folds, as many folds as it has groups (at least 2). A genre of a single group cannot
+    be held out: its rows stay on the training side of every fold, so its probabilities are not
+    calibrated (a warning says so) and the folds' calibrated SVMs are averaged. Fewer than two genres with 2 groups: ModelError. Returns the
+    function that puts ``cv`` back (a fitted model keeps no index arrays in its parameters, hence none
+    in its bundle).
     """
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.model_selection import StratifiedGroupKFold
@@ -237,24 +238,36 @@ def _group_calibration_folds(model: Any, fs: FeatureSet, seed: int) -> Callable[
         return lambda: None
     k = step.cv
     groups = fs.split_groups()
-    n_groups = min_groups_per_label(fs.y, groups)
-    if n_groups < 2:
-        labels, counts = np.unique(fs.y, return_counts=True)
-        if counts.min() >= k:
-            return lambda: None
-        few = sorted(str(lab) for lab, c in zip(labels, counts, strict=True) if c < k)
+    n_per = {str(lab): len(np.unique(groups[fs.y == lab])) for lab in np.unique(fs.y)}
+    single = sorted(lab for lab, n in n_per.items() if n < 2)
+    if len(n_per) - len(single) < 2:
         raise ModelError(
-            f"the SVM's probability calibration needs at least 2 training tracks of every genre; {few} "
-            f"{'has' if len(few) == 1 else 'have'} fewer: add tracks, leave the genre out, or use logreg"
+            f"the SVM's probability calibration needs at least 2 training tracks of two genres or more; "
+            f"tracks per genre: {n_per}: add tracks or use logreg"
         )
-    k_eff = min(k, n_groups)
+    k_eff = min(k, *(n for n in n_per.values() if n >= 2))
+    held = np.flatnonzero(~np.isin(fs.y, single))
+    always = np.flatnonzero(np.isin(fs.y, single))
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
-        folds = list(
-            StratifiedGroupKFold(n_splits=k_eff, shuffle=True, random_state=seed).split(fs.X, fs.y, groups)
-        )
-    step.set_params(cv=folds)
-    return lambda: step.set_params(cv=k)
+        folds = [
+            (np.sort(np.concatenate([held[tr], always])), held[te])
+            for tr, te in StratifiedGroupKFold(n_splits=k_eff, shuffle=True, random_state=seed).split(
+                fs.X[held], fs.y[held], groups[held]
+            )
+        ]
+    if not single:
+        step.set_params(cv=folds)
+        return lambda: step.set_params(cv=k)
+    # the folds no longer partition the rows: one SVM per fold, calibrated on its held-out side, averaged
+    warnings.warn(
+        f"genre(s) {single} have a single training track (or artist): the SVM's probabilities for them "
+        f"are not calibrated (kept on the training side of every calibration fold; {k_eff} SVMs averaged)",
+        stacklevel=3,
+    )
+    ensemble = step.ensemble
+    step.set_params(cv=folds, ensemble=True)
+    return lambda: step.set_params(cv=k, ensemble=ensemble)
 
 
 def score_model(
