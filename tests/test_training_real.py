@@ -137,7 +137,8 @@ def test_compare_takes_per_model_params(tiny_corpus, tmp_path):
     assert params["knn"] == {"n_neighbors": 1} and params["logreg"] == {}
     out = invoke(
         "compare", tiny_corpus, "--report", tmp_path / "r", "--models", "logreg,knn",
-        "-p", "knn:n_neighbors=1", "-p", "logreg:C=0.5", "--test-size", "0.34", "--cache-dir", tmp_path / "cache",
+        "-p", "knn:n_neighbors=1", "-p", "logreg:C=0.5", "--test-size", "0.34",
+        "--cache-dir", tmp_path / "cache",
     )  # fmt: skip
     assert out.exit_code == 0, out.output
     assert "95% CI" in out.flat

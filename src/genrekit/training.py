@@ -226,9 +226,9 @@ def _group_calibration_folds(model: Any, fs: FeatureSet, seed: int) -> Callable[
     stratified and grouped like every split (artist when known, else track); when some genre has fewer
     groups than folds, as many folds as it has groups (at least 2). A genre of a single group cannot
     be held out: its rows stay on the training side of every fold, so its probabilities are not
-    calibrated (a warning says so) and the folds' calibrated SVMs are averaged. Fewer than two genres with 2 groups: ModelError. Returns the
-    function that puts ``cv`` back (a fitted model keeps no index arrays in its parameters, hence none
-    in its bundle).
+    calibrated (a warning says so) and the folds' calibrated SVMs are averaged. Fewer than two genres
+    with 2 groups: ModelError. Returns the function that puts ``cv`` back (a fitted model keeps no index
+    arrays in its parameters, hence none in its bundle).
     """
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.model_selection import StratifiedGroupKFold

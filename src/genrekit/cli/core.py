@@ -168,7 +168,8 @@ def train(
         t = res.run.result.track
         console.print(
             f"{model} on {features}: test accuracy "
-            f"{accuracy_with_interval(t.accuracy, res.run.result.n_tracks)}, macro-F1 {t.macro_f1:.3f} ({res.run.result.n_tracks} tracks), fit {res.run.fit_time_s:.1f} s",
+            f"{accuracy_with_interval(t.accuracy, res.run.result.n_tracks)}, macro-F1 {t.macro_f1:.3f} "
+            f"({res.run.result.n_tracks} tracks), fit {res.run.fit_time_s:.1f} s",
             highlight=False,
         )
         console.print(f"split: {res.split}", highlight=False)
