@@ -20,6 +20,7 @@ from genrekit.evaluate import (
     small_test_warnings,
     wilson_interval,
 )
+from genrekit.features.handcrafted import HandcraftedExtractor
 from genrekit.training import FeatureSet, compare, fit_model, make_split, train
 
 runner = CliRunner()
@@ -203,3 +204,32 @@ def test_neural_holdout_is_grouped_by_artist():
     val_artists = {artist_of[t] for t in val_tracks}
     # every track of a validation artist is on the validation side: no artist on both sides
     assert {t for t in set(groups) if artist_of[t] in val_artists} == val_tracks
+
+
+# ---- compare --ablate / --separability -----------------------------------------------------------------
+def test_compare_ablation_and_separability_in_the_report(tiny_corpus, tmp_path):
+    res = compare(
+        tiny_corpus, models=["logreg"], test_size=0.34, cache_dir=tmp_path / "cache", report=tmp_path / "r",
+        ablate=True, separability=True,
+    )  # fmt: skip
+    rows = res.ablation
+    assert [r["dropped"] for r in rows] == ["none", "mfcc", "chroma", "spectral shape", "rhythm", "energy"]
+    n_cols = len(HandcraftedExtractor().names)
+    assert rows[1]["columns"] == 2 * 60 and sum(r["columns"] for r in rows) == n_cols
+    for r in rows[1:]:
+        assert r["change_lo"] <= r["change"] <= r["change_hi"]
+        assert r["change"] == pytest.approx(r["accuracy"] - rows[0]["accuracy"])
+    classes, m = res.separability
+    assert classes == sorted(load_dataset(tiny_corpus).counts()) and m.shape == (4, 4)
+    assert np.isnan(np.diag(m)).all() and np.allclose(m, m.T, equal_nan=True)
+    off = m[~np.eye(4, dtype=bool)]
+    assert ((off >= 0) & (off <= 1)).all() and off.mean() > 0.75  # synthesized genres are easy to tell apart
+    md = (res.report / "report.md").read_text()
+    assert "Feature-group ablation" in md and "Genre-pair separability" in md
+    assert (res.report / "separability.png").is_file()
+
+
+def test_ablation_needs_named_groups(tiny_corpus, tmp_path):
+    with pytest.raises(ConfigError, match="named feature groups"):
+        compare(tiny_corpus, features="mfcc", feature_options={"summary": True}, models=["logreg"],
+                test_size=0.34, ablate=True)  # fmt: skip

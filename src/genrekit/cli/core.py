@@ -257,6 +257,12 @@ def compare(
     seed: Annotated[int, typer.Option()] = 0,
     workers: Annotated[int, typer.Option()] = 1,
     cache_dir: Annotated[Path | None, typer.Option()] = None,
+    ablate: Annotated[
+        bool, typer.Option("--ablate", help="Refit without each hand-crafted feature group (report section).")
+    ] = False,
+    separability: Annotated[
+        bool, typer.Option("--separability", help="Genre-pair separability heat map in the report.")
+    ] = False,
 ) -> None:
     """Compare model families on the same features and split, side by side."""
     from genrekit.training import compare as compare_fn
@@ -280,8 +286,17 @@ def compare(
         workers=workers,
         cache_dir=cache_dir,
         progress=sys.stderr.isatty(),
+        ablate=ablate,
+        separability=separability,
     )
     _print_runs(res.runs)
+    for r in res.ablation or []:
+        if r["dropped"] != "none":
+            console.print(
+                f"{r['model']} without {r['dropped']}: accuracy {r['accuracy']:.3f}, change "
+                f"{r['change']:+.3f} (95% {r['change_lo']:+.3f} .. {r['change_hi']:+.3f})",
+                highlight=False,
+            )
     console.print(f"report: {res.report}")
     report_failures(res.failures)
 
