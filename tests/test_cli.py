@@ -88,7 +88,16 @@ def test_train_classify_evaluate_features(tiny_corpus, tmp_path):
     res = invoke("features", tiny_corpus, "--out", tmp_path / "f.parquet", "--cache-dir", tmp_path / "cache")
     assert res.exit_code == 0, res.output
     df = pd.read_parquet(tmp_path / "f.parquet")
-    assert {"track_id", "label", "segment", "tempo", "mfcc20_var"} <= set(df.columns)
+    # the default hand-crafted features: one row per track, mean and std over its 3 s segments
+    assert {"track_id", "label", "segment", "tempo.mean", "mfcc20_var.std"} <= set(df.columns)
+    assert df.track_id.nunique() == 24 and len(df) == 24
+    res = invoke(
+        "features", tiny_corpus, "--out", tmp_path / "k.parquet",
+        "-o", "extended=false", "-o", "summary=null",
+        "--cache-dir", tmp_path / "cache",
+    )  # fmt: skip
+    df = pd.read_parquet(tmp_path / "k.parquet")
+    assert {"tempo", "mfcc20_var"} <= set(df.columns)
     assert df.track_id.nunique() == 24 and len(df) == 24 * 2  # 6 s clips -> two 3 s segments
 
 

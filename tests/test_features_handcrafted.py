@@ -12,10 +12,14 @@ import scipy.ndimage
 from genrekit.audio import segment_bounds
 from genrekit.errors import ConfigError
 from genrekit.features.handcrafted import (
+    LEGACY_OPTIONS,
     HandcraftedConfig,
     HandcraftedExtractor,
+    extended_names,
+    feature_group,
     handcrafted_names,
     median_filter_last_axis,
+    pulse_clarity,
     zero_crossing_rate,
 )
 from genrekit.features.registry import extractor_from_dict, get_extractor
@@ -35,6 +39,11 @@ KAGGLE_COLUMNS = [
     "mfcc17_mean", "mfcc17_var", "mfcc18_mean", "mfcc18_var", "mfcc19_mean", "mfcc19_var", "mfcc20_mean",
     "mfcc20_var",
 ]
+
+
+def kaggle_extractor(**options) -> HandcraftedExtractor:
+    """The Kaggle table's 57 columns per segment (no extended columns, no track summary)."""
+    return HandcraftedExtractor(**{**LEGACY_OPTIONS, **options})
 
 
 def col(row: np.ndarray, name: str) -> float:
@@ -79,7 +88,7 @@ def librosa_numba_ok() -> None:
 
 
 def test_names_are_the_kaggle_header() -> None:
-    ext = HandcraftedExtractor()
+    ext = kaggle_extractor()
     assert ext.names == KAGGLE_COLUMNS
     assert ext.dim == 57
     assert ext.frame_shape is None
@@ -89,7 +98,7 @@ def test_names_are_the_kaggle_header() -> None:
 
 def test_tone_440(tone_440) -> None:
     y, sr = tone_440
-    row = HandcraftedExtractor(segment_s=None)(y, sr)[0]
+    row = kaggle_extractor(segment_s=None)(y, sr)[0]
     assert abs(col(row, "spectral_centroid_mean") - 440) < 15
     assert abs(col(row, "rolloff_mean") - 440) < 25
     assert col(row, "spectral_bandwidth_mean") < 60
@@ -116,9 +125,9 @@ def test_click_train_tempo(click_train_120) -> None:
     y, sr = click_train_120
     # The tempo grid of hop 512 at 22050 Hz is 60 * sr / (512 * lag): 117.45 (lag 22) and 123.05 (lag 21)
     # are the nearest values to 120, so "within one grid step" is the best any estimate can do.
-    whole = col(HandcraftedExtractor(segment_s=None)(y, sr)[0], "tempo")
+    whole = col(kaggle_extractor(segment_s=None)(y, sr)[0], "tempo")
     assert abs(whole - 120) < 3.1
-    per_segment = HandcraftedExtractor()(y, sr)[:, KAGGLE_COLUMNS.index("tempo")]
+    per_segment = kaggle_extractor()(y, sr)[:, KAGGLE_COLUMNS.index("tempo")]
     assert len(per_segment) == 3
     assert np.all(np.abs(per_segment - 120) < 3.1)
 
@@ -129,14 +138,14 @@ def test_click_train_on_the_tempo_grid() -> None:
     click = np.hanning(64).astype(np.float32)
     for start in range(0, len(y) - 64, lag * 512):
         y[start : start + 64] = click
-    tempo = col(HandcraftedExtractor(segment_s=None)(y, SR)[0], "tempo")
+    tempo = col(kaggle_extractor(segment_s=None)(y, SR)[0], "tempo")
     assert tempo == pytest.approx(60 * SR / (512 * lag), abs=1e-3)
 
 
 def test_silence_is_finite() -> None:
     y = np.zeros(4 * SR, dtype=np.float32)
     for segment_s in (None, 3.0):
-        out = HandcraftedExtractor(segment_s=segment_s)(y, SR)
+        out = kaggle_extractor(segment_s=segment_s)(y, SR)
         assert np.all(np.isfinite(out))
         assert np.all(out[:, :17] == 0)  # no energy: every base feature is 0 (tempo too, as beat_track)
         mfcc1 = out[:, KAGGLE_COLUMNS.index("mfcc1_mean")]
@@ -145,7 +154,7 @@ def test_silence_is_finite() -> None:
 
 def test_white_noise_zero_crossing_rate(rng) -> None:
     y = (0.2 * rng.standard_normal(3 * SR)).astype(np.float32)
-    row = HandcraftedExtractor(segment_s=None)(y, SR)[0]
+    row = kaggle_extractor(segment_s=None)(y, SR)[0]
     assert abs(col(row, "zero_crossing_rate_mean") - 0.5) < 0.01
     assert abs(col(row, "spectral_centroid_mean") - SR / 4) < 300  # flat spectrum: centre of 0..sr/2
 
@@ -176,7 +185,7 @@ def test_fast_path_equals_naive_script(librosa_numba_ok) -> None:
     names = handcrafted_names()
     # whole signal (one row), and 0.8 s segments: two full ones and a repeat-padded 0.4 s tail
     for segment_s in (None, 0.8):
-        ours = HandcraftedExtractor(segment_s=segment_s)(y, SR)
+        ours = kaggle_extractor(segment_s=segment_s)(y, SR)
         ref = bench.naive_extract(y, SR, segment_s=segment_s)
         assert ours.shape == ref.shape
         rel = bench.relative_difference(ours, ref, names)
@@ -189,7 +198,7 @@ def test_fast_path_equals_naive_script(librosa_numba_ok) -> None:
 
 def test_segments_follow_segment_bounds() -> None:
     y = music_like(7.7)
-    ext = HandcraftedExtractor(segment_s=3.0, hop_s=1.5)
+    ext = kaggle_extractor(segment_s=3.0, hop_s=1.5)
     out = ext(y, SR)
     bounds = segment_bounds(len(y), SR, segment_s=3.0, hop_s=1.5)
     assert out.shape == (len(bounds), 57)
@@ -201,18 +210,18 @@ def test_resamples_to_config_rate(tone_440) -> None:
     y, sr = tone_440
     t = np.arange(3 * 44100) / 44100
     y44 = (0.5 * np.sin(2 * np.pi * 440.0 * t)).astype(np.float32)
-    ext = HandcraftedExtractor(segment_s=None)
+    ext = kaggle_extractor(segment_s=None)
     a, b = ext(y, sr)[0], ext(y44, 44100)[0]
     assert col(b, "spectral_centroid_mean") == pytest.approx(col(a, "spectral_centroid_mean"), rel=1e-3)
 
 
 def test_round_trip_through_dict() -> None:
-    ext = get_extractor("handcrafted", segment_s=1.5, n_mfcc=13)
+    ext = get_extractor("handcrafted", segment_s=1.5, n_mfcc=13, **LEGACY_OPTIONS)
     d = ext.to_dict()
     assert d == {
         "name": "handcrafted",
         "config": {"sr": 22050, "n_fft": 2048, "hop_length": 512, "n_mfcc": 13, "segment_s": 1.5,
-                   "hop_s": None, "pad": "repeat"},
+                   "hop_s": None, "pad": "repeat", "extended": False, "summary": None},
     }
     again = extractor_from_dict(d)
     assert isinstance(again, HandcraftedExtractor) and again.config == ext.config
@@ -222,8 +231,66 @@ def test_round_trip_through_dict() -> None:
 
 
 @pytest.mark.parametrize(
-    ("option", "value"), [("n_mfcc", 0), ("hop_length", -1), ("segment_s", 0.0), ("pad", "wrap")]
+    ("option", "value"),
+    [("n_mfcc", 0), ("hop_length", -1), ("segment_s", 0.0), ("pad", "wrap"), ("summary", "median"),
+     ("extended", "yes")],
 )
 def test_bad_config_is_refused(option, value) -> None:
     with pytest.raises(ConfigError, match=option):
         HandcraftedConfig(**{option: value})
+
+
+# ---- the extended columns and the track summary (the defaults) ------------------------------------------
+def test_default_is_extended_track_summary() -> None:
+    y = music_like(9.0, seed=1)
+    ext = HandcraftedExtractor()
+    per_segment = HandcraftedExtractor(summary=None)(y, SR)
+    assert per_segment.shape == (3, 57 + len(extended_names()))
+    np.testing.assert_allclose(per_segment[:, :57], kaggle_extractor()(y, SR), rtol=1e-5, atol=1e-6)
+    row = ext(y, SR)
+    assert row.shape == (1, 2 * per_segment.shape[1]) and ext.dim == row.shape[1] == len(ext.names)
+    np.testing.assert_allclose(row[0, : per_segment.shape[1]], per_segment.mean(axis=0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(row[0, per_segment.shape[1] :], per_segment.std(axis=0), rtol=1e-4, atol=1e-5)
+    assert ext.names[0] == "chroma_stft_mean.mean" and ext.names[-1] == "low_energy.std"
+    np.testing.assert_allclose(ext.segment_times(len(y), SR), [[0.0, 9.0]])
+
+
+def test_extended_columns_on_known_signals(tone_440, rng) -> None:
+    y, sr = tone_440
+    names = HandcraftedExtractor(summary=None, segment_s=None).names
+    tone = dict(zip(names, HandcraftedExtractor(summary=None, segment_s=None)(y, sr)[0], strict=True))
+    noise = dict(
+        zip(names, HandcraftedExtractor(summary=None, segment_s=None)(
+            (0.1 * rng.standard_normal(3 * SR)).astype(np.float32), SR)[0], strict=True)
+    )
+    # a pure tone is peaky (flatness near 0, strong contrast around 440 Hz), white noise flat
+    assert tone["flatness_mean"] < 0.01 < 0.3 < noise["flatness_mean"]
+    assert tone["contrast3_mean"] > noise["contrast3_mean"] + 10
+    # a steady tone has no onsets to speak of; a click train at 120 BPM is strongly periodic
+    clicks = np.zeros(6 * SR, dtype=np.float32)
+    clicks[:: SR // 2] = 1.0
+    pulse = dict(zip(names, HandcraftedExtractor(summary=None, segment_s=None)(clicks, SR)[0], strict=True))
+    assert pulse["pulse_clarity"] > 0.5 and pulse["onset_std"] > tone["onset_std"]
+    assert all(np.isfinite(list(tone.values())))
+
+
+def test_pulse_clarity_of_flat_and_periodic_envelopes() -> None:
+    env = np.zeros((2, 400))
+    env[1, ::22] = 1.0  # ~117 BPM at 22050 / 512 frames per second
+    out = pulse_clarity(env, sr=SR, hop_length=512)
+    assert out[0] == 0.0 and out[1] > 0.8
+
+
+def test_bundle_written_before_the_options_rebuilds_kaggle_features() -> None:
+    old = {"name": "handcrafted", "config": {"sr": 22050, "n_fft": 2048, "hop_length": 512, "n_mfcc": 20,
+                                             "segment_s": 3.0, "hop_s": None, "pad": "repeat"}}
+    ext = extractor_from_dict(old)
+    assert ext.names == KAGGLE_COLUMNS and ext.config == HandcraftedConfig.kaggle()
+    again = extractor_from_dict(HandcraftedExtractor().to_dict())
+    assert again.config == HandcraftedConfig() and again.config.summary == "mean_std"
+
+
+def test_feature_groups_cover_every_column() -> None:
+    groups = {feature_group(n.split(".")[0]) for n in HandcraftedExtractor().names}
+    assert groups == {"mfcc", "chroma", "spectral shape", "rhythm", "energy"}
+    assert feature_group("tonnetz3_mean") == "chroma" and feature_group("pulse_clarity") == "rhythm"

@@ -648,7 +648,10 @@ def test_bundle_trained_with_the_library(tmp_path):
     from genrekit.training import train
 
     write_corpus(tmp_path / "corpus", per_genre=3, duration_s=3.0, seed=3, genres=["classical", "metal"])
-    res = train(tmp_path / "corpus", model="logreg", test_size=0.0, out=tmp_path / "bundle", seed=0)
+    res = train(
+        tmp_path / "corpus", model="logreg", test_size=0.0, out=tmp_path / "bundle", seed=0,
+        feature_options={"summary": None},  # per-segment rows: the response carries a segment timeline
+    )  # fmt: skip
     with TestClient(create_app(res.out, warmup=False)) as c:
         info = c.get("/v1/model").json()
         assert info["labels"] == ["classical", "metal"] and info["kind"] == "logreg"

@@ -452,7 +452,7 @@ def test_gtzan_table_bundle_classifies_audio(tmp_path, tone_440):
     from genrekit.features.registry import get_extractor
     from genrekit.predict import classifier_from_bundle
 
-    ext = get_extractor("handcrafted", segment_s=None)
+    ext = get_extractor("handcrafted", segment_s=None, extended=False, summary=None)  # the Kaggle table's
     assert list(ext.names) == KAGGLE_57
     res = train_table(
         gtzan_like(), label="label", model="logreg", extractor="handcrafted",

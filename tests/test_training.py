@@ -142,8 +142,10 @@ def test_evaluate_report_has_calibration_and_importance(tiny_corpus, all_tracks_
     assert "Calibration (track level)" in md and (res.report / f"reliability_{name}.png").is_file()
     assert f"Permutation importance: {name}" in md and (res.report / f"importance_{name}.png").is_file()
     table = res.importance
-    # the 57 hand-crafted columns form 29 groups (mean/var pairs permuted together), each scored once
-    assert len(table) == 29 and table["feature"].is_unique and "mfcc1" in set(table["feature"])
+    # the 218 default hand-crafted columns form 66 groups (mean/var/std summaries of one feature permuted
+    # together: the 29 Kaggle ones, 20 MFCC deltas, 7 contrast bands, 6 tonnetz, flatness, onset, pulse,
+    # low energy), each scored once
+    assert len(table) == 66 and table["feature"].is_unique and "mfcc1" in set(table["feature"])
     assert table.attrs["baseline"]["accuracy"] == pytest.approx(res.runs[0].result.track.accuracy)
     assert table["log_loss_increase_mean"].iloc[:3].max() > 0  # permuting something matters
     assert (res.report / "importance.csv").is_file()

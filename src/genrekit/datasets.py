@@ -21,7 +21,7 @@ import logging
 import os
 import warnings
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -778,19 +778,30 @@ class Splits(tuple):
     ----------
     unassigned : tuple of str
         Track ids of the dataset that ended up on no side (only :func:`split_from_files` leaves any).
+    missing : dict of str to int
+        Split-list entries naming no track of the dataset, counted per list (``train``, ``val``,
+        ``test``); only :func:`split_from_files` with ``missing="ignore"`` returns any.
     """
 
     unassigned: tuple[str, ...]
+    missing: dict[str, int]
 
     def __new__(
-        cls, train: Dataset, val: Dataset | None, test: Dataset, *, unassigned: Iterable[str] = ()
+        cls,
+        train: Dataset,
+        val: Dataset | None,
+        test: Dataset,
+        *,
+        unassigned: Iterable[str] = (),
+        missing: Mapping[str, int] | None = None,
     ) -> Splits:
         obj = super().__new__(cls, (train, val, test))
         obj.unassigned = tuple(unassigned)
+        obj.missing = dict(missing or {})
         return obj
 
     def __getnewargs_ex__(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        return tuple(self), {"unassigned": self.unassigned}
+        return tuple(self), {"unassigned": self.unassigned, "missing": self.missing}
 
     @property
     def train(self) -> Dataset:
@@ -1022,6 +1033,10 @@ def grouped_kfold(
     return [(np.sort(tr).astype(np.int64), np.sort(te).astype(np.int64)) for tr, te in folds]
 
 
+#: What :func:`split_from_files` does with list entries naming no track of the dataset.
+SPLIT_MISSING: tuple[str, ...] = ("error", "ignore")
+
+
 def _read_split_list(spec: str | os.PathLike | Iterable[str], name: str) -> list[str]:
     """Entries of a split list: a text file (one relative path per line, ``#`` comments) or strings."""
     if isinstance(spec, (str, os.PathLike)):
@@ -1044,6 +1059,8 @@ def split_from_files(
     train: str | os.PathLike | Iterable[str],
     test: str | os.PathLike | Iterable[str],
     val: str | os.PathLike | Iterable[str] | None = None,
+    *,
+    missing: str = "error",
 ) -> Splits:
     """Split by published lists of relative paths (e.g. the artist-filtered GTZAN lists).
 
@@ -1055,6 +1072,10 @@ def split_from_files(
     dataset : Dataset
     train, test, val : path to a text file, or iterable of str
         One entry per line; blank lines and ``#`` comments are ignored.
+    missing : {"error", "ignore"}
+        What an entry naming no track of the dataset does (published lists name clips a user may not
+        have): ``"error"`` raises; ``"ignore"`` skips it, counts it per list in ``Splits.missing`` and
+        warns with the count.
 
     Returns
     -------
@@ -1065,15 +1086,19 @@ def split_from_files(
     Raises
     ------
     DatasetError
-        Entries that match no track (up to 10 listed, with the count); a track in two lists.
+        Entries that match no track (up to 10 listed, with the count) unless ``missing="ignore"``; a
+        track in two lists; an unknown ``missing`` rule.
     """
+    if missing not in SPLIT_MISSING:
+        raise ConfigError(f"split-missing rule must be one of {', '.join(SPLIT_MISSING)}, got {missing!r}")
     lists = {"train": train, "val": val, "test": test}
     keys: dict[str, int] = {}
     for i, t in enumerate(dataset.tracks):
         keys.setdefault(track_id_for(t.relpath), i)
         keys.setdefault(t.track_id, i)
     side_of: dict[int, str] = {}
-    missing: list[str] = []
+    absent: list[str] = []
+    absent_per_list: dict[str, int] = {}
     clashes: list[str] = []
     chosen: dict[str, list[int]] = {}
     for name, spec in lists.items():
@@ -1083,7 +1108,8 @@ def split_from_files(
         for entry in _read_split_list(spec, name):
             i = keys.get(track_id_for(entry))
             if i is None:
-                missing.append(f"{entry} ({name})")
+                absent.append(f"{entry} ({name})")
+                absent_per_list[name] = absent_per_list.get(name, 0) + 1
                 continue
             if i in side_of:
                 if side_of[i] != name:
@@ -1092,13 +1118,21 @@ def split_from_files(
             side_of[i] = name
             idx.append(i)
         chosen[name] = sorted(idx)
-    if missing:
+    if absent and missing == "error":
         example = dataset.tracks[0].relpath if len(dataset) else "(empty dataset)"
         raise DatasetError(
-            f"{len(missing)} split-list entr{'y' if len(missing) == 1 else 'ies'} not in the dataset: "
-            f"{_listing(missing)}; entries are matched on the path relative to the dataset root without "
-            f"extension (the dataset has e.g. {example})",
+            f"{len(absent)} split-list entr{'y' if len(absent) == 1 else 'ies'} not in the dataset: "
+            f"{_listing(absent)}; entries are matched on the path relative to the dataset root without "
+            f"extension (the dataset has e.g. {example}); to take a list naming clips you do not have, "
+            "ignore them (--split-missing ignore)",
             source=dataset.root,
+        )
+    if absent:
+        per_list = ", ".join(f"{n} {name}" for name, n in absent_per_list.items())
+        warnings.warn(
+            f"{len(absent)} split-list entries name no track of the dataset and were ignored ({per_list}; "
+            f"e.g. {_listing(absent, limit=3)})",
+            stacklevel=2,
         )
     if clashes:
         raise DatasetError(
@@ -1113,7 +1147,11 @@ def split_from_files(
         )
     val_ds = dataset.subset(chosen["val"]) if val is not None else None
     return Splits(
-        dataset.subset(chosen["train"]), val_ds, dataset.subset(chosen["test"]), unassigned=unassigned
+        dataset.subset(chosen["train"]),
+        val_ds,
+        dataset.subset(chosen["test"]),
+        unassigned=unassigned,
+        missing=absent_per_list,
     )
 
 

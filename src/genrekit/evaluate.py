@@ -45,9 +45,12 @@ __all__ = [
     "Metrics",
     "ModelRun",
     "aggregate",
+    "accuracy_with_interval",
     "comparison_table",
     "compute_metrics",
     "evaluate_predictions",
+    "small_test_warnings",
+    "wilson_interval",
     "fold_summary",
     "format_mean_std",
     "wilson_interval",
@@ -697,6 +700,10 @@ def format_mean_std(stats: Mapping[str, Any], *, digits: int = 3) -> str:
     return f"{stats['mean']:.{digits}f} ± {stats['std']:.{digits}f}"
 
 
+#: Fewest test tracks of a genre before its figures are flagged as too small to read.
+MIN_TRACKS_PER_GENRE = 5
+
+
 def wilson_interval(successes: float, n: int, *, confidence: float = 0.95) -> tuple[float, float]:
     """Wilson score interval of a proportion (``successes`` of ``n``), e.g. an accuracy over tracks.
 
@@ -729,3 +736,32 @@ def wilson_interval(successes: float, n: int, *, confidence: float = 0.95) -> tu
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
     return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def accuracy_with_interval(accuracy: float, n: int, *, confidence: float = 0.95) -> str:
+    """``"0.825 (95% CI 0.680-0.912)"``: an accuracy over ``n`` items with its Wilson interval."""
+    lo, hi = wilson_interval(accuracy * n, n, confidence=confidence)
+    return f"{accuracy:.3f} ({confidence:.0%} CI {lo:.3f}-{hi:.3f})"
+
+
+def small_test_warnings(result: EvaluationResult, *, min_tracks: int = MIN_TRACKS_PER_GENRE) -> list[str]:
+    """Warnings for figures read from too few test tracks: one line per genre with fewer than ``min_tracks``.
+
+    Parameters
+    ----------
+    result : EvaluationResult
+
+    Returns
+    -------
+    list of str
+        Empty when every genre of ``result.classes`` has at least ``min_tracks`` test tracks.
+    """
+    counts = Counter(str(c) for c in result.track_true)
+    small = {c: counts.get(c, 0) for c in result.classes if counts.get(c, 0) < min_tracks}
+    if not small:
+        return []
+    listing = ", ".join(f"{c} {n}" for c, n in small.items())
+    return [
+        f"few test tracks for {len(small)} genre(s) ({listing}; fewer than {min_tracks}): their per-genre "
+        "figures, and the accuracy, move by whole tracks; read them with the interval"
+    ]

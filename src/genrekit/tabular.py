@@ -351,7 +351,12 @@ def _check_extractor(extractor: str | None, options: Mapping[str, Any] | None) -
         return None
     from genrekit.features.registry import get_extractor
 
-    return get_extractor(extractor, **dict(options or {}))
+    options = dict(options or {})
+    if extractor == "handcrafted":  # a table of the Kaggle columns: no extended ones, no track summary
+        from genrekit.features.handcrafted import LEGACY_OPTIONS
+
+        options = {**LEGACY_OPTIONS, **options}
+    return get_extractor(extractor, **options)
 
 
 def _load(

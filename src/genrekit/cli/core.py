@@ -124,6 +124,9 @@ def train(
     split_file: Annotated[
         Path | None, typer.Option(help="Test list, or folder of train/valid/test lists.")
     ] = None,
+    split_missing: Annotated[
+        str, typer.Option(help="Split-list entries naming clips you do not have: error or ignore (counted).")
+    ] = "error",
     test_size: Annotated[float, typer.Option(help="Held-out fraction of tracks (0: train on all).")] = 0.2,
     aggregation: Annotated[str, typer.Option(help="mean_log, mean_prob or vote.")] = "mean_log",
     calibrate: Annotated[
@@ -138,6 +141,7 @@ def train(
     cache_dir: Annotated[Path | None, typer.Option(help="Feature cache folder.")] = None,
 ) -> None:
     """Train a model on labelled audio and save it as a bundle."""
+    from genrekit.evaluate import accuracy_with_interval, small_test_warnings
     from genrekit.training import train as train_fn
 
     res = train_fn(
@@ -148,6 +152,7 @@ def train(
         params=parse_options(param),
         search=search,
         split_file=split_file,
+        split_missing=split_missing,
         test_size=test_size,
         aggregation=aggregation,
         calibrate=calibrate,
@@ -162,9 +167,14 @@ def train(
     if res.run is not None:
         t = res.run.result.track
         console.print(
-            f"{model} on {features}: test accuracy {t.accuracy:.3f}, macro-F1 {t.macro_f1:.3f} "
-            f"({res.run.result.n_tracks} tracks), fit {res.run.fit_time_s:.1f} s"
+            f"{model} on {features}: test accuracy "
+            f"{accuracy_with_interval(t.accuracy, res.run.result.n_tracks)}, macro-F1 {t.macro_f1:.3f} "
+            f"({res.run.result.n_tracks} tracks), fit {res.run.fit_time_s:.1f} s",
+            highlight=False,
         )
+        console.print(f"split: {res.split}", highlight=False)
+        for line in small_test_warnings(res.run.result):
+            say(err_console, ("warning: ", "yellow"), line)
     console.print(f"bundle written to {res.out}")
     report_failures(res.failures)
 
@@ -176,6 +186,9 @@ def evaluate(
     data: Annotated[Path, typer.Argument(help="Labelled data.")],
     report: Annotated[Path, typer.Option(help="Report folder to write.")],
     split_file: Annotated[Path | None, typer.Option(help="Score on this test list only.")] = None,
+    split_missing: Annotated[
+        str, typer.Option(help="Split-list entries naming clips you do not have: error or ignore (counted).")
+    ] = "error",
     folds: Annotated[int | None, typer.Option(help="Retrain the bundle's recipe on K grouped folds.")] = None,
     seed: Annotated[int, typer.Option()] = 0,
     workers: Annotated[int, typer.Option()] = 1,
@@ -191,6 +204,7 @@ def evaluate(
         model_dir,
         data,
         split_file=split_file,
+        split_missing=split_missing,
         folds=folds,
         report=report,
         seed=seed,
@@ -223,8 +237,19 @@ def compare(
     models: Annotated[
         str, typer.Option(help="Comma-separated model kinds.")
     ] = "knn,logreg,rf,svm,xgboost,mlp",
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param",
+            "-p",
+            help="Model parameter key=value (every model), or kind:key=value (that model only).",
+        ),
+    ] = None,
     search: Annotated[bool, typer.Option(help="Grid search each model.")] = False,
     split_file: Annotated[Path | None, typer.Option(help="Test list, or folder of lists.")] = None,
+    split_missing: Annotated[
+        str, typer.Option(help="Split-list entries naming clips you do not have: error or ignore (counted).")
+    ] = "error",
     folds: Annotated[int | None, typer.Option(help="K grouped folds instead of one split.")] = None,
     test_size: Annotated[float, typer.Option()] = 0.2,
     augment: Annotated[str | None, typer.Option(help="Degraded training copies, e.g. noise,codec.")] = None,
@@ -232,17 +257,26 @@ def compare(
     seed: Annotated[int, typer.Option()] = 0,
     workers: Annotated[int, typer.Option()] = 1,
     cache_dir: Annotated[Path | None, typer.Option()] = None,
+    ablate: Annotated[
+        bool, typer.Option("--ablate", help="Refit without each hand-crafted feature group (report section).")
+    ] = False,
+    separability: Annotated[
+        bool, typer.Option("--separability", help="Genre-pair separability heat map in the report.")
+    ] = False,
 ) -> None:
     """Compare model families on the same features and split, side by side."""
     from genrekit.training import compare as compare_fn
 
+    kinds = parse_list(models)
     res = compare_fn(
         data,
         features=features,
         feature_options=parse_options(option),
-        models=parse_list(models),
+        models=kinds,
+        params=per_model_params(param, kinds),
         search=search,
         split_file=split_file,
+        split_missing=split_missing,
         folds=folds,
         test_size=test_size,
         augment=augment,
@@ -252,22 +286,73 @@ def compare(
         workers=workers,
         cache_dir=cache_dir,
         progress=sys.stderr.isatty(),
+        ablate=ablate,
+        separability=separability,
     )
     _print_runs(res.runs)
+    for r in res.ablation or []:
+        if r["dropped"] != "none":
+            console.print(
+                f"{r['model']} without {r['dropped']}: accuracy {r['accuracy']:.3f}, change "
+                f"{r['change']:+.3f} (95% {r['change_lo']:+.3f} .. {r['change_hi']:+.3f})",
+                highlight=False,
+            )
     console.print(f"report: {res.report}")
     report_failures(res.failures)
 
 
 def _print_runs(runs: list[Any]) -> None:
-    from genrekit.evaluate import comparison_table
+    from genrekit.evaluate import comparison_table, small_test_warnings, wilson_interval
 
     df = comparison_table(runs)
-    table = Table(title="track-level results")
+    n_tracks = {r.name: r.result.n_tracks for r in runs}
+    table = Table(title="track-level results (95% CI: Wilson interval of the track accuracy)")
     for col in df.columns:
         table.add_column(col, justify="left" if col == "model" else "right")
+        if col == "track_accuracy":
+            table.add_column("95% CI", justify="right")
     for _, row in df.iterrows():
-        table.add_row(*[str(v) if isinstance(v, str) else f"{v:.3f}" for v in row])
+        cells = []
+        for col, v in row.items():
+            cells.append(str(v) if isinstance(v, str) else f"{v:.3f}")
+            if col == "track_accuracy":
+                n = n_tracks[row["model"]]
+                lo, hi = wilson_interval(v * n, n)
+                cells.append(f"{lo:.3f}-{hi:.3f} (n={n})")
+        table.add_row(*cells)
     console.print(table)
+    warned = set()
+    for r in runs:
+        for line in small_test_warnings(r.result):
+            if line not in warned:
+                warned.add(line)
+                say(err_console, ("warning: ", "yellow"), line)
+
+
+def per_model_params(items: list[str] | None, kinds: list[str]) -> dict[str, dict[str, Any]]:
+    """``--param`` values of ``compare``: ``key=value`` for every model, ``kind:key=value`` for one.
+
+    Raises
+    ------
+    ConfigError
+        ``kind:`` names a model that is not compared.
+    """
+    from genrekit.errors import ConfigError
+
+    out: dict[str, dict[str, Any]] = {k: {} for k in kinds}
+    for item in items or []:
+        head = item.split("=", 1)[0]
+        if ":" in head:
+            kind, rest = item.split(":", 1)
+            if kind not in out:
+                raise ConfigError(
+                    f"--param {item!r} is for model {kind!r}, which is not compared ({', '.join(kinds)})"
+                )
+            out[kind].update(parse_options([rest]))
+        else:
+            for k in kinds:
+                out[k].update(parse_options([item]))
+    return {k: v for k, v in out.items() if v}
 
 
 def _print_explanation(ex: dict[str, Any]) -> None:

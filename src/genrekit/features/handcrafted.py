@@ -50,7 +50,13 @@ import scipy.ndimage
 from genrekit.config import HOP_LENGTH, N_FFT, N_MFCC, SAMPLE_RATE, SEGMENT_S
 from genrekit.errors import ConfigError
 from genrekit.features.base import Extractor
-from genrekit.features.spectrogram import log_mel_from_power, mfcc_from_log_mel, single_threaded_blas, stft
+from genrekit.features.spectrogram import (
+    delta,
+    log_mel_from_power,
+    mfcc_from_log_mel,
+    single_threaded_blas,
+    stft,
+)
 
 #: Columns before the MFCCs, in the order of the Kaggle GTZAN table.
 BASE_COLUMNS: tuple[str, ...] = (
@@ -67,9 +73,49 @@ ROLL_PERCENT = 0.85
 CHUNK_SEGMENTS = 16
 
 
+#: Spectral-contrast sub-bands (``librosa.feature.spectral_contrast``: 6 octave bands from 200 Hz, + 1).
+N_CONTRAST_BANDS = 6
+#: Tempo range (BPM) searched by the pulse-clarity feature.
+PULSE_BPM = (40.0, 200.0)
+
+
 def handcrafted_names(n_mfcc: int = N_MFCC) -> list[str]:
     """Column names: the 17 base columns then ``mfcc{i}_mean``, ``mfcc{i}_var`` for i = 1..n_mfcc."""
     return [*BASE_COLUMNS, *(f"mfcc{i}_{s}" for i in range(1, n_mfcc + 1) for s in ("mean", "var"))]
+
+
+def extended_names(n_mfcc: int = N_MFCC) -> list[str]:
+    """Names of the columns ``extended=True`` appends after :func:`handcrafted_names`.
+
+    The standard deviation of each MFCC's delta, mean and standard deviation of each spectral-contrast
+    band and of the six tonnetz dimensions, spectral flatness, onset-strength mean and standard
+    deviation, pulse clarity (the strongest normalised autocorrelation of the onset envelope between
+    40 and 200 BPM) and the low-energy fraction (frames whose rms is below the segment's mean rms).
+    """
+    return [
+        *(f"mfcc{i}_delta_std" for i in range(1, n_mfcc + 1)),
+        *(f"contrast{b}_{s}" for b in range(1, N_CONTRAST_BANDS + 2) for s in ("mean", "std")),
+        *(f"tonnetz{k}_{s}" for k in range(1, 7) for s in ("mean", "std")),
+        "flatness_mean", "flatness_std", "onset_mean", "onset_std", "pulse_clarity", "low_energy",
+    ]
+
+
+#: Feature groups for ablations: group name -> predicate on a column name (summary suffixes ignored).
+FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
+    "mfcc": ("mfcc",),
+    "chroma": ("chroma", "tonnetz"),
+    "spectral shape": ("spectral_", "rolloff", "zero_crossing", "contrast", "flatness"),
+    "rhythm": ("tempo", "onset", "pulse", "perceptr"),
+    "energy": ("rms", "harmony", "low_energy"),
+}
+
+
+def feature_group(name: str) -> str:
+    """The :data:`FEATURE_GROUPS` entry a column name belongs to (``"other"`` for none)."""
+    for group, prefixes in FEATURE_GROUPS.items():
+        if name.startswith(prefixes):
+            return group
+    return "other"
 
 
 # ---- building blocks (pure, batched over leading axes) ----------------------------------------------
@@ -307,25 +353,63 @@ def _mean_var(x: np.ndarray, axes: tuple[int, ...]) -> tuple[np.ndarray, np.ndar
     return x64.mean(axis=axes), x64.var(axis=axes)
 
 
+def pulse_clarity(env: np.ndarray, *, sr: int, hop_length: int) -> np.ndarray:
+    """Strongest normalised autocorrelation of onset envelopes at lags of 40-200 BPM.
+
+    Parameters
+    ----------
+    env : np.ndarray, shape (n, n_frames)
+
+    Returns
+    -------
+    np.ndarray, float64, shape (n,), in [-1, 1]; 0 for a flat envelope.
+    """
+    x = np.asarray(env, dtype=np.float64)
+    x = x - x.mean(axis=-1, keepdims=True)
+    n_frames = x.shape[-1]
+    fps = sr / hop_length
+    lo = max(1, int(np.floor(60.0 * fps / PULSE_BPM[1])))
+    hi = min(n_frames - 1, int(np.ceil(60.0 * fps / PULSE_BPM[0])))
+    out = np.zeros(len(x))
+    if hi < lo:
+        return out
+    spec = np.fft.rfft(x, n=2 * n_frames, axis=-1)
+    ac = np.fft.irfft(np.abs(spec) ** 2, axis=-1)[..., : n_frames]
+    zero = ac[..., 0]
+    ok = zero > 1e-12
+    out[ok] = ac[ok, lo : hi + 1].max(axis=-1) / zero[ok]
+    return out
+
+
 def handcrafted_features(
-    segs: np.ndarray, *, sr: int, n_fft: int = N_FFT, hop_length: int = HOP_LENGTH, n_mfcc: int = N_MFCC
+    segs: np.ndarray,
+    *,
+    sr: int,
+    n_fft: int = N_FFT,
+    hop_length: int = HOP_LENGTH,
+    n_mfcc: int = N_MFCC,
+    extended: bool = False,
 ) -> np.ndarray:
-    """The 17 + 2 * n_mfcc GTZAN features of each equal-length segment.
+    """The 17 + 2 * n_mfcc GTZAN features of each equal-length segment (and the extended ones).
 
     Parameters
     ----------
     segs : np.ndarray, float32, shape (n_segments, n_samples)
+    extended : bool
+        Append the :func:`extended_names` columns.
 
     Returns
     -------
-    np.ndarray, float64, shape (n_segments, 17 + 2 * n_mfcc)
-        Columns in :func:`handcrafted_names` order.
+    np.ndarray, float64, shape (n_segments, 17 + 2 * n_mfcc [+ len(extended_names(n_mfcc))])
+        Columns in :func:`handcrafted_names` (then :func:`extended_names`) order.
     """
     import librosa
 
     segs = np.ascontiguousarray(segs, dtype=np.float32)
     n, length = segs.shape
-    out = np.empty((n, len(BASE_COLUMNS) + 2 * n_mfcc), dtype=np.float64)
+    n_base = len(BASE_COLUMNS) + 2 * n_mfcc
+    n_ext = len(extended_names(n_mfcc)) if extended else 0
+    out = np.empty((n, n_base + n_ext), dtype=np.float64)
     if n == 0:
         return out
 
@@ -335,9 +419,28 @@ def handcrafted_features(
 
     chroma = chroma_stft(power, sr=sr, n_fft=n_fft)
     out[:, 0], out[:, 1] = _mean_var(chroma, (-2, -1))
+    ext = out[:, n_base:]
+    if extended:
+        col = n_mfcc
+        contrast = librosa.feature.spectral_contrast(
+            S=mag, sr=sr, n_fft=n_fft, hop_length=hop_length, n_bands=N_CONTRAST_BANDS
+        )
+        ext[:, col : col + 14 : 2] = contrast.mean(axis=-1)
+        ext[:, col + 1 : col + 14 : 2] = contrast.std(axis=-1)
+        col += 14
+        tonnetz = librosa.feature.tonnetz(chroma=chroma, sr=sr)
+        ext[:, col : col + 12 : 2] = tonnetz.mean(axis=-1)
+        ext[:, col + 1 : col + 12 : 2] = tonnetz.std(axis=-1)
+        col += 12
+        log_power = np.log(np.maximum(power, 1e-10, dtype=np.float32), dtype=np.float32)
+        flatness = np.exp(log_power.mean(axis=-2)) / np.maximum(power.mean(axis=-2), 1e-10)
+        ext[:, col], ext[:, col + 1] = flatness.mean(axis=-1), flatness.std(axis=-1)
+        del log_power
 
     rms = librosa.feature.rms(y=segs, frame_length=n_fft, hop_length=hop_length)[:, 0]
     out[:, 2], out[:, 3] = _mean_var(rms, (-1,))
+    if extended:
+        ext[:, -1] = (rms < rms.mean(axis=-1, keepdims=True)).mean(axis=-1)
 
     centroid, bandwidth, rolloff = spectral_shape(mag, sr=sr, n_fft=n_fft)
     out[:, 4], out[:, 5] = _mean_var(centroid, (-1,))
@@ -360,14 +463,34 @@ def handcrafted_features(
 
     mfccs = mfcc_from_log_mel(log_mel_db, n_mfcc=n_mfcc)
     mean, var = _mean_var(mfccs, (-1,))
-    out[:, 17::2], out[:, 18::2] = mean, var
+    out[:, 17:n_base:2], out[:, 18:n_base:2] = mean, var
+    if extended:
+        ext[:, :n_mfcc] = delta(mfccs).std(axis=-1)
+        env = librosa.onset.onset_strength(
+            S=log_mel_db, sr=sr, hop_length=hop_length, n_fft=n_fft, aggregate=np.median
+        )
+        col = n_mfcc + 14 + 12 + 2
+        ext[:, col], ext[:, col + 1] = env.mean(axis=-1), env.std(axis=-1)
+        ext[:, col + 2] = pulse_clarity(env, sr=sr, hop_length=hop_length)
     return out
 
 
 # ---- the extractor ----------------------------------------------------------------------------------
+#: Track summaries of ``summary=``: how the segment rows of one track become its one row.
+SUMMARIES: tuple[str, ...] = ("mean_std",)
+#: Options a bundle written before they existed lacks, with the value that reproduces its features.
+LEGACY_OPTIONS: dict[str, object] = {"extended": False, "summary": None}
+
+
 @dataclass(frozen=True)
 class HandcraftedConfig:
-    """Configuration of :class:`HandcraftedExtractor`; defaults reproduce the Kaggle GTZAN table."""
+    """Configuration of :class:`HandcraftedExtractor`.
+
+    ``extended=False, summary=None`` gives exactly the Kaggle GTZAN table's 57 columns per segment
+    (:meth:`kaggle`); the defaults add the :func:`extended_names` columns and summarise each track by
+    the mean and standard deviation of its segment rows (one row per track), which ranked best on real
+    music (docs/benchmarks.md, "Real music").
+    """
 
     sr: int = SAMPLE_RATE
     n_fft: int = N_FFT
@@ -376,6 +499,8 @@ class HandcraftedConfig:
     segment_s: float | None = SEGMENT_S  # None: one row for the whole track
     hop_s: float | None = None
     pad: str = "repeat"
+    extended: bool = True
+    summary: str | None = "mean_std"  # one row per track: mean and std of its segment rows; None: per segment
 
     def __post_init__(self) -> None:
         for name in ("sr", "n_fft", "hop_length"):
@@ -390,20 +515,52 @@ class HandcraftedConfig:
             raise ConfigError(f"hop_s must be > 0 or None, got {self.hop_s}")
         if self.pad not in ("repeat", "zero", "drop"):
             raise ConfigError(f"pad must be one of 'repeat', 'zero', 'drop', got {self.pad!r}")
+        if not isinstance(self.extended, (bool, np.bool_)):
+            raise ConfigError(f"extended must be true or false, got {self.extended!r}")
+        if self.summary is not None and self.summary not in SUMMARIES:
+            raise ConfigError(f"summary must be one of {', '.join(SUMMARIES)} or None, got {self.summary!r}")
+
+    @classmethod
+    def kaggle(cls, **overrides: object) -> HandcraftedConfig:
+        """The Kaggle GTZAN table's 57 columns per segment (no extended columns, no track summary)."""
+        return cls(**{**LEGACY_OPTIONS, **overrides})
 
 
 class HandcraftedExtractor(Extractor):
-    """GTZAN hand-crafted features (``"handcrafted"``): 57 values per segment, Kaggle column names.
+    """GTZAN hand-crafted features (``"handcrafted"``): the Kaggle table's columns, optionally extended.
 
-    See the module docstring for the definitions and how they are computed.
+    See the module docstring for the definitions and how they are computed. With ``summary="mean_std"``
+    a track gives one row: the mean then the standard deviation over its segments of every column
+    (names suffixed ``.mean`` / ``.std``).
     """
 
     name = "handcrafted"
     config_cls = HandcraftedConfig
 
     @property
+    def segment_names(self) -> list[str]:
+        """Names of the per-segment columns (before any track summary)."""
+        names = handcrafted_names(self.config.n_mfcc)
+        if self.config.extended:
+            names += extended_names(self.config.n_mfcc)
+        return names
+
+    @property
     def names(self) -> list[str]:
-        return handcrafted_names(self.config.n_mfcc)
+        names = self.segment_names
+        if self.config.summary == "mean_std":
+            return [f"{n}.mean" for n in names] + [f"{n}.std" for n in names]
+        return names
+
+    @classmethod
+    def from_config_dict(cls, d: dict) -> Extractor:
+        # a bundle saved before an option existed was made without it: rebuild its features, not today's
+        return super().from_config_dict({**LEGACY_OPTIONS, **d})
+
+    def segment_times(self, n_samples: int, sr: int) -> np.ndarray:
+        if self.config.summary is not None:
+            return np.array([[0.0, n_samples / sr]])
+        return super().segment_times(n_samples, sr)
 
     def _extract(self, y: np.ndarray) -> np.ndarray:
         from genrekit.audio import segments
@@ -419,8 +576,11 @@ class HandcraftedExtractor(Extractor):
             parts = [
                 handcrafted_features(
                     segs[i : i + CHUNK_SEGMENTS], sr=cfg.sr, n_fft=cfg.n_fft, hop_length=cfg.hop_length,
-                    n_mfcc=cfg.n_mfcc,
+                    n_mfcc=cfg.n_mfcc, extended=bool(cfg.extended),
                 )
                 for i in range(0, len(segs), CHUNK_SEGMENTS)
             ]
-        return np.concatenate(parts).astype(np.float32)
+        rows = np.concatenate(parts)
+        if cfg.summary == "mean_std":
+            rows = np.concatenate([rows.mean(axis=0), rows.std(axis=0)])[None, :]
+        return rows.astype(np.float32)

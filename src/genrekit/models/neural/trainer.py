@@ -277,7 +277,7 @@ class _TorchClassifier(ClassifierMixin, BaseEstimator):
         raise NotImplementedError
 
     # ---- fit ----------------------------------------------------------------------------------------
-    def fit(self, X: Any, y: Any, *, groups: Any = None) -> _TorchClassifier:
+    def fit(self, X: Any, y: Any, *, groups: Any = None, split_groups: Any = None) -> _TorchClassifier:
         """Train on segment features.
 
         Parameters
@@ -287,6 +287,9 @@ class _TorchClassifier(ClassifierMixin, BaseEstimator):
         groups : array-like, shape (n_segments,), optional
             Track id of each row: the validation split keeps tracks whole, and the crop augmentation
             moves into the neighbouring segments of the track. None: every row is its own track.
+        split_groups : array-like, shape (n_segments,), optional
+            Coarser groups for the early-stopping holdout (artists, as every other split groups when
+            they are known): no group on both sides. None: ``groups``.
 
         Returns
         -------
@@ -309,7 +312,10 @@ class _TorchClassifier(ClassifierMixin, BaseEstimator):
         augmenter = Augmenter(
             self.augment, AugmentConfig.from_options(self.augment_options), scale=self.input_scale
         )
-        tr, va = grouped_validation_split(y_idx, groups, float(self.val_size), rng)
+        holdout = groups if split_groups is None else np.asarray(split_groups).astype(str)
+        if len(holdout) != len(X):
+            raise ModelError(f"split_groups has {len(holdout)} entries for {len(X)} rows")
+        tr, va = grouped_validation_split(y_idx, holdout, float(self.val_size), rng)
         self.classes_ = classes
         self.frame_shape_ = shape
         self.arch_ = self._architecture(shape, len(classes))
