@@ -94,6 +94,11 @@ def taxonomy_matrix(taxonomy: dict[str, tuple[str, ...]] = TAXONOMY) -> tuple[li
     return genres, m
 
 
+#: How a genre's tags are pooled into its score (see :meth:`TagGenreModel.genre_scores`).
+POOLINGS: tuple[str, ...] = ("max", "mean", "noisy_or")
+DEFAULT_POOLING = "POOLING_PLACEHOLDER"
+
+
 class TagGenreModel(ClassifierMixin, BaseEstimator):
     """Maps musicnn tag probabilities (n, 100) to genre probabilities (n, n_genres) with a fixed taxonomy.
 
@@ -103,11 +108,25 @@ class TagGenreModel(ClassifierMixin, BaseEstimator):
         genre -> tag sources; ``None`` for :data:`TAXONOMY`.
     sharpness : float
         Exponent applied to the genre scores before normalising (1 = plain ratio of scores).
+    pooling : {"max", "mean", "noisy_or"}
+        How a genre's ``k`` tag probabilities make its score: ``max`` (the best tag; a genre with many
+        tags wins by the max of them all), ``mean`` (their mean), ``noisy_or`` (the noisy-or normalised
+        by the tag count, ``1 - prod(1 - p_i) ** (1 / k)``: the per-tag probability that, repeated
+        ``k`` times independently, gives the genre's noisy-or).
     """
 
-    def __init__(self, *, taxonomy: dict[str, tuple[str, ...]] | None = None, sharpness: float = 2.0) -> None:
+    def __init__(
+        self,
+        *,
+        taxonomy: dict[str, tuple[str, ...]] | None = None,
+        sharpness: float = 2.0,
+        pooling: str = DEFAULT_POOLING,
+    ) -> None:
         self.taxonomy = taxonomy
         self.sharpness = sharpness
+        self.pooling = pooling
+        if pooling not in POOLINGS:
+            raise ConfigError(f"unknown tag pooling {pooling!r}; valid: {', '.join(POOLINGS)}")
         genres, self.membership_ = taxonomy_matrix(taxonomy or TAXONOMY)
         self.classes_ = np.asarray(genres)
 
@@ -116,11 +135,18 @@ class TagGenreModel(ClassifierMixin, BaseEstimator):
         return self
 
     def genre_scores(self, tags: np.ndarray) -> np.ndarray:
-        """Highest tag probability per genre, shape (n, n_genres)."""
+        """Each genre's pooled tag probability (see ``pooling``), shape (n, n_genres)."""
         tags = np.asarray(tags, dtype=np.float64)
         if tags.ndim != 2 or tags.shape[1] != len(TAG_SOURCES):
             raise ModelError(f"expected (n, {len(TAG_SOURCES)}) musicnn tag probabilities, got {tags.shape}")
-        return np.max(tags[:, :, None] * self.membership_[None, :, :], axis=1)
+        m = self.membership_
+        if self.pooling == "max":
+            return np.max(tags[:, :, None] * m[None, :, :], axis=1)
+        k = m.sum(axis=0)
+        if self.pooling == "mean":
+            return (tags @ m) / k
+        log_miss = np.log1p(-np.clip(tags, 0.0, 1.0 - 1e-9)) @ m  # log prod(1 - p_i) per genre
+        return 1.0 - np.exp(log_miss / k)
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Genre probabilities, shape (n, n_genres), rows summing to 1."""
