@@ -14,7 +14,8 @@
    concatenated, about 4 min; and the music_examples recordings looped to 4 min): agreement of the
    default sampled analysis with ``full=True``, and the cost of a 4-min file against a 30 s file.
 
-Per-patch musicnn outputs are computed once per clip and cached (``--cache-dir``; tools/default_model_data.py).
+Per-patch musicnn outputs are computed once per clip and cached (``--cache-dir``;
+tools/default_model_data.py).
 """
 
 from __future__ import annotations
@@ -103,8 +104,13 @@ def bench_cv(root: Path, cache_dir: Path | None, repeats: int, quick: bool) -> N
     print(header().replace("| head |", "| mapping |"), flush=True)
     for pooling in POOLINGS:
         model = TagGenreModel(pooling=pooling)
-        m = cv.taxonomy_scores(data, labels, lambda t, model=model: (list(model.classes_), model.predict_proba(t)))
-        print(row(f"musicnn taxonomy, {pooling} of tags", m) + f" (outside GTZAN: {m['answered_outside_gtzan']})")
+        m = cv.taxonomy_scores(
+            data, labels, lambda t, model=model: (list(model.classes_), model.predict_proba(t))
+        )
+        print(
+            row(f"musicnn taxonomy, {pooling} of tags", m)
+            + f" (outside GTZAN: {m['answered_outside_gtzan']})"
+        )
 
 
 def _write_long_tracks(root: Path, tmp: Path, per_genre: int) -> list[Path]:
@@ -152,8 +158,14 @@ def bench_songs(root: Path, per_genre: int, repeats: int) -> None:
             same += a.genre == b.genre
             n += 1
             if a.genre != b.genre:
-                print(f"  differs: {f.name}: sampled {a.genre} {a.confidence:.2f}, full {b.genre} {b.confidence:.2f}")
-        print(f"\n## whole songs\n\nsampled (default) = full analysis on {same}/{n} long tracks ({same / n:.1%})")
+                print(
+                    f"  differs: {f.name}: sampled {a.genre} {a.confidence:.2f}, "
+                    f"full {b.genre} {b.confidence:.2f}"
+                )
+        print(
+            "\n## whole songs\n\n"
+            f"sampled (default) = full analysis on {same}/{n} long tracks ({same / n:.1%})"
+        )
         # cost: a 4-min file against a 30 s file (both 22.05 kHz ogg of real music)
         y, _ = load(tracks[0], sr=22050)
         short = tmp / "short.ogg"

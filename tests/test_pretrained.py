@@ -53,7 +53,10 @@ def test_shipped_bundle_metadata():
     cm = np.asarray(cv["confusion"]["matrix"])
     assert cm.shape == (10, 10) and cm.sum() == 321 * cv["confusion"]["repeats"]
     assert set(cv["degraded"]) == {"noise_white@10", "noise_pink@10", "mp3@16"}
-    assert "StratifiedGroupKFold" in cv["protocol"] and set(cv["rotation"]) == {"train->valid", "valid->train"}
+    assert "StratifiedGroupKFold" in cv["protocol"] and set(cv["rotation"]) == {
+        "train->valid",
+        "valid->train",
+    }
     assert 0.05 < meta["extra"]["temperature"] < 20
     assert meta["data"]["n_tracks"] == 321 and sum(meta["data"]["counts"].values()) == 321
     bundle = load_bundle(path)  # digests checked, skops types allow-listed
@@ -130,7 +133,7 @@ def test_cli_models_and_unknown_name():
     assert res.exit_code == 0, res.output
     listed = json.loads(res.stdout)
     assert [m["name"] for m in listed][:2] == ["gtzan", "musicnn"] and listed[0]["default"] is True
-    res = runner.invoke(app, ["models"])
+    res = runner.invoke(app, ["models"], env={"COLUMNS": "300", "TERM": "dumb"})
     assert res.exit_code == 0 and "gtzan (default)" in res.stdout and "reggae" in res.stdout
     res = runner.invoke(app, ["classify", "--model", "nope", "x.wav"])
     assert res.exit_code == 2 and "gtzan" in res.output
@@ -170,7 +173,9 @@ def test_long_signal_sampled_by_default_full_on_request(gtzan):
     # the analysed stretches span the song, not just its middle
     assert sampled.segments[0].start_s < 6.1 and sampled.segments[-1].end_s > 69.0
     starts = [s.start_s for s in sampled.segments]
-    assert starts == sorted(starts) and {round(s, 2) for s in starts} <= {round(s.start_s, 2) for s in full.segments}
+    assert starts == sorted(starts) and {round(s, 2) for s in starts} <= {
+        round(s.start_s, 2) for s in full.segments
+    }
     assert sum(sampled.probabilities.values()) == pytest.approx(1.0, abs=1e-4)
     unbounded = Classifier(gtzan.extractor, gtzan.model, name="x", max_segments=None)
     assert len(unbounded.predict_audio(y, SR).segments) == 25

@@ -77,9 +77,33 @@ def patch_outputs(y: np.ndarray, nets: tuple[str, ...] = ("msd", "mtt")) -> dict
     return {k: v.astype(np.float32) for k, v in out.items()}
 
 
-def cache_path(cache_dir: Path, clips: list[Clip], condition: str, nets: tuple[str, ...]) -> Path:
+def eval_subset(clips: list[Clip]) -> np.ndarray:
+    """The clips degraded for the robustness check (CPU budget): every clip of the small genres and
+    every third clip of the large ones (50 or more clips), as indices into ``clips``."""
+    labels = [c.label for c in clips]
+    out: list[int] = []
+    for g in sorted(set(labels)):
+        idx = [i for i, lab in enumerate(labels) if lab == g]
+        out += idx[::3] if len(idx) >= 50 else idx
+    return np.array(sorted(out), dtype=np.int64)
+
+
+def clips_key(clips: list[Clip]) -> str:
+    """A short digest of the clip list (paths and labels): the training data's fingerprint."""
+    return hashlib.sha256("\n".join(f"{c.path.name}|{c.label}" for c in clips).encode()).hexdigest()[:12]
+
+
+def cache_path(
+    cache_dir: Path,
+    clips: list[Clip],
+    condition: str,
+    nets: tuple[str, ...],
+    subset: np.ndarray | None = None,
+) -> Path:
     key = hashlib.sha256("\n".join(f"{c.path}|{c.label}" for c in clips).encode()).hexdigest()[:12]
     tag = "" if tuple(nets) == ("msd", "mtt") else "_" + "-".join(nets)
+    if subset is not None:
+        tag += "_sub" + hashlib.sha256(np.asarray(subset, dtype=np.int64).tobytes()).hexdigest()[:6]
     return cache_dir / f"gtzan_musicnn_{condition.replace('@', '_')}{tag}_{key}.npz"
 
 
@@ -90,23 +114,29 @@ def outputs(
     cache_dir: str | os.PathLike | None = None,
     verbose: bool = True,
     nets: tuple[str, ...] = ("msd", "mtt"),
+    subset: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """Per-patch outputs of every clip under ``condition``, stacked: keys of :func:`patch_outputs` plus
-    ``clip`` (n_patches,) the clip index of each row. Cached in ``cache_dir`` when given."""
-    path = cache_path(Path(cache_dir), clips, condition, nets) if cache_dir is not None else None
+    """Per-patch outputs of every clip (or of the clips ``subset``) under ``condition``, stacked: keys of
+    :func:`patch_outputs` plus ``clip`` (n_patches,) the clip index of each row (into ``clips``). Cached
+    in ``cache_dir`` when given."""
+    path = cache_path(Path(cache_dir), clips, condition, nets, subset) if cache_dir is not None else None
     if path is not None and path.exists():
         with np.load(path) as z:
             return {k: z[k] for k in z.files}
     parts: dict[str, list[np.ndarray]] = {}
     t0 = time.perf_counter()
-    for i, clip in enumerate(clips):
+    todo = range(len(clips)) if subset is None else [int(i) for i in subset]
+    for done, i in enumerate(todo):
+        clip = clips[i]
         y, _ = load(clip.path, sr=SR)
         res = patch_outputs(degrade(y, condition, i), nets)
         for k, v in res.items():
             parts.setdefault(k, []).append(v)
         parts.setdefault("clip", []).append(np.full(len(v), i, dtype=np.int32))
-        if verbose and (i + 1) % 50 == 0:
-            print(f"  [{condition}] {i + 1}/{len(clips)} clips, {time.perf_counter() - t0:.0f} s", flush=True)
+        if verbose and (done + 1) % 50 == 0:
+            print(
+                f"  [{condition}] {done + 1}/{len(todo)} clips, {time.perf_counter() - t0:.0f} s", flush=True
+            )
     data = {k: np.concatenate(v, axis=0) for k, v in parts.items()}
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)

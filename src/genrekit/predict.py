@@ -95,6 +95,27 @@ def _sorted_probs(classes: list[str], p: np.ndarray) -> dict[str, float]:
     return {classes[i]: round(float(p[i]), 6) for i in order}
 
 
+#: Segments a track is analysed at by default (``full=False``): 10 musicnn patches are a 30 s clip.
+MAX_SEGMENTS = 10
+
+
+def select_segments(n: int, k: int | None) -> np.ndarray:
+    """Indices of at most ``k`` of ``n`` segments spread evenly over the whole track.
+
+    The track is cut into ``k`` equal strata and the segment at the centre of each is taken, so the
+    choice reaches from near the start to near the end (not just the middle) and is deterministic.
+    All ``n`` when ``k`` is None or ``n <= k``.
+
+    Returns
+    -------
+    np.ndarray, int64, shape (min(n, k),)
+        Increasing indices.
+    """
+    if k is None or n <= k:
+        return np.arange(n, dtype=np.int64)
+    return np.floor((np.arange(k) + 0.5) * n / k).astype(np.int64)
+
+
 class Classifier:
     """A feature extractor, a trained model and an aggregation: audio in, :class:`Prediction` out.
 
@@ -130,7 +151,9 @@ class Classifier:
     ) -> None:
         check_min_confidence(min_confidence)
         if max_segments is not None and (isinstance(max_segments, bool) or int(max_segments) < 1):
-            raise ConfigError(f"max_segments must be a positive number of segments or None, got {max_segments!r}")
+            raise ConfigError(
+                f"max_segments must be a positive number of segments or None, got {max_segments!r}"
+            )
         if aggregation not in AGGREGATIONS:
             raise ConfigError(f"unknown aggregation {aggregation!r}; valid: {', '.join(AGGREGATIONS)}")
         self.extractor = extractor
@@ -342,27 +365,6 @@ class Classifier:
                 created=self.bundle.created,
             )
         return to_jsonable(d)
-
-
-#: Segments a track is analysed at by default (``full=False``): 10 musicnn patches are a 30 s clip.
-MAX_SEGMENTS = 10
-
-
-def select_segments(n: int, k: int | None) -> np.ndarray:
-    """Indices of at most ``k`` of ``n`` segments spread evenly over the whole track.
-
-    The track is cut into ``k`` equal strata and the segment at the centre of each is taken, so the
-    choice reaches from near the start to near the end (not just the middle) and is deterministic.
-    All ``n`` when ``k`` is None or ``n <= k``.
-
-    Returns
-    -------
-    np.ndarray, int64, shape (min(n, k),)
-        Increasing indices.
-    """
-    if k is None or n <= k:
-        return np.arange(n, dtype=np.int64)
-    return np.floor((np.arange(k) + 0.5) * n / k).astype(np.int64)
 
 
 def _check_crop(crop_s: float | None) -> None:

@@ -21,7 +21,11 @@ LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 def serve(
     model: Annotated[
         str | None,
-        typer.Option("--model", "-m", help="Bundle directory/zip, or a pretrained name (see `genrekit models`; default gtzan)."),
+        typer.Option(
+            "--model",
+            "-m",
+            help="Bundle directory/zip, or a pretrained name (`genrekit models`; default gtzan).",
+        ),
     ] = None,
     host: Annotated[str, typer.Option(help="Interface to listen on (0.0.0.0: every one).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port.")] = 9698,
