@@ -74,7 +74,7 @@ def gtzan():
 
 
 def test_default_is_gtzan_and_answers_calibrated_on_synthesized_audio(gtzan):
-    from genrekit.calibration import TemperatureScaled
+    from genrekit.models.calibrated import TemperatureScaled
 
     assert gtzan.name == "gtzan" and gtzan.classes_ == GTZAN_GENRES
     assert gtzan.extractor.name == "musicnn-msd"  # one network per patch

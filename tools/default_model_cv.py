@@ -31,8 +31,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
-from genrekit.calibration import expected_calibration_error, fit_track_temperature
+from genrekit.calibration import expected_calibration_error
 from genrekit.models.aggregate import aggregate_codes
+from genrekit.models.calibrated import fit_track_temperature
 
 GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
 COMPLETE = ("blues", "classical", "jazz", "pop")
@@ -292,7 +293,7 @@ def cross_validate(
 
 
 def _scaled_tracks(p_rows: np.ndarray, clip: np.ndarray, n: int, t: float) -> np.ndarray:
-    from genrekit.calibration import apply_temperature
+    from genrekit.models.calibrated import apply_temperature
 
     return aggregate_codes(apply_temperature(p_rows, t), clip, n, method="mean_log")
 

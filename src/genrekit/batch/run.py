@@ -34,9 +34,9 @@ from genrekit.batch.job import (
 from genrekit.batch.progress import BatchProgress, _note, _Progress
 from genrekit.batch.store import ResultStore, _Done, _schema, rows_to_table
 from genrekit.config import AUDIO_EXTENSIONS
-from genrekit.pretrained import DEFAULT_MODEL
 from genrekit.data.sources import InputItem, InputSource
 from genrekit.errors import ConfigError, DatasetError, ModelError
+from genrekit.pretrained import DEFAULT_MODEL
 
 
 # ========================================================================================================
