@@ -143,6 +143,15 @@ def clip_means(X: np.ndarray, clip: np.ndarray, n_clips: int) -> np.ndarray:
         return (sums / np.bincount(clip, minlength=n_clips)[:, None]).astype(np.float32)
 
 
+def head_rows(cand: Candidate, d: dict[str, np.ndarray], n_clips: int) -> tuple[np.ndarray, np.ndarray]:
+    """The candidate's input rows from one condition's outputs, and the clip of each row."""
+    X = features(d, cand.feature_set)
+    if cand.mode == "trackmean":
+        present = np.unique(d["clip"])
+        return clip_means(X, d["clip"], n_clips)[present], present
+    return X, d["clip"]
+
+
 def oof_predict(
     cand: Candidate,
     data: dict[str, np.ndarray],
@@ -160,11 +169,7 @@ def oof_predict(
     clip = data["clip"]
 
     def rows(d: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        X = features(d, cand.feature_set)
-        if cand.mode == "trackmean":
-            present = np.unique(d["clip"])
-            return clip_means(X, d["clip"], n_clips)[present], present
-        return X, d["clip"]
+        return head_rows(cand, d, n_clips)
 
     X, rc = rows(data)
     extras = [rows(d) for d in train_extra]
@@ -372,11 +377,7 @@ def _train_one_side(
     n_clips = len(labels)
 
     def rows(d: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        X = features(d, cand.feature_set)
-        if cand.mode == "trackmean":
-            present = np.unique(d["clip"])
-            return clip_means(X, d["clip"], n_clips)[present], present
-        return X, d["clip"]
+        return head_rows(cand, d, n_clips)
 
     X, rc = rows(data)
     tr = folds[rc] == 1
