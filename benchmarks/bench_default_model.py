@@ -115,7 +115,8 @@ def bench_cv(root: Path, cache_dir: Path | None, repeats: int, quick: bool) -> N
 
 def _write_long_tracks(root: Path, tmp: Path, per_genre: int) -> list[Path]:
     """8 clips of one genre concatenated (about 4 min), ``per_genre`` tracks per genre; and each
-    music_examples recording looped to 4 min. Written as 22.05 kHz Ogg Vorbis files."""
+    music_examples recording looped to 4 min. Written as 22.05 kHz FLAC (libsndfile crashed writing
+    minutes of Vorbis in one call)."""
     import soundfile as sf
 
     from genrekit.audio import load
@@ -128,15 +129,15 @@ def _write_long_tracks(root: Path, tmp: Path, per_genre: int) -> list[Path]:
         for k in range(per_genre):
             pick = rng.choice(len(paths), size=min(8, len(paths)), replace=False)
             y = np.concatenate([load(paths[i], sr=22050)[0] for i in pick])
-            f = tmp / f"{g}_{k}.ogg"
-            sf.write(f, y, 22050, format="OGG", subtype="VORBIS")
+            f = tmp / f"{g}_{k}.flac"
+            sf.write(f, y, 22050, format="FLAC")
             out.append(f)
     examples = root.parent / "music_examples"
     for p in sorted(examples.glob("*.ogg")):
         y, _ = load(p, sr=22050, max_duration_s=None)
         reps = int(np.ceil(240 * 22050 / len(y)))
-        f = tmp / f"example_{p.stem}.ogg"
-        sf.write(f, np.tile(y, reps)[: 240 * 22050], 22050, format="OGG", subtype="VORBIS")
+        f = tmp / f"example_{p.stem}.flac"
+        sf.write(f, np.tile(y, reps)[: 240 * 22050], 22050, format="FLAC")
         out.append(f)
     return out
 
@@ -166,10 +167,10 @@ def bench_songs(root: Path, per_genre: int, repeats: int) -> None:
             "\n## whole songs\n\n"
             f"sampled (default) = full analysis on {same}/{n} long tracks ({same / n:.1%})"
         )
-        # cost: a 4-min file against a 30 s file (both 22.05 kHz ogg of real music)
+        # cost: a 4-min file against a 30 s file (both 22.05 kHz FLAC of real music)
         y, _ = load(tracks[0], sr=22050)
-        short = tmp / "short.ogg"
-        sf.write(short, y[: 30 * 22050], 22050, format="OGG", subtype="VORBIS")
+        short = tmp / "short.flac"
+        sf.write(short, y[: 30 * 22050], 22050, format="FLAC")
 
         def timed(path: Path, **kw: object) -> float:
             clf.predict(path, **kw)
