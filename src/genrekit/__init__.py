@@ -4,7 +4,8 @@ The end-to-end names are importable from the package; they load their modules on
 ``import genrekit`` stays fast (torch, librosa and scikit-learn load only when needed)::
 
     import genrekit
-    clf = genrekit.load_model()                 # pretrained musicnn genre tagger, no training
+    clf = genrekit.load_model()                 # pretrained "gtzan" head (10 genres), no training
+    genrekit.list_models()                      # the pretrained model names: gtzan, musicnn, ...
     print(clf.predict("song.mp3").top_k(3))
     res = genrekit.train("music/", features="handcrafted", model="svm", out="model/")
 """
@@ -20,6 +21,7 @@ __all__ = [
     "compare",
     "evaluate",
     "load_audio",
+    "list_models",
     "load_model",
     "train",
     "GenreKitError",
@@ -33,6 +35,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "Classifier": ("genrekit.predict", "Classifier"),
     "Prediction": ("genrekit.predict", "Prediction"),
     "load_model": ("genrekit.predict", "load_model"),
+    "list_models": ("genrekit.pretrained", "list_models"),
     "load_audio": ("genrekit.audio", "load"),
     "train": ("genrekit.training", "train"),
     "evaluate": ("genrekit.training", "evaluate"),

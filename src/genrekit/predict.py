@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import time
 from dataclasses import dataclass, field
@@ -210,6 +211,27 @@ def _sorted_probs(classes: list[str], p: np.ndarray) -> dict[str, float]:
     return {classes[i]: round(float(p[i]), 6) for i in order}
 
 
+#: Segments a track is analysed at by default (``full=False``): 10 musicnn patches are a 30 s clip.
+MAX_SEGMENTS = 10
+
+
+def select_segments(n: int, k: int | None) -> np.ndarray:
+    """Indices of at most ``k`` of ``n`` segments spread evenly over the whole track.
+
+    The track is cut into ``k`` equal strata and the segment at the centre of each is taken, so the
+    choice reaches from near the start to near the end (not just the middle) and is deterministic.
+    All ``n`` when ``k`` is None or ``n <= k``.
+
+    Returns
+    -------
+    np.ndarray, int64, shape (min(n, k),)
+        Increasing indices.
+    """
+    if k is None or n <= k:
+        return np.arange(n, dtype=np.int64)
+    return np.floor((np.arange(k) + 0.5) * n / k).astype(np.int64)
+
+
 class Classifier:
     """A feature extractor, a trained model and an aggregation: audio in, :class:`Prediction` out.
 
@@ -229,6 +251,10 @@ class Classifier:
     noise_flatness : float or None
         Answer ``"unsure"`` (with ``unsure_reason``) to broadband noise: audio whose median spectral
         flatness is at least this (:func:`check_signal`). None for a model trained to name noise.
+    max_segments : int or None
+        Analyse at most this many segments per track, spread evenly over its whole length (see
+        :func:`select_segments`), so a long song costs about as much as a 30 s clip; ``None`` analyses
+        every segment. A call's ``full=True`` analyses every segment too.
     """
 
     def __init__(
@@ -241,8 +267,13 @@ class Classifier:
         bundle: Bundle | None = None,
         min_confidence: float | None = None,
         noise_flatness: float | None = NOISE_FLATNESS,
+        max_segments: int | None = MAX_SEGMENTS,
     ) -> None:
         check_min_confidence(min_confidence)
+        if max_segments is not None and (isinstance(max_segments, bool) or int(max_segments) < 1):
+            raise ConfigError(
+                f"max_segments must be a positive number of segments or None, got {max_segments!r}"
+            )
         if aggregation not in AGGREGATIONS:
             raise ConfigError(f"unknown aggregation {aggregation!r}; valid: {', '.join(AGGREGATIONS)}")
         self.extractor = extractor
@@ -252,6 +283,7 @@ class Classifier:
         self.bundle = bundle
         self.min_confidence = min_confidence
         self.noise_flatness = noise_flatness
+        self.max_segments = None if max_segments is None else int(max_segments)
         self.classes_ = [str(c) for c in model.classes_]
 
     @property
@@ -274,21 +306,32 @@ class Classifier:
             f"{self.extractor.name!r} at {self.sr} Hz, aggregation {self.aggregation!r})"
         )
 
-    def segment_proba(self, y: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
+    def segment_proba(self, y: np.ndarray, sr: int, *, full: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Per-segment probabilities and times.
+
+        ``full=False``: only the segments :func:`select_segments` picks (at most ``max_segments``,
+        spread over the whole signal); the extractor computes only those when it can
+        (``extract_selected``), else all of them and the rows are picked.
 
         Returns
         -------
         proba : np.ndarray, shape (n_segments, n_classes)
         times : np.ndarray, shape (n_segments, 2)
-            Start and end in seconds.
+            Start and end in seconds of each analysed segment.
         """
         if not np.all(np.isfinite(y)):
             raise AudioError("contains non-finite samples (NaN or infinity)")
         y = resample(np.asarray(y, dtype=np.float32), sr, self.extractor.sr)  # once: times match features
         sr = self.extractor.sr
+        times = self.extractor.segment_times(len(y), sr)
+        keep = None if full else select_segments(len(times), self.max_segments)
         try:
-            feats = self.extractor(y, sr)
+            if keep is None:
+                feats = self.extractor(y, sr)
+            elif hasattr(self.extractor, "extract_selected"):
+                feats = self.extractor.extract_selected(y, sr, keep)
+            else:
+                feats = self.extractor(y, sr)[keep]
         except Exception as exc:
             if type(exc).__name__ != "ParameterError":  # librosa's refusal of degenerate audio
                 raise
@@ -299,7 +342,7 @@ class Classifier:
         proba = np.asarray(self.model.predict_proba(feats), dtype=np.float64)
         if not np.all(np.isfinite(proba)):
             raise ModelError("the model gave non-finite probabilities for this audio")
-        return proba, self.extractor.segment_times(len(y), sr)
+        return proba, times if keep is None else times[keep]
 
     def explain(self, y: np.ndarray, sr: int) -> Explanation:
         """Explain the prediction for decoded audio ``y`` at ``sr`` (see :mod:`genrekit.explain`)."""
@@ -316,8 +359,13 @@ class Classifier:
         min_confidence: float | None = None,
         explain: bool = False,
         time_offset_s: float = 0.0,
+        full: bool = False,
     ) -> Prediction:
         """Classify decoded audio ``y`` (n_samples,) at ``sr``.
+
+        ``full=False`` (the default) analyses at most the classifier's ``max_segments`` segments spread
+        over the whole track; ``full=True`` every segment. The timeline lists the analysed segments
+        (they span the track), and ``extra["analysed"]`` says how many of how many when it sampled.
 
         ``time_offset_s``: where ``y`` starts in its source (a window was read); segment times, in the
         timeline and in the explanation, are given in the source's time. ``min_confidence`` overrides the
@@ -335,7 +383,7 @@ class Classifier:
             y = cropped
         try:
             noise = self.check_signal(y, sr)
-            proba, times = self.segment_proba(y, sr)
+            proba, times = self.segment_proba(y, sr, full=full)
         except GenreKitError as exc:  # name the source
             if source is None or exc.source is not None:
                 raise
@@ -359,6 +407,10 @@ class Classifier:
         extra: dict[str, Any] = {}
         if noise is not None:
             genre, extra["unsure_reason"] = UNSURE, noise
+        if not full and self.max_segments is not None:
+            n_all = len(self.extractor.segment_times(len(y), sr))
+            if n_all > len(proba):
+                extra["analysed"] = {"segments": len(proba), "of": n_all}
         if explain:
             times = np.asarray(times, dtype=np.float64) + offset_s
             extra["explanation"] = explain_track(
@@ -387,9 +439,11 @@ class Classifier:
         explain: bool = False,
         max_duration_s: float | None = MAX_DURATION_S,
         sr: int | None = None,
+        full: bool = False,
     ) -> Prediction:
         """Load ``source`` (path, bytes or file object) and classify it.
 
+        ``full``: see :meth:`predict_audio`.
         When ``crop_s`` is given only a window of that length around the middle is decoded, so the
         time is constant whatever the track's length. ``explain``: see :meth:`predict_audio`.
         ``max_duration_s``: longer audio (the window read, when there is one) is an AudioError.
@@ -425,6 +479,7 @@ class Classifier:
             min_confidence=min_confidence,
             explain=explain,
             time_offset_s=offset_s,
+            full=full,
         )
         return dataclasses.replace(
             pred,
@@ -517,20 +572,42 @@ def classifier_from_bundle(bundle: Bundle, *, name: str = "") -> Classifier:
     )
 
 
-DEFAULT_MODEL = "musicnn"
-
-
 def load_model(path: str | Path | None = None) -> Classifier:
-    """Load a bundle directory/zip, or the pretrained musicnn genre tagger when ``path`` is None.
+    """Load a pretrained model by name, or a bundle directory/zip.
+
+    ``None`` is the default pretrained model, ``"gtzan"`` (a head trained on real GTZAN clips, shipped
+    in the package); the other names (``"musicnn"``, the 13-genre tag taxonomy, and its single-network
+    variants) are listed by :func:`genrekit.pretrained.list_models` / ``genrekit models``. Nothing is
+    downloaded.
 
     Raises
     ------
+    ConfigError
+        A name that is neither a pretrained model nor an existing path (the message lists the names).
     ModelError
         A missing, foreign, tampered or incompatible bundle.
     """
-    if path is None or str(path) in (DEFAULT_MODEL, "musicnn-msd", "musicnn-mtt"):
+    from genrekit import pretrained
+
+    name = pretrained.DEFAULT_MODEL if path is None else str(path)
+    if name in pretrained.names():
+        return _load_pretrained(name)
+    p = Path(path)
+    if not p.exists() and not p.suffix and len(p.parts) == 1:  # a bare word: a mistyped model name
+        raise pretrained.unknown_model(name)
+    bundle = load_bundle(p)
+    return classifier_from_bundle(bundle, name=p.name)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_pretrained(name: str) -> Classifier:
+    """The pretrained classifier ``name`` (cached: the networks and the head load once per process)."""
+    from genrekit import pretrained
+
+    info = pretrained.get(name)
+    if info.kind == "taxonomy":
         from genrekit.models.tagger import default_classifier
 
-        return default_classifier(DEFAULT_MODEL if path is None else str(path))
-    bundle = load_bundle(path)
-    return classifier_from_bundle(bundle, name=Path(path).name)
+        return default_classifier(name)
+    assert info.path is not None
+    return classifier_from_bundle(load_bundle(info.path), name=name)

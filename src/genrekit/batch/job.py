@@ -46,7 +46,7 @@ class BatchJob:
     ----------
     kind : {"classify", "features"}
     model : str or None
-        classify: an absolute bundle path or a pretrained name; ``None`` for the default musicnn tagger.
+        classify: an absolute bundle path or a pretrained name; ``None`` for the default (``gtzan``).
     extractor : dict or None
         features: ``Extractor.to_dict()``.
     top_k : int

@@ -36,6 +36,7 @@ from genrekit.batch.store import ResultStore, _Done, _schema, rows_to_table
 from genrekit.config import AUDIO_EXTENSIONS
 from genrekit.data.sources import InputItem, InputSource
 from genrekit.errors import ConfigError, DatasetError, ModelError
+from genrekit.pretrained import DEFAULT_MODEL
 
 
 # ========================================================================================================
@@ -170,7 +171,7 @@ def _prepare(job: BatchJob) -> tuple[BatchJob, dict[str, Any], dict[str, Any], _
         }
         extra = {
             "labels": list(state.classifier.classes_),
-            "model_source": job.model or "musicnn",
+            "model_source": job.model or DEFAULT_MODEL,
             "extractor": state.extractor.to_dict(),
         }
     else:

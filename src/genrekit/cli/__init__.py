@@ -116,7 +116,7 @@ def report_failures(failures: list[tuple[str, str]]) -> None:
 
 def register_all() -> None:
     """Import the command modules so that their commands register on ``app``."""
-    from genrekit.cli import batch, core, robustness, serve, tabular  # noqa: F401
+    from genrekit.cli import batch, core, models, robustness, serve, tabular  # noqa: F401
 
 
 register_all()

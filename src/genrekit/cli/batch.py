@@ -110,7 +110,8 @@ def classify(
     input: InputArg,
     out: OutOpt,
     model: Annotated[
-        str | None, typer.Option("--model", "-m", help="Bundle directory/zip (default: pretrained musicnn).")
+        str | None,
+        typer.Option("--model", "-m", help="Bundle directory/zip or pretrained name (default: gtzan)."),
     ] = None,
     top_k: Annotated[int, typer.Option(help="Genres (with probabilities) kept per file; 0 for all.")] = 3,
     workers: WorkersOpt = 1,

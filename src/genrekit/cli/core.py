@@ -368,7 +368,10 @@ def _print_explanation(ex: dict[str, Any]) -> None:
 def classify(
     files: Annotated[list[Path], typer.Argument(help="Audio files.")],
     model: Annotated[
-        str | None, typer.Option("--model", "-m", help="Bundle (default: pretrained musicnn).")
+        str | None,
+        typer.Option(
+            "--model", "-m", help="Pretrained model name (see `genrekit models`; default gtzan) or a bundle."
+        ),
     ] = None,
     top_k: Annotated[int, typer.Option(help="How many genres to show.")] = 3,
     segments: Annotated[bool, typer.Option("--segments", help="Show the genre of every segment.")] = False,
@@ -382,6 +385,10 @@ def classify(
     explain: Annotated[
         bool,
         typer.Option("--explain", help="Show the runner-up and the segments most for and against."),
+    ] = False,
+    full: Annotated[
+        bool,
+        typer.Option("--full", help="Analyse every segment (default: at most 10 spread over the track)."),
     ] = False,
 ) -> None:
     """Print the genre and top-k probabilities of each file.
@@ -398,7 +405,7 @@ def classify(
     failed = 0
     for f in files:
         try:
-            pred = clf.predict(f, crop_s=crop_s, min_confidence=min_confidence, explain=explain)
+            pred = clf.predict(f, crop_s=crop_s, min_confidence=min_confidence, explain=explain, full=full)
         except GenreKitError as exc:
             failed += 1
             if json_out:

@@ -21,7 +21,11 @@ LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 def serve(
     model: Annotated[
         str | None,
-        typer.Option("--model", "-m", help="Bundle directory/zip, or musicnn / musicnn-msd / musicnn-mtt."),
+        typer.Option(
+            "--model",
+            "-m",
+            help="Bundle directory/zip, or a pretrained name (`genrekit models`; default gtzan).",
+        ),
     ] = None,
     host: Annotated[str, typer.Option(help="Interface to listen on (0.0.0.0: every one).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port.")] = 9698,
@@ -42,7 +46,7 @@ def serve(
 ) -> None:
     """Serve a model over HTTP: JSON API (OpenAPI at /docs) and a web page at /.
 
-    Each worker loads the model once at start-up (without --model: the pretrained musicnn tagger).
+    Each worker loads the model once at start-up (without --model: the default pretrained model, gtzan).
     """
     import uvicorn
 

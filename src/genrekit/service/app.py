@@ -53,6 +53,7 @@ from genrekit.config import FFMPEG_EXTENSIONS, genrekit_version
 from genrekit.errors import AudioError, ConfigError, GenreKitError, UnsupportedFormatError
 from genrekit.files import to_jsonable
 from genrekit.predict import Classifier, Prediction, classifier_from_bundle, load_model
+from genrekit.pretrained import names as pretrained_names
 
 log = logging.getLogger("genrekit.service")
 T = TypeVar("T")
@@ -73,7 +74,7 @@ ENV_MAX_IN_FLIGHT = "GENREKIT_MAX_IN_FLIGHT"
 ENV_MAX_QUEUE = "GENREKIT_MAX_QUEUE"
 ENV_MAX_DURATION_S = "GENREKIT_MAX_DURATION_S"
 #: Model names :func:`genrekit.predict.load_model` resolves without a bundle on disk.
-PRETRAINED_NAMES = ("musicnn", "musicnn-msd", "musicnn-mtt")
+PRETRAINED_NAMES = pretrained_names()
 STATIC_DIR = Path(__file__).parent / "static"
 MB = 1 << 20
 
@@ -137,7 +138,7 @@ def load_served_model(model: ModelRef) -> ServedModel:
     Parameters
     ----------
     model : path, name, Classifier, Bundle, ServedModel or None
-        ``None`` or a pretrained name (``musicnn``, ``musicnn-msd``, ``musicnn-mtt``) for the
+        ``None`` (the default, ``gtzan``) or a pretrained name (:func:`genrekit.pretrained.names`) for the
         out-of-the-box tagger; a bundle directory or zip (audio or tabular); or a ready object.
 
     Raises
@@ -755,7 +756,7 @@ def create_app(
     Parameters
     ----------
     model : path, name, Classifier, Bundle, ServedModel or None
-        What to serve (see :func:`load_served_model`); ``None`` is the pretrained musicnn tagger.
+        What to serve (see :func:`load_served_model`); ``None`` is the default pretrained model (``gtzan``).
     max_upload_mb : float
         Cap on a request body in MB (2**20 bytes); larger bodies get 413.
     max_in_flight : int
@@ -1068,7 +1069,7 @@ def _env_number(name: str, cast: Callable[[str], T], default: T) -> T:
 def create_app_from_env() -> FastAPI:
     """The app factory for gunicorn and ``uvicorn --factory`` (one model load per worker).
 
-    Reads ``GENREKIT_MODEL`` (bundle path or pretrained name; unset: musicnn),
+    Reads ``GENREKIT_MODEL`` (bundle path or pretrained name; unset: gtzan),
     ``GENREKIT_MAX_UPLOAD_MB``, ``GENREKIT_MAX_IN_FLIGHT``, ``GENREKIT_MAX_QUEUE`` and
     ``GENREKIT_MAX_DURATION_S``.
     """

@@ -167,6 +167,19 @@ class MusicnnExtractor(Extractor):
     def _extract(self, y: np.ndarray) -> np.ndarray:
         return self._features(self.patches(y))
 
+    def extract_selected(self, y: np.ndarray, sr: int, indices: np.ndarray) -> np.ndarray:
+        """The rows ``indices`` of ``self(y, sr)``, running the networks on those patches only.
+
+        The log-mel spectrogram of the whole signal is cheap next to a forward pass; this is how a long
+        song is classified from a bounded number of patches (``Classifier(max_segments=...)``).
+
+        Returns
+        -------
+        np.ndarray, float32, shape (len(indices), dim)
+        """
+        patches = self.patches(resample(np.asarray(y, dtype=np.float32), sr, self.sr))
+        return self._features(patches[np.asarray(indices, dtype=np.int64)])
+
     def extract_many(self, signals: list[np.ndarray], sr: int) -> list[np.ndarray]:
         """Features of several signals with the patches of all of them in one batched forward pass.
 

@@ -1,0 +1,212 @@
+"""Cross-validated accuracy of every candidate default head, the tag taxonomies, and whole-song cost.
+
+    python benchmarks/bench_default_model.py /work/shared/data/gtzan_audio \\
+        [--cache-dir /work/cache/default-model] [--repeats 2] [--quick] [--skip-cv] [--skip-songs]
+
+1. Candidate heads (see tools/default_model_cv.py): MSD / MTT / both networks x penultimate embeddings /
+   tags / pooled mid-end, per-patch training with mean-log aggregation or track-mean features, logistic
+   regression over a C grid, linear SVM + Platt, a small MLP; StratifiedGroupKFold (5 folds, each clip
+   its own group) x ``--repeats``; macro recall over the 10 genres and accuracy on the 4 complete ones
+   (blues, classical, jazz, pop) with bootstrap 95% intervals, and per-genre recall, side by side.
+2. The fixed 13-genre tag taxonomy (``musicnn``) with the old max-of-tags pooling and the new rule, on all
+   clips (nothing is trained, so every clip is a test clip).
+3. Whole songs: the shipped ``gtzan`` model on long tracks made of real clips (8 clips of one genre
+   concatenated, about 4 min; and the music_examples recordings looped to 4 min): agreement of the
+   default sampled analysis with ``full=True``, and the cost of a 4-min file against a 30 s file.
+
+Per-patch musicnn outputs are computed once per clip and cached (``--cache-dir``;
+tools/default_model_data.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+
+import default_model_cv as cv  # noqa: E402
+import default_model_data as dm  # noqa: E402
+
+VECTOR_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile")
+
+
+def cpu_info() -> str:
+    model, flags = platform.processor() or "unknown", set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name") and model in ("unknown", "x86_64", ""):
+                model = line.split(":", 1)[1].strip()
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    except OSError:
+        pass
+    ext = " ".join(f for f in VECTOR_FLAGS if f in flags) or "unknown"
+    return f"CPU: {model}, {os.cpu_count()} cores; vector extensions: {ext}"
+
+
+def candidates(quick: bool) -> list[cv.Candidate]:
+    out: list[cv.Candidate] = []
+    sets = ["msd-pen", "mtt-pen", "both-pen", "msd-tag", "mtt-tag", "both-tag", "msd-pooled", "mtt-pooled"]
+    if quick:
+        sets = ["msd-pen", "mtt-pen", "both-pen"]
+    for fs in sets:
+        for c in (0.01, 0.1, 1.0):
+            out.append(cv.Candidate(fs, "logreg", c, "patch"))
+        out.append(cv.Candidate(fs, "logreg", 0.1, "trackmean"))
+    for fs in ("msd-pen", "both-pen"):
+        out.append(cv.Candidate(fs, "svm", 0.01, "patch"))
+        out.append(cv.Candidate(fs, "mlp", 1e-2, "patch"))
+    return out
+
+
+def row(name: str, m: dict) -> str:
+    pg = " ".join(f"{m['per_genre_recall'][g]:.2f}" for g in cv.GENRES)
+    lo, hi = m["macro_recall_ci95"]
+    lo4, hi4 = m["accuracy_complete4_ci95"]
+    return (
+        f"| {name} | {m['macro_recall']:.3f} [{lo:.2f}, {hi:.2f}] | {m['accuracy_complete4']:.3f} "
+        f"[{lo4:.2f}, {hi4:.2f}] | {m['accuracy']:.3f} | {pg} |"
+    )
+
+
+def header() -> str:
+    genres = " ".join(g[:4] for g in cv.GENRES)
+    return (
+        f"| head | macro recall (10) [95%] | acc. 4 complete [95%] | acc. | per-genre recall: {genres} |\n"
+        "|---|---|---|---|---|"
+    )
+
+
+def bench_cv(root: Path, cache_dir: Path | None, repeats: int, quick: bool) -> None:
+    clips = dm.read_manifest(root)
+    labels = np.array([c.label for c in clips])
+    data = dm.outputs(clips, "clean", cache_dir=cache_dir)
+    print(f"\n## candidate heads: {len(clips)} clips, StratifiedGroupKFold 5 x {repeats}\n", flush=True)
+    print(header(), flush=True)
+    for cand in candidates(quick):
+        t0 = time.perf_counter()
+        res = cv.cross_validate(cand, data, labels, n_folds=5, n_repeats=repeats)
+        print(row(cand.name, res.metrics) + f" <!-- {time.perf_counter() - t0:.0f} s -->", flush=True)
+
+    from genrekit.models.tagger import POOLINGS, TagGenreModel
+
+    print("\n## tag taxonomy (musicnn, 13 genres; all clips, nothing trained)\n", flush=True)
+    print(header().replace("| head |", "| mapping |"), flush=True)
+    for pooling in POOLINGS:
+        model = TagGenreModel(pooling=pooling)
+        m = cv.taxonomy_scores(
+            data, labels, lambda t, model=model: (list(model.classes_), model.predict_proba(t))
+        )
+        print(
+            row(f"musicnn taxonomy, {pooling} of tags", m)
+            + f" (outside GTZAN: {m['answered_outside_gtzan']})"
+        )
+
+
+def _write_long_tracks(root: Path, tmp: Path, per_genre: int) -> list[Path]:
+    """8 clips of one genre concatenated (about 4 min), ``per_genre`` tracks per genre; and each
+    music_examples recording looped to 4 min. Written as 22.05 kHz FLAC (libsndfile crashed writing
+    minutes of Vorbis in one call)."""
+    import soundfile as sf
+
+    from genrekit.audio import load
+
+    clips = dm.read_manifest(root)
+    rng = np.random.default_rng(0)
+    out: list[Path] = []
+    for g in cv.GENRES:
+        paths = [c.path for c in clips if c.label == g]
+        for k in range(per_genre):
+            pick = rng.choice(len(paths), size=min(8, len(paths)), replace=False)
+            y = np.concatenate([load(paths[i], sr=22050)[0] for i in pick])
+            f = tmp / f"{g}_{k}.flac"
+            sf.write(f, y, 22050, format="FLAC")
+            out.append(f)
+    examples = root.parent / "music_examples"
+    for p in sorted(examples.glob("*.ogg")):
+        y, _ = load(p, sr=22050, max_duration_s=None)
+        reps = int(np.ceil(240 * 22050 / len(y)))
+        f = tmp / f"example_{p.stem}.flac"
+        sf.write(f, np.tile(y, reps)[: 240 * 22050], 22050, format="FLAC")
+        out.append(f)
+    return out
+
+
+def bench_songs(root: Path, per_genre: int, repeats: int) -> None:
+    import soundfile as sf
+
+    from genrekit.audio import load
+    from genrekit.predict import load_model
+
+    clf = load_model("gtzan")
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        tracks = _write_long_tracks(root, tmp, per_genre)
+        same, n = 0, 0
+        for f in tracks:
+            a = clf.predict(f, max_duration_s=None)
+            b = clf.predict(f, max_duration_s=None, full=True)
+            same += a.genre == b.genre
+            n += 1
+            if a.genre != b.genre:
+                print(
+                    f"  differs: {f.name}: sampled {a.genre} {a.confidence:.2f}, "
+                    f"full {b.genre} {b.confidence:.2f}"
+                )
+        print(
+            "\n## whole songs\n\n"
+            f"sampled (default) = full analysis on {same}/{n} long tracks ({same / n:.1%})"
+        )
+        # cost: a 4-min file against a 30 s file (both 22.05 kHz FLAC of real music)
+        y, _ = load(tracks[0], sr=22050)
+        short = tmp / "short.flac"
+        sf.write(short, y[: 30 * 22050], 22050, format="FLAC")
+
+        def timed(path: Path, **kw: object) -> float:
+            clf.predict(path, **kw)
+            walls = []
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                clf.predict(path, **kw)
+                walls.append(time.perf_counter() - t0)
+            return statistics.median(walls)
+
+        t30, t240, t240f = timed(short), timed(tracks[0]), timed(tracks[0], full=True)
+        print(
+            f"30 s file {t30:.3f} s, 4-min file {t240:.3f} s (ratio {t240 / t30:.2f}x; aim <= 1.3x), "
+            f"4-min file with --full {t240f:.3f} s ({t240f / t30:.2f}x); median of {repeats}, "
+            f"load average {os.getloadavg()[0]:.2f}"
+        )
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("audio", type=Path)
+    ap.add_argument("--cache-dir", type=Path, default=None)
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--quick", action="store_true", help="penultimate embeddings only")
+    ap.add_argument("--skip-cv", action="store_true")
+    ap.add_argument("--skip-songs", action="store_true")
+    ap.add_argument("--tracks-per-genre", type=int, default=4)
+    args = ap.parse_args()
+    print(cpu_info())
+    print(f"load average at start: {os.getloadavg()[0]:.2f}")
+    if not args.skip_cv:
+        bench_cv(args.audio, args.cache_dir, args.repeats, args.quick)
+    if not args.skip_songs:
+        bench_songs(args.audio, args.tracks_per_genre, repeats=5)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
