@@ -59,6 +59,7 @@ def serve(
         create_app,
         load_served_model,
     )
+    from genrekit.service.server import uvicorn_options
 
     if log_level not in LOG_LEVELS:
         raise unknown_name("log level", log_level, LOG_LEVELS)
@@ -70,7 +71,10 @@ def serve(
         highlight=False,
         soft_wrap=True,
     )
-    common = dict(host=host, port=port, log_level=log_level, timeout_graceful_shutdown=10)
+    # a request head must arrive whole within a deadline: half-header connections are closed
+    common = dict(
+        host=host, port=port, log_level=log_level, timeout_graceful_shutdown=10, **uvicorn_options()
+    )
     if workers == 1:
         application = create_app(
             served,
