@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from genrekit.errors import ConfigError, ModelError
-from genrekit.models.tagger import TAG_SOURCES, TAXONOMY, TagGenreModel, default_classifier, top_tags
+from genrekit.models.tagger import TAG_SOURCES, TAXONOMY, TagGenreModel, taxonomy_model, top_tags
 
 SR = 16000
 
@@ -69,7 +69,9 @@ def _piano(seconds: float = 12.0) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def tagger():
-    return default_classifier("musicnn")
+    from genrekit.predict import load_model
+
+    return load_model("musicnn")
 
 
 @pytest.mark.slow
@@ -93,4 +95,4 @@ def test_distorted_riff_with_fast_drums_ranks_metal_or_rock_above_classical(tagg
 
 def test_unknown_pretrained_name():
     with pytest.raises(ConfigError, match="musicnn-msd"):
-        default_classifier("openl3")
+        taxonomy_model("openl3")

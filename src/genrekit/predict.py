@@ -28,10 +28,11 @@ from genrekit.config import MAX_DURATION_S, genrekit_version
 from genrekit.errors import AudioError, ConfigError, GenreKitError, ModelError
 from genrekit.explain import Explanation, explain_track, segment_contributions
 from genrekit.features.base import Extractor, check_finite_features
-from genrekit.features.registry import extractor_from_dict
+from genrekit.features.registry import extractor_from_dict, get_extractor
 from genrekit.files import to_jsonable
 from genrekit.models.aggregate import AGGREGATIONS, aggregate_track
 from genrekit.models.calibrated import UNSURE, TemperatureScaled, check_min_confidence, decide
+from genrekit.models.tagger import taxonomy_model
 
 
 @dataclass(frozen=True)
@@ -605,9 +606,8 @@ def _load_pretrained(name: str) -> Classifier:
     from genrekit import pretrained
 
     info = pretrained.get(name)
-    if info.kind == "taxonomy":
-        from genrekit.models.tagger import default_classifier
-
-        return default_classifier(name)
+    if info.kind == "taxonomy":  # musicnn tags mapped through the fixed taxonomy
+        extractor = get_extractor("musicnn", output="tags")
+        return Classifier(extractor, taxonomy_model(name), aggregation="mean_prob", name=name)
     assert info.path is not None
     return classifier_from_bundle(load_bundle(info.path), name=name)

@@ -32,7 +32,6 @@ world          MTT indian, sitar
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -174,25 +173,19 @@ class TagGenreModel(ClassifierMixin, BaseEstimator):
 DEFAULT_TAGGERS = ("musicnn", "musicnn-msd", "musicnn-mtt")
 
 
-@lru_cache(maxsize=4)
-def default_classifier(name: str = "musicnn") -> Any:
-    """The pretrained genre classifier: musicnn tags (both models) mapped through :data:`TAXONOMY`.
+def taxonomy_model(name: str = "musicnn") -> TagGenreModel:
+    """The tag-to-genre mapping of a pretrained tagger name: both networks' tags, or one network's.
 
-    ``musicnn-msd`` / ``musicnn-mtt`` select a single tagger (its missing tags score 0). Cached: the
-    networks load once per process.
+    ``musicnn-msd`` / ``musicnn-mtt`` keep the taxonomy's tags of a single network (genres left
+    without a tag are dropped). :func:`genrekit.predict.load_model` pairs it with the musicnn extractor.
     """
-    from genrekit.features.registry import get_extractor
-    from genrekit.predict import Classifier
-
     if name not in DEFAULT_TAGGERS:
         raise ConfigError(f"unknown pretrained model {name!r}; valid: {', '.join(DEFAULT_TAGGERS)}")
-    extractor = get_extractor("musicnn", output="tags")
-    model = TagGenreModel()
-    if name != "musicnn":
-        keep = "msd:" if name == "musicnn-msd" else "mtt:"
-        taxonomy = {g: tuple(s for s in srcs if s.startswith(keep)) for g, srcs in TAXONOMY.items()}
-        model = TagGenreModel(taxonomy={g: s for g, s in taxonomy.items() if s})
-    return Classifier(extractor, model, aggregation="mean_prob", name=name)
+    if name == "musicnn":
+        return TagGenreModel()
+    keep = "msd:" if name == "musicnn-msd" else "mtt:"
+    taxonomy = {g: tuple(s for s in srcs if s.startswith(keep)) for g, srcs in TAXONOMY.items()}
+    return TagGenreModel(taxonomy={g: s for g, s in taxonomy.items() if s})
 
 
 def top_tags(tags: np.ndarray, *, which: str = "msd", k: int = 10) -> list[tuple[str, float]]:

@@ -202,9 +202,13 @@ def _write_cache(key: str, choice: dict[str, str]) -> None:
 
 # ---- choosing -------------------------------------------------------------------------------------------
 def _front_blocks(model: torch.nn.Module) -> dict[str, torch.nn.Module]:
-    from genrekit.features.musicnn.network import PooledConvBlock
+    """The network's pooled convolution blocks: the modules that hold a kernel choice (``kernels``).
 
-    return {name: m for name, m in model.named_modules() if isinstance(m, PooledConvBlock)}
+    Recognised by that attribute, so this module need not import the network (which imports it).
+    """
+    return {
+        name: m for name, m in model.named_modules() if isinstance(getattr(m, "kernels", None), dict)
+    }
 
 
 def _kind(block: torch.nn.Module) -> str:
