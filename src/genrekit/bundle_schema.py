@@ -183,7 +183,8 @@ class ExtractorConfig(_Open):
     segment_s: _float(*LIMITS["segment_s"]) | None = None
     hop_s: _float(*LIMITS["hop_s"]) | None = None
     pad: Pad = "repeat"
-    summary: Bool = False
+    summary: Bool | Literal["mean_std"] | None = False  # spectrograms: a flag; handcrafted: the rule or None
+    extended: Bool = False
     output: Literal["embedding", "tags", "both"] = "embedding"
     pooled_midend: Bool = False
     batch_size: _int(*LIMITS["batch_size"]) | None = None
