@@ -4,8 +4,8 @@
 2. scan it,
 3. compare every classical model family on hand-crafted features (grouped split) and write a report,
 4. train an SVM bundle and classify a few held-out clips with it,
-5. classify real recordings with the pretrained musicnn genre tagger, no training at all: the three
-   short Creative-Commons / public-domain excerpts shipped in ``genrekit/demo_audio`` (licences in its
+5. classify real recordings with the default pretrained model (gtzan), no training: the three short
+   Creative-Commons / public-domain excerpts shipped in ``genrekit/demo_audio`` (licences in its
    LICENSES.md), plus every audio file of the folder ``GENREKIT_EXAMPLES`` names, when set (e.g.
    ``GENREKIT_EXAMPLES=../shared/data/music_examples``). They are classified exactly as
    ``genrekit classify FILE`` does (whole file, same ``Classifier.predict`` call).
@@ -123,7 +123,7 @@ def _classify_real_recordings() -> None:
     """Step 5: the pretrained tagger on :func:`demo_recordings`, called as ``genrekit classify FILE`` does."""
     from genrekit.predict import load_model
 
-    _step("5. pretrained musicnn genre tagger on real recordings, no training (as `genrekit classify`)")
+    _step("5. the default pretrained model (gtzan) on real recordings, as `genrekit classify` does")
     if not os.environ.get(EXAMPLES_ENV):
         console.print(f"(set {EXAMPLES_ENV}=FOLDER to classify your own recordings here too)")
     tagger = load_model(None)
