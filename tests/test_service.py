@@ -36,9 +36,9 @@ from genrekit.service.app import (
     ENV_MODEL,
     create_app,
     create_app_from_env,
-    sniff_container,
     upload_name,
 )
+from genrekit.service.runtime import sniff_container
 
 with warnings.catch_warnings():  # starlette suggests httpx2; httpx is what the project depends on
     warnings.simplefilter("ignore")
