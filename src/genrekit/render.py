@@ -31,6 +31,7 @@ from matplotlib.ticker import MaxNLocator
 
 from genrekit.errors import ConfigError, GenreKitError
 from genrekit.evaluate import Metrics
+from genrekit.files import atomic_write_text
 
 _DPI = 100
 
@@ -525,7 +526,8 @@ pre{background:#f6f8fa;padding:0.6em;overflow-x:auto}
 
 
 def write_text(path: Path, text: str) -> None:
+    """Write a report file atomically (a reader never sees half of it); failures name the file."""
     try:
-        path.write_text(text, encoding="utf-8")
+        atomic_write_text(path, text)
     except OSError as exc:
         raise GenreKitError(f"cannot write the report file: {exc.strerror or exc}", source=path) from exc
