@@ -33,9 +33,9 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from genrekit.errors import ConfigError, unknown_name
+from genrekit.errors import ConfigError
 from genrekit.files import to_jsonable
-from genrekit.models.aggregate import AGGREGATIONS, aggregate_codes
+from genrekit.models.aggregate import AGGREGATIONS, aggregate, check_proba, factorize_groups
 
 __all__ = [
     "AGGREGATIONS",
@@ -68,34 +68,7 @@ HEADLINE_METRICS: tuple[str, ...] = (
 )
 """The scalar metrics of :class:`Metrics`, in the order they are reported."""
 
-_SUM_TOLERANCE = 1e-3
 _LOG_LOSS_EPS = float(np.finfo(np.float64).eps)  # the clipping scikit-learn's log_loss applies to float64
-
-
-# --------------------------------------------------------------------------------------------- helpers
-def _as_proba(proba: Any, *, name: str = "proba", n_classes: int | None = None) -> np.ndarray:
-    """Validate a probability matrix and return it as float64 rows summing exactly to 1."""
-    p = np.asarray(proba, dtype=np.float64)
-    if p.ndim != 2:
-        raise ConfigError(f"{name} must be a 2-D array (n_samples, n_classes); got shape {p.shape}")
-    if p.shape[0] == 0:
-        raise ConfigError(f"{name} has no rows; need at least one sample to evaluate")
-    if n_classes is not None and p.shape[1] != n_classes:
-        raise ConfigError(
-            f"{name} has {p.shape[1]} columns but there are {n_classes} classes; they must match"
-        )
-    if not np.all(np.isfinite(p)):
-        raise ConfigError(f"{name} contains NaN or infinite values; probabilities must be finite")
-    if np.any(p < 0):
-        raise ConfigError(f"{name} contains negative values (min {p.min():.3g}); probabilities must be >= 0")
-    sums = p.sum(axis=1)
-    bad = np.flatnonzero(np.abs(sums - 1.0) > _SUM_TOLERANCE)
-    if bad.size:
-        raise ConfigError(
-            f"{name} rows must sum to 1 (within {_SUM_TOLERANCE}); row {int(bad[0])} sums to "
-            f"{sums[bad[0]]:.6g} ({bad.size} such rows) - pass probabilities, not scores"
-        )
-    return p / sums[:, None]
 
 
 def _as_classes(classes: Sequence[str]) -> tuple[str, ...]:
@@ -128,67 +101,11 @@ def _label_indices(y_true: Any, classes: tuple[str, ...], *, name: str = "y_true
     return lut[inverse.reshape(-1)]
 
 
-def _factorize(groups: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Codes (n,) and unique keys in order of first appearance."""
-    g = np.asarray(groups)
-    if g.ndim != 1:
-        raise ConfigError(f"groups must be 1-D (n_segments,); got shape {g.shape}")
-    if g.shape[0] != n:
-        raise ConfigError(f"groups has {g.shape[0]} entries but there are {n} segments; they must match")
-    codes, keys = pd.factorize(g, sort=False)
-    if np.any(codes < 0):
-        raise ConfigError("groups contains missing values (None/NaN); every segment needs a track key")
-    return codes.astype(np.int64), np.asarray(keys)
-
-
-
 def _finite_or_none(x: float | None) -> float | None:
     if x is None:
         return None
     x = float(x)
     return x if math.isfinite(x) else None
-
-
-# ----------------------------------------------------------------------------------------- aggregation
-def aggregate(
-    proba: Any,
-    groups: Any,
-    *,
-    method: str = "mean_log",
-    eps: float = 1e-7,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Aggregate segment probabilities into one probability row per track, validating the inputs.
-
-    The arithmetic lives in :func:`genrekit.models.aggregate.aggregate_codes` (shared with prediction);
-    see it for the methods.
-
-    Parameters
-    ----------
-    proba : array-like, shape (n_segments, n_classes)
-        Segment probabilities (rows sum to 1).
-    groups : array-like, shape (n_segments,)
-        Track key of every segment (any hashable: path, id, ...).
-    method : {"mean_log", "mean_prob", "vote"}
-    eps : float
-        Floor applied to probabilities before the log (``"mean_log"`` only).
-
-    Returns
-    -------
-    track_proba : np.ndarray, shape (n_tracks, n_classes), float64
-        Rows sum to 1.
-    track_keys : np.ndarray, shape (n_tracks,)
-        The group keys, in order of first appearance in ``groups``.
-
-    Raises
-    ------
-    ConfigError
-        Unknown method (listing the valid ones), malformed probabilities or mismatched groups.
-    """
-    if method not in AGGREGATIONS:
-        raise unknown_name("aggregation method", method, AGGREGATIONS)
-    p = _as_proba(proba)
-    codes, keys = _factorize(groups, p.shape[0])
-    return aggregate_codes(p, codes, keys.shape[0], method=method, eps=eps), keys
 
 
 # --------------------------------------------------------------------------------------------- metrics
@@ -365,7 +282,7 @@ def compute_metrics(y_true: Any, proba: Any, classes: Sequence[str]) -> Metrics:
     lexicographically sorted probability columns, which ``classes`` need not be.
     """
     cls = _as_classes(classes)
-    p = _as_proba(proba, n_classes=len(cls))
+    p = check_proba(proba, n_classes=len(cls))
     y_idx = _label_indices(y_true, cls)
     if y_idx.shape[0] != p.shape[0]:
         raise ConfigError(
@@ -527,14 +444,14 @@ def evaluate_predictions(
         A track whose segments carry different labels, or any invalid input (see :func:`compute_metrics`).
     """
     cls = _as_classes(classes)
-    p = _as_proba(proba_segments, name="proba_segments", n_classes=len(cls))
+    p = check_proba(proba_segments, name="proba_segments", n_classes=len(cls))
     y_idx = _label_indices(y_true_segments, cls, name="y_true_segments")
     if y_idx.shape[0] != p.shape[0]:
         raise ConfigError(
             f"y_true_segments has {y_idx.shape[0]} labels but proba_segments has {p.shape[0]} rows; "
             "they must match"
         )
-    codes, keys = _factorize(groups, p.shape[0])
+    codes, keys = factorize_groups(groups, p.shape[0])
     first = np.full(keys.shape[0], -1, dtype=np.int64)
     first[codes[::-1]] = np.arange(codes.shape[0])[::-1]  # index of the first segment of every track
     track_y = y_idx[first]

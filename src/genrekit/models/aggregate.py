@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -62,26 +64,87 @@ def aggregate_codes(
     return out / out.sum(axis=1, keepdims=True)
 
 
+#: How far a probability row may sum from 1 before :func:`check_proba` refuses it.
+SUM_TOLERANCE = 1e-3
+
+
+def check_proba(proba: Any, *, name: str = "proba", n_classes: int | None = None) -> np.ndarray:
+    """Validate a probability matrix and return it as float64 rows summing exactly to 1."""
+    p = np.asarray(proba, dtype=np.float64)
+    if p.ndim != 2:
+        raise ConfigError(f"{name} must be a 2-D array (n_samples, n_classes); got shape {p.shape}")
+    if p.shape[0] == 0:
+        raise ConfigError(f"{name} has no rows; need at least one sample to evaluate")
+    if n_classes is not None and p.shape[1] != n_classes:
+        raise ConfigError(
+            f"{name} has {p.shape[1]} columns but there are {n_classes} classes; they must match"
+        )
+    if not np.all(np.isfinite(p)):
+        raise ConfigError(f"{name} contains NaN or infinite values; probabilities must be finite")
+    if np.any(p < 0):
+        raise ConfigError(f"{name} contains negative values (min {p.min():.3g}); probabilities must be >= 0")
+    sums = p.sum(axis=1)
+    bad = np.flatnonzero(np.abs(sums - 1.0) > SUM_TOLERANCE)
+    if bad.size:
+        raise ConfigError(
+            f"{name} rows must sum to 1 (within {SUM_TOLERANCE}); row {int(bad[0])} sums to "
+            f"{sums[bad[0]]:.6g} ({bad.size} such rows) - pass probabilities, not scores"
+        )
+    return p / sums[:, None]
+
+
+def factorize_groups(groups: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Codes (n,) and unique keys in order of first appearance."""
+    g = np.asarray(groups)
+    if g.ndim != 1:
+        raise ConfigError(f"groups must be 1-D (n_segments,); got shape {g.shape}")
+    if g.shape[0] != n:
+        raise ConfigError(f"groups has {g.shape[0]} entries but there are {n} segments; they must match")
+    codes, keys = pd.factorize(g, sort=False)
+    if np.any(codes < 0):
+        raise ConfigError("groups contains missing values (None/NaN); every segment needs a track key")
+    return codes.astype(np.int64), np.asarray(keys)
+
+
 def aggregate(
-    proba: np.ndarray, groups: np.ndarray, *, method: str = "mean_log", eps: float = 1e-7
+    proba: Any,
+    groups: Any,
+    *,
+    method: str = "mean_log",
+    eps: float = 1e-7,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Aggregate segment probabilities to one row per group (track).
+    """Aggregate segment probabilities into one probability row per track, validating the inputs.
+
+    The arithmetic is :func:`aggregate_codes` (shared with prediction, which skips the checks);
+    see it for the methods.
 
     Parameters
     ----------
-    proba : np.ndarray, shape (n_segments, n_classes)
-    groups : np.ndarray, shape (n_segments,)
-        Track key of each segment.
+    proba : array-like, shape (n_segments, n_classes)
+        Segment probabilities (rows sum to 1).
+    groups : array-like, shape (n_segments,)
+        Track key of every segment (any hashable: path, id, ...).
+    method : {"mean_log", "mean_prob", "vote"}
+    eps : float
+        Floor applied to probabilities before the log (``"mean_log"`` only).
 
     Returns
     -------
-    track_proba : np.ndarray, shape (n_tracks, n_classes)
+    track_proba : np.ndarray, shape (n_tracks, n_classes), float64
+        Rows sum to 1.
     track_keys : np.ndarray, shape (n_tracks,)
-        In order of first appearance in ``groups``.
+        The group keys, in order of first appearance in ``groups``.
+
+    Raises
+    ------
+    ConfigError
+        Unknown method (listing the valid ones), malformed probabilities or mismatched groups.
     """
-    p = np.asarray(proba, dtype=np.float64)
-    codes, keys = pd.factorize(np.asarray(groups), sort=False)
-    return aggregate_codes(p, codes.astype(np.int64), len(keys), method=method, eps=eps), np.asarray(keys)
+    if method not in AGGREGATIONS:
+        raise unknown_name("aggregation method", method, AGGREGATIONS)
+    p = check_proba(proba)
+    codes, keys = factorize_groups(groups, p.shape[0])
+    return aggregate_codes(p, codes, keys.shape[0], method=method, eps=eps), keys
 
 
 def aggregate_track(proba: np.ndarray, *, method: str = "mean_log", eps: float = 1e-7) -> np.ndarray:
