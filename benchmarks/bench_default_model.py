@@ -103,7 +103,7 @@ def bench_cv(root: Path, cache_dir: Path | None, repeats: int, quick: bool) -> N
     print("\n## tag taxonomy (musicnn, 13 genres; all clips, nothing trained)\n", flush=True)
     print(header().replace("| head |", "| mapping |"), flush=True)
     for pooling in POOLINGS:
-        model = TagGenreModel(pooling=pooling)
+        model = TagGenreModel(pooling=pooling).fit()
         m = cv.taxonomy_scores(
             data, labels, lambda t, model=model: (list(model.classes_), model.predict_proba(t))
         )

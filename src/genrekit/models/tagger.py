@@ -135,13 +135,17 @@ class TagGenreModel(ClassifierMixin, BaseEstimator):
         self.taxonomy = taxonomy
         self.sharpness = sharpness
         self.pooling = pooling
-        if pooling not in POOLINGS:
-            raise ConfigError(f"unknown tag pooling {pooling!r}; valid: {', '.join(POOLINGS)}")
-        genres, self.membership_ = taxonomy_matrix(taxonomy or TAXONOMY)
-        self.classes_ = np.asarray(genres)
 
     def fit(self, X: Any = None, y: Any = None) -> TagGenreModel:
-        """Nothing to learn: the mapping is fixed (kept for the scikit-learn contract)."""
+        """Check the parameters and build the taxonomy matrix; ``X`` and ``y`` are ignored (nothing learned).
+
+        Sets ``membership_`` (n_tags, n_genres) and ``classes_`` (n_genres,), as the scikit-learn contract
+        wants fitted state set here, not in ``__init__``. Returns ``self``.
+        """
+        if self.pooling not in POOLINGS:
+            raise ConfigError(f"unknown tag pooling {self.pooling!r}; valid: {', '.join(POOLINGS)}")
+        genres, self.membership_ = taxonomy_matrix(self.taxonomy or TAXONOMY)
+        self.classes_ = np.asarray(genres)
         return self
 
     def genre_scores(self, tags: np.ndarray) -> np.ndarray:
@@ -149,6 +153,10 @@ class TagGenreModel(ClassifierMixin, BaseEstimator):
         tags = np.asarray(tags, dtype=np.float64)
         if tags.ndim != 2 or tags.shape[1] != len(TAG_SOURCES):
             raise ModelError(f"expected (n, {len(TAG_SOURCES)}) musicnn tag probabilities, got {tags.shape}")
+        if not hasattr(self, "membership_"):
+            raise ModelError(
+                "TagGenreModel is not fitted: call fit() first (it learns nothing; it builds the taxonomy)"
+            )
         m = self.membership_
         best = np.max(tags[:, :, None] * m[None, :, :], axis=1)
         if self.pooling == "max":
@@ -182,10 +190,10 @@ def taxonomy_model(name: str = "musicnn") -> TagGenreModel:
     if name not in DEFAULT_TAGGERS:
         raise ConfigError(f"unknown pretrained model {name!r}; valid: {', '.join(DEFAULT_TAGGERS)}")
     if name == "musicnn":
-        return TagGenreModel()
+        return TagGenreModel().fit()
     keep = "msd:" if name == "musicnn-msd" else "mtt:"
     taxonomy = {g: tuple(s for s in srcs if s.startswith(keep)) for g, srcs in TAXONOMY.items()}
-    return TagGenreModel(taxonomy={g: s for g, s in taxonomy.items() if s})
+    return TagGenreModel(taxonomy={g: s for g, s in taxonomy.items() if s}).fit()
 
 
 def top_tags(tags: np.ndarray, *, which: str = "msd", k: int = 10) -> list[tuple[str, float]]:
