@@ -8,10 +8,11 @@ from torch import nn
 
 from genrekit.errors import ConfigError
 from genrekit.models.neural.nets import ConvNet, auto_input_pool, conv_pools
-from genrekit.models.neural.trainer import _TorchClassifier, _tuple
+from genrekit.models.neural.trainer import _estimator, _TorchClassifier, _tuple
 
 
 # ------------------------------------------------------------------------------------------------ cnn
+@_estimator
 class CNNClassifier(_TorchClassifier):
     """2-D convolutional network over log-mel or MFCC segments (``cnn``).
 
@@ -31,46 +32,13 @@ class CNNClassifier(_TorchClassifier):
     search_grid: ClassVar[dict[str, list[Any]]] = {"lr": [1e-3, 3e-3], "dropout": [0.2, 0.4]}
     _tuple_params: ClassVar[tuple[str, ...]] = ("frame_shape", "channels", "input_pool")
 
-    def __init__(
-        self,
-        *,
-        channels: tuple[int, ...] = (16, 32, 64, 64),
-        input_pool: tuple[int, int] | None = None,
-        epochs: int = 40,
-        batch_size: int = 64,
-        lr: float = 3e-3,
-        weight_decay: float = 1e-4,
-        dropout: float = 0.3,
-        patience: int | None = 6,
-        lr_schedule: str = "plateau",
-        augment: str | tuple[str, ...] = "",
-        augment_options: dict[str, Any] | None = None,
-        input_scale: str = "db",
-        class_weight: str | None = "balanced",
-        val_size: float = 0.15,
-        frame_shape: tuple[int, int] | None = None,
-        random_state: int | None = 0,
-        n_threads: int | None = None,
-        verbose: bool = True,
-    ) -> None:
-        self.channels = channels
-        self.input_pool = input_pool
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.dropout = dropout
-        self.patience = patience
-        self.lr_schedule = lr_schedule
-        self.augment = augment
-        self.augment_options = augment_options
-        self.input_scale = input_scale
-        self.class_weight = class_weight
-        self.val_size = val_size
-        self.frame_shape = frame_shape
-        self.random_state = random_state
-        self.n_threads = n_threads
-        self.verbose = verbose
+    channels: tuple[int, ...] = (16, 32, 64, 64)
+    input_pool: tuple[int, int] | None = None
+    # training defaults that differ from the shared ones (dnn's)
+    epochs: int = 40
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    patience: int | None = 6
 
     def _architecture(self, shape: tuple[int, int], n_classes: int) -> dict[str, Any]:
         channels = [int(c) for c in self.channels]

@@ -8,10 +8,11 @@ from torch import nn
 
 from genrekit.errors import ConfigError
 from genrekit.models.neural.nets import DenseNet
-from genrekit.models.neural.trainer import _TorchClassifier
+from genrekit.models.neural.trainer import _estimator, _TorchClassifier
 
 
 # ------------------------------------------------------------------------------------------------ dnn
+@_estimator
 class DNNClassifier(_TorchClassifier):
     """Dense network on flattened segment matrices (``dnn``): MFCC segments in the classic recipe.
 
@@ -50,44 +51,7 @@ class DNNClassifier(_TorchClassifier):
     _needs_matrix: ClassVar[bool] = False
     _decoupled_weight_decay: ClassVar[bool] = False
 
-    def __init__(
-        self,
-        *,
-        hidden_units: tuple[int, ...] = (512, 256, 64),
-        epochs: int = 30,
-        batch_size: int = 64,
-        lr: float = 1e-3,
-        weight_decay: float = 1e-3,
-        dropout: float = 0.3,
-        patience: int | None = 5,
-        lr_schedule: str = "plateau",
-        augment: str | tuple[str, ...] = "",
-        augment_options: dict[str, Any] | None = None,
-        input_scale: str = "db",
-        class_weight: str | None = "balanced",
-        val_size: float = 0.15,
-        frame_shape: tuple[int, int] | None = None,
-        random_state: int | None = 0,
-        n_threads: int | None = None,
-        verbose: bool = True,
-    ) -> None:
-        self.hidden_units = hidden_units
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.dropout = dropout
-        self.patience = patience
-        self.lr_schedule = lr_schedule
-        self.augment = augment
-        self.augment_options = augment_options
-        self.input_scale = input_scale
-        self.class_weight = class_weight
-        self.val_size = val_size
-        self.frame_shape = frame_shape
-        self.random_state = random_state
-        self.n_threads = n_threads
-        self.verbose = verbose
+    hidden_units: tuple[int, ...] = (512, 256, 64)
 
     def _architecture(self, shape: tuple[int, int], n_classes: int) -> dict[str, Any]:
         hidden = [int(h) for h in self.hidden_units]

@@ -7,16 +7,24 @@ import time
 from typing import Any, ClassVar
 
 import numpy as np
-import torch
 from torch import nn
 
 from genrekit.errors import ConfigError, ModelError
 from genrekit.models.augment import Augmenter
 from genrekit.models.neural.nets import MusicnnFinetuneNet, _head
-from genrekit.models.neural.trainer import _Best, _class_weights, _load_state, _TorchClassifier
+from genrekit.models.neural.trainer import (
+    _batched_numpy,
+    _Best,
+    _estimator,
+    _FitData,
+    _frozen,
+    _load_state,
+    _TorchClassifier,
+)
 
 
 # ----------------------------------------------------------------------------------- musicnn finetune
+@_estimator
 class MusicnnFinetuneClassifier(_TorchClassifier):
     """The pretrained musicnn with a new head for the user's genres (``musicnn-finetune``).
 
@@ -56,52 +64,18 @@ class MusicnnFinetuneClassifier(_TorchClassifier):
     _tuple_params: ClassVar[tuple[str, ...]] = ("frame_shape", "head_units")
     _standardise: ClassVar[bool] = False
 
-    def __init__(
-        self,
-        *,
-        backbone: str = "MSD_musicnn",
-        head_units: tuple[int, ...] = (),
-        unfreeze_epochs: int = 0,
-        backbone_lr_scale: float = 0.1,
-        augment_views: int = 2,
-        epochs: int = 150,
-        batch_size: int = 64,
-        lr: float = 3e-3,
-        weight_decay: float = 1e-4,
-        dropout: float = 0.5,
-        patience: int | None = 10,
-        lr_schedule: str = "plateau",
-        augment: str | tuple[str, ...] = "",
-        augment_options: dict[str, Any] | None = None,
-        input_scale: str = "log1p",
-        class_weight: str | None = "balanced",
-        val_size: float = 0.15,
-        frame_shape: tuple[int, int] | None = None,
-        random_state: int | None = 0,
-        n_threads: int | None = None,
-        verbose: bool = True,
-    ) -> None:
-        self.backbone = backbone
-        self.head_units = head_units
-        self.unfreeze_epochs = unfreeze_epochs
-        self.backbone_lr_scale = backbone_lr_scale
-        self.augment_views = augment_views
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.dropout = dropout
-        self.patience = patience
-        self.lr_schedule = lr_schedule
-        self.augment = augment
-        self.augment_options = augment_options
-        self.input_scale = input_scale
-        self.class_weight = class_weight
-        self.val_size = val_size
-        self.frame_shape = frame_shape
-        self.random_state = random_state
-        self.n_threads = n_threads
-        self.verbose = verbose
+    backbone: str = "MSD_musicnn"
+    head_units: tuple[int, ...] = ()
+    unfreeze_epochs: int = 0
+    backbone_lr_scale: float = 0.1
+    augment_views: int = 2
+    input_scale: str = "log1p"  # musicnn-mel patches are log-compressed, not dB
+    # training defaults that differ from the shared ones (dnn's)
+    epochs: int = 150
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    dropout: float = 0.5
+    patience: int | None = 10
 
     _BACKBONES: ClassVar[tuple[str, ...]] = ("MSD_musicnn", "MTT_musicnn")
     _EMBED_DIM: ClassVar[int] = 200
@@ -155,67 +129,42 @@ class MusicnnFinetuneClassifier(_TorchClassifier):
         return MusicnnFinetuneNet(backbone, head)
 
     def _embed(self, net: MusicnnFinetuneNet, x: np.ndarray) -> np.ndarray:
-        outs = []
-        with torch.inference_mode():
-            for s in range(0, len(x), self._EMBED_BATCH):
-                outs.append(net.embed(torch.from_numpy(np.ascontiguousarray(x[s : s + self._EMBED_BATCH]))))
-        return torch.cat(outs).numpy() if outs else np.zeros((0, self._EMBED_DIM), dtype=np.float32)
+        return _batched_numpy(net.embed, x, self._EMBED_BATCH, self._EMBED_DIM)
 
-    def _fit_impl(
-        self,
-        X: np.ndarray,
-        y_idx: np.ndarray,
-        groups: np.ndarray,
-        tr: np.ndarray,
-        va: np.ndarray,
-        augmenter: Augmenter,
-        rng: np.random.Generator,
-    ) -> None:
-        n_classes = len(self.classes_)
+    def _fit_impl(self, data: _FitData) -> None:
+        X, tr, va, augmenter = data.X, data.tr, data.va, data.augmenter
         b, f = self.frame_shape_
         self._standardiser(X, tr, self.frame_shape_)  # identity: musicnn normalises its own input
         net = self._build(self.arch_)
         net.eval()
-        make_patches = self._batch_maker(X, y_idx, groups, augmenter, n_classes)
+        make_patches = self._batch_maker(data, augmenter)
         no_mix = Augmenter(
             [a for a in augmenter.names if a != "mixup"], augmenter.config, scale=augmenter.scale
         )
-        make_clean = self._batch_maker(X, y_idx, groups, no_mix, n_classes)
+        make_clean = self._batch_maker(data, no_mix)
         # ---- stage 1: frozen backbone, features computed once (plus augmented views)
         t0 = time.perf_counter()
         clean = self._embed(net, X[tr].reshape(len(tr), b, f))
         views = [clean]
         if no_mix:
             for _ in range(max(0, int(self.augment_views))):
-                parts = [
-                    self._embed(net, make_clean(tr[s : s + 256], rng)[0]) for s in range(0, len(tr), 256)
-                ]
+                batches = (make_clean(tr[s : s + 256], data.rng)[0] for s in range(0, len(tr), 256))
+                parts = [self._embed(net, x) for x in batches]
                 views.append(np.concatenate(parts))
         emb = np.stack(views)  # (n_views, n_train, 200)
         emb_val = self._embed(net, X[va].reshape(len(va), b, f)) if len(va) else None
         self.embed_time_s_ = time.perf_counter() - t0
         pos = np.full(len(X), -1, dtype=np.int64)
         pos[tr] = np.arange(len(tr))
-        eye = np.eye(n_classes, dtype=np.float32)
+        eye = np.eye(len(self.classes_), dtype=np.float32)
 
         def make_emb(idx: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
             v = rng.integers(0, len(emb), size=len(idx))
-            return augmenter.mix(emb[v, pos[idx]], eye[y_idx[idx]], rng)
+            return augmenter.mix(emb[v, pos[idx]], eye[data.y_idx[idx]], rng)
 
-        class_w = _class_weights(y_idx[tr], n_classes, self.class_weight)
+        head_lr = {"params": list(net.head.parameters()), "lr": float(self.lr)}
         best = self._train_stage(
-            net=net.head,
-            param_groups=[{"params": list(net.head.parameters()), "lr": float(self.lr)}],
-            epochs=int(self.epochs),
-            train_rows=tr,
-            y_idx=y_idx,
-            make_batch=make_emb,
-            x_val=emb_val,
-            y_val=y_idx[va],
-            class_w=class_w,
-            rng=rng,
-            best=_Best(),
-            title="musicnn-finetune head",
+            net.head, [head_lr], data, make_emb, emb_val, int(self.epochs), _Best(), "musicnn-finetune head"
         )
         if best.state is not None:
             net.head.load_state_dict(best.state)
@@ -227,42 +176,21 @@ class MusicnnFinetuneClassifier(_TorchClassifier):
             full = self._build(self.arch_, trainable_backbone=True)
             full.head.load_state_dict(net.head.state_dict())
             x_val = X[va].reshape(len(va), b, f) if len(va) else None
-            best2 = self._train_stage(
-                net=full,
-                param_groups=[
-                    {
-                        "params": list(full.backbone.parameters()),
-                        "lr": float(self.lr) * float(self.backbone_lr_scale),
-                    },
-                    {"params": list(full.head.parameters()), "lr": float(self.lr)},
-                ],
-                epochs=int(self.unfreeze_epochs),
-                train_rows=tr,
-                y_idx=y_idx,
-                make_batch=make_patches,
-                x_val=x_val,
-                y_val=y_idx[va],
-                class_w=class_w,
-                rng=rng,
-                best=_Best(best.loss, best.epoch, None),
-                title="musicnn-finetune (unfrozen)",
-            )
+            backbone_lr = {
+                "params": list(full.backbone.parameters()),
+                "lr": float(self.lr) * float(self.backbone_lr_scale),
+            }
+            head_lr = {"params": list(full.head.parameters()), "lr": float(self.lr)}
+            stage1 = _Best(best.loss, best.epoch, None)  # stage 2 must beat stage 1 to be kept
+            epochs, title = int(self.unfreeze_epochs), "musicnn-finetune (unfrozen)"
+            groups = [backbone_lr, head_lr]
+            best2 = self._train_stage(full, groups, data, make_patches, x_val, epochs, stage1, title)
             if best2.state is not None:  # stage 2 improved on stage 1
                 full.load_state_dict(best2.state)
                 net = full
                 self.best_epoch_ = best2.epoch
                 self.backbone_trained_ = True
-        for p in net.parameters():
-            p.requires_grad_(False)
-        net.eval()
-        self.net_ = net
-
-    def _inputs(self, X: Any) -> np.ndarray:
-        X = self._check_X(X)
-        b, f = self.frame_shape_
-        if X.shape[1] != b * f:
-            raise ModelError(f"X rows have {X.shape[1]} values; the model was trained on {b}x{f} = {b * f}")
-        return X.reshape(len(X), b, f)
+        self.net_ = _frozen(net)
 
     def _extra_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         tensors = {f"head.{k}": v.detach().numpy() for k, v in self.net_.head.state_dict().items()}
@@ -281,7 +209,4 @@ class MusicnnFinetuneClassifier(_TorchClassifier):
         _load_state(net.head, tensors, "head.")
         if self.backbone_trained_:
             _load_state(net.backbone, tensors, "backbone.")
-        for p in net.parameters():
-            p.requires_grad_(False)
-        net.eval()
-        self.net_ = net
+        self.net_ = _frozen(net)

@@ -213,13 +213,76 @@ def _state_copy(module: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
 
+def _batched_numpy(
+    fn: Callable[[torch.Tensor], torch.Tensor], x: np.ndarray, batch: int, width: int
+) -> np.ndarray:
+    """``fn`` over the rows of ``x`` in batches of ``batch``, without gradients: shape (len(x), width)."""
+    outs = []
+    with torch.inference_mode():
+        for s in range(0, len(x), batch):
+            outs.append(fn(torch.from_numpy(np.ascontiguousarray(x[s : s + batch]))))
+    return torch.cat(outs).numpy() if outs else np.zeros((0, width), dtype=np.float32)
+
+
+def _frozen(net: nn.Module) -> nn.Module:
+    """``net`` in evaluation mode with no parameter requiring gradients (a fitted, shared network)."""
+    for p in net.parameters():
+        p.requires_grad_(False)
+    return net.eval()
+
+
 def _tuple(v: Any) -> Any:
     return tuple(int(i) for i in v) if isinstance(v, (list, tuple)) else v
 
 
+@dataclass(frozen=True, eq=False)
+class _FitData:
+    """What ``fit`` hands to ``_fit_impl``: the checked rows and everything derived from them.
+
+    ``X`` float32 (n, bands * frames); ``y_idx`` label index per row; ``groups`` track id per row;
+    ``tr`` / ``va`` the training / validation row indices; the batch ``augmenter``; the numpy ``rng``.
+    """
+
+    X: np.ndarray
+    y_idx: np.ndarray
+    groups: np.ndarray
+    tr: np.ndarray
+    va: np.ndarray
+    augmenter: Augmenter
+    rng: np.random.Generator
+
+
 # --------------------------------------------------------------------------------------- base class
+#: The estimators are dataclasses so that the training parameters below are written once: the generated
+#: ``__init__`` is keyword-only and only stores its arguments (the scikit-learn contract); each estimator
+#: adds its own parameters and re-declares the defaults it changes. ``repr``/``eq`` stay scikit-learn's.
+_estimator = dataclass(kw_only=True, repr=False, eq=False)
+
+
+@_estimator
 class _TorchClassifier(ClassifierMixin, BaseEstimator):
-    """Shared trainer, prediction and bundle logic; subclasses build the network."""
+    """Shared trainer, prediction and bundle logic; subclasses build the network.
+
+    The training parameters (documented in :class:`~genrekit.models.neural.dnn.DNNClassifier`) are
+    declared here with the ``dnn`` defaults.
+    """
+
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-3
+    dropout: float = 0.3
+    patience: int | None = 5
+    lr_schedule: str = "plateau"
+    augment: str | tuple[str, ...] = ""
+    augment_options: dict[str, Any] | None = None
+    input_scale: str = "db"
+    class_weight: str | None = "balanced"
+    val_size: float = 0.15
+    frame_shape: tuple[int, int] | None = None
+    random_state: int | None = 0
+    n_threads: int | None = None
+    verbose: bool = True
 
     search_grid: ClassVar[dict[str, list[Any]]] = {}
     #: Parameters stored as tuples (JSON gives lists back).
@@ -323,7 +386,7 @@ class _TorchClassifier(ClassifierMixin, BaseEstimator):
         self.history_ = {"loss": [], "acc": [], "val_loss": [], "val_acc": [], "lr": []}
         self.epoch_times_s_: list[float] = []
         with _torch_context(self.n_threads, seed):
-            self._fit_impl(X, y_idx.reshape(-1), groups, tr, va, augmenter, rng)
+            self._fit_impl(_FitData(X, y_idx.reshape(-1), groups, tr, va, augmenter, rng))
         self.n_params_ = int(sum(p.numel() for p in self.net_.parameters()))
         return self
 
@@ -348,17 +411,13 @@ class _TorchClassifier(ClassifierMixin, BaseEstimator):
         return (x - self.norm_mean_[None, :, None]) / self.norm_std_[None, :, None]
 
     def _batch_maker(
-        self,
-        X: np.ndarray,
-        y_idx: np.ndarray,
-        groups: np.ndarray,
-        augmenter: Augmenter,
-        n_classes: int,
+        self, data: _FitData, augmenter: Augmenter
     ) -> Callable[[np.ndarray, np.random.Generator], tuple[np.ndarray, np.ndarray]]:
         """``make(idx, rng) -> (inputs (B, bands, frames), soft targets (B, n_classes))``, augmented."""
+        X, y_idx = data.X, data.y_idx
         b, f = self.frame_shape_
-        prev, nxt = track_neighbours(groups)
-        eye = np.eye(n_classes, dtype=np.float32)
+        prev, nxt = track_neighbours(data.groups)
+        eye = np.eye(len(self.classes_), dtype=np.float32)
         crop = "crop" in augmenter.names
 
         def make(idx: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -379,35 +438,16 @@ class _TorchClassifier(ClassifierMixin, BaseEstimator):
 
         return make
 
-    def _fit_impl(
-        self,
-        X: np.ndarray,
-        y_idx: np.ndarray,
-        groups: np.ndarray,
-        tr: np.ndarray,
-        va: np.ndarray,
-        augmenter: Augmenter,
-        rng: np.random.Generator,
-    ) -> None:
-        n_classes = len(self.classes_)
-        self._standardiser(X, tr, self.frame_shape_)
+    def _fit_impl(self, data: _FitData) -> None:
+        self._standardiser(data.X, data.tr, self.frame_shape_)
         self.net_ = self._build(self.arch_)
-        make = self._batch_maker(X, y_idx, groups, augmenter, n_classes)
+        make = self._batch_maker(data, data.augmenter)
         b, f = self.frame_shape_
-        x_val = self._normalise(X[va].reshape(len(va), b, f)).astype(np.float32) if len(va) else None
+        va = data.va
+        x_val = self._normalise(data.X[va].reshape(len(va), b, f)).astype(np.float32) if len(va) else None
+        all_lr = {"params": list(self.net_.parameters()), "lr": float(self.lr)}
         best = self._train_stage(
-            net=self.net_,
-            param_groups=[{"params": list(self.net_.parameters()), "lr": float(self.lr)}],
-            epochs=int(self.epochs),
-            train_rows=tr,
-            y_idx=y_idx,
-            make_batch=make,
-            x_val=x_val,
-            y_val=y_idx[va],
-            class_w=_class_weights(y_idx[tr], n_classes, self.class_weight),
-            rng=rng,
-            best=_Best(),
-            title=type(self).__name__,
+            self.net_, [all_lr], data, make, x_val, int(self.epochs), _Best(), type(self).__name__
         )
         if best.state is not None:
             self.net_.load_state_dict(best.state)
@@ -416,26 +456,25 @@ class _TorchClassifier(ClassifierMixin, BaseEstimator):
 
     def _train_stage(
         self,
-        *,
         net: nn.Module,
         param_groups: list[dict[str, Any]],
-        epochs: int,
-        train_rows: np.ndarray,
-        y_idx: np.ndarray,
+        data: _FitData,
         make_batch: Callable[[np.ndarray, np.random.Generator], tuple[np.ndarray, np.ndarray]],
         x_val: np.ndarray | None,
-        y_val: np.ndarray,
-        class_w: np.ndarray,
-        rng: np.random.Generator,
+        epochs: int,
         best: _Best,
         title: str,
     ) -> _Best:
         """Run up to ``epochs`` epochs with early stopping; return the best epoch seen (weights copied).
 
-        The monitored quantity is the validation loss, or the training loss when there is no validation
-        split. ``best`` carries the best of an earlier stage, so a stage that never beats it keeps
-        ``best.state`` of that stage (the caller decides what to restore).
+        Batches are ``make_batch(rows, data.rng)`` of the training rows ``data.tr``; ``x_val`` holds the
+        network inputs of the validation rows ``data.va`` (None: no validation). The monitored quantity is
+        the validation loss, or the training loss when there is no validation split. ``best`` carries the
+        best of an earlier stage, so a stage that never beats it keeps ``best.state`` of that stage (the
+        caller decides what to restore).
         """
+        train_rows, rng, y_val = data.tr, data.rng, data.y_idx[data.va]
+        class_w = _class_weights(data.y_idx[data.tr], len(self.classes_), self.class_weight)
         opt_cls = torch.optim.AdamW if self._decoupled_weight_decay else torch.optim.Adam
         opt = opt_cls(param_groups, weight_decay=float(self.weight_decay))
         sched: Any = None
@@ -508,11 +547,7 @@ class _TorchClassifier(ClassifierMixin, BaseEstimator):
 
     def _forward_numpy(self, net: nn.Module, x: np.ndarray) -> np.ndarray:
         """Logits of standardised inputs, in batches, without gradients."""
-        outs = []
-        with torch.inference_mode():
-            for s in range(0, len(x), _PREDICT_BATCH):
-                outs.append(net(torch.from_numpy(np.ascontiguousarray(x[s : s + _PREDICT_BATCH]))))
-        return torch.cat(outs).numpy() if outs else np.zeros((0, len(self.classes_)), dtype=np.float32)
+        return _batched_numpy(net, x, _PREDICT_BATCH, len(self.classes_))
 
     def _evaluate(
         self, net: nn.Module, x: np.ndarray, y: np.ndarray, cw: torch.Tensor
@@ -534,7 +569,8 @@ class _TorchClassifier(ClassifierMixin, BaseEstimator):
         b, f = self.frame_shape_
         if X.shape[1] != b * f:
             raise ModelError(f"X rows have {X.shape[1]} values; the model was trained on {b}x{f} = {b * f}")
-        return self._normalise(X.reshape(len(X), b, f)).astype(np.float32)
+        x = X.reshape(len(X), b, f)
+        return self._normalise(x).astype(np.float32) if self._standardise else x
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Logits, shape (n_segments, n_classes)."""
