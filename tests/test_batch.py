@@ -18,11 +18,11 @@ import pytest
 import soundfile as sf
 
 from genrekit import batch
-from genrekit.audio import file_digest, segments
+from genrekit.audio import file_digest
 from genrekit.bundle import Bundle, save_bundle
 from genrekit.errors import ConfigError, DatasetError, ModelError
 from genrekit.features import registry
-from genrekit.features.base import Extractor
+from toys import ToyConfig, ToyExtractor
 
 SR = 8000
 TESTS_DIR = Path(__file__).resolve().parent
@@ -36,24 +36,18 @@ SAME_COLS = [
 
 # ------------------------------------------------------------------------------------- a tiny extractor
 @dataclass(frozen=True)
-class TinyConfig:
+class TinyConfig(ToyConfig):
     sr: int = SR
-    segment_s: float | None = 1.0
-    hop_s: float | None = None
-    pad: str = "repeat"
     delay_s: float = 0.0  # sleep per call: makes a run slow enough to be killed part-way
 
 
-class TinyExtractor(Extractor):
+class TinyExtractor(ToyExtractor):
     """RMS, zero-crossing rate and spectral centroid (kHz) per 1 s segment; refuses clips under 0.1 s."""
 
     name = "tiny-batch-test"
     config_cls = TinyConfig
+    stats = ("rms", "zcr", "centroid_khz")
     group_seconds: ClassVar[list[float]] = []  # audio seconds of each extract_many call (this process)
-
-    @property
-    def names(self) -> list[str]:
-        return ["rms", "zcr", "centroid_khz"]
 
     def extract_many(self, signals: list[np.ndarray], sr: int) -> list[np.ndarray]:
         TinyExtractor.group_seconds.append(sum(len(y) for y in signals) / sr)
@@ -64,13 +58,7 @@ class TinyExtractor(Extractor):
             raise ValueError(f"{len(y)} samples is too short for the tiny extractor")
         if self.config.delay_s:
             time.sleep(self.config.delay_s)
-        segs = segments(y, self.sr, segment_s=self.config.segment_s)
-        rms = np.sqrt((segs**2).mean(axis=1))
-        zcr = (np.diff(np.sign(segs), axis=1) != 0).mean(axis=1)
-        spec = np.abs(np.fft.rfft(segs, axis=1))
-        freqs = np.fft.rfftfreq(segs.shape[1], 1 / self.sr)
-        centroid = (spec * freqs).sum(axis=1) / (spec.sum(axis=1) + 1e-9) / 1000
-        return np.stack([rms, zcr, centroid], axis=1)
+        return super()._extract(y)
 
 
 registry.register(TinyExtractor.name, f"{TinyExtractor.__module__}:TinyExtractor")

@@ -1,13 +1,9 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pytest
-from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
-from genrekit.audio import segments
 from genrekit.errors import ConfigError
 from genrekit.explain import (
     explain_track,
@@ -16,51 +12,19 @@ from genrekit.explain import (
     segment_contributions,
     track_from_contributions,
 )
-from genrekit.features.base import Extractor
 from genrekit.models.aggregate import AGGREGATIONS, aggregate_track
 from genrekit.predict import Classifier
+from toys import LoudnessModel, ToyExtractor
 
 SR = 22050
 
 
-@dataclass(frozen=True)
-class RmsConfig:
-    sr: int = SR
-    segment_s: float | None = 1.0
-    hop_s: float | None = None
-    pad: str = "drop"
-
-
-class RmsExtractor(Extractor):
-    """One feature per 1 s segment: its RMS level."""
+class RmsExtractor(ToyExtractor):
+    """One feature per 1 s segment (a short tail dropped): its RMS level."""
 
     name = "test-rms"
-    config_cls = RmsConfig
-
-    @property
-    def names(self) -> list[str]:
-        return ["rms"]
-
-    def _extract(self, y: np.ndarray) -> np.ndarray:
-        segs = segments(y, self.sr, segment_s=self.config.segment_s, pad="drop")
-        return np.sqrt(np.mean(segs.astype(np.float64) ** 2, axis=1))[:, None]
-
-
-class LoudnessModel(ClassifierMixin, BaseEstimator):
-    """'loud' above an RMS threshold, 'quiet' below, with a logistic slope in log-RMS."""
-
-    def __init__(self, threshold: float = 0.05, sharpness: float = 3.0):
-        self.threshold = threshold
-        self.sharpness = sharpness
-
-    @property
-    def classes_(self) -> np.ndarray:
-        return np.array(["loud", "quiet"])
-
-    def predict_proba(self, X):
-        z = self.sharpness * np.log(np.maximum(np.asarray(X)[:, 0], 1e-9) / self.threshold)
-        p = 1 / (1 + np.exp(-z))
-        return np.column_stack([p, 1 - p])
+    stats = ("rms",)
+    defaults = {"pad": "drop"}
 
 
 @pytest.mark.parametrize("method", AGGREGATIONS)

@@ -1,42 +1,23 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pytest
 import soundfile as sf
 
 from genrekit.bundle import Bundle, load_bundle, save_bundle
 from genrekit.errors import ConfigError
-from genrekit.features.base import Extractor
 from genrekit.predict import Classifier, classifier_from_bundle
+from toys import ToyExtractor
 
 SR = 8000
 
 
-@dataclass(frozen=True)
-class _LoudnessConfig:
-    sr: int = SR
-    segment_s: float | None = 1.0
-    hop_s: float | None = None
-    pad: str = "repeat"
-
-
-class LoudnessExtractor(Extractor):
-    """RMS of every 1 s segment: a tiny extractor with a known answer."""
+class LoudnessExtractor(ToyExtractor):
+    """RMS of every 1 s segment at 8 kHz: a tiny extractor with a known answer."""
 
     name = "test-loudness"
-    config_cls = _LoudnessConfig
-
-    @property
-    def names(self) -> list[str]:
-        return ["rms"]
-
-    def _extract(self, y: np.ndarray) -> np.ndarray:
-        from genrekit.audio import segments
-
-        segs = segments(y, self.sr, segment_s=self.config.segment_s)
-        return np.sqrt(np.mean(segs**2, axis=1, keepdims=True))
+    stats = ("rms",)
+    defaults = {"sr": SR}
 
 
 class LoudQuietModel:

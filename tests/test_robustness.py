@@ -2,64 +2,26 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
 import soundfile as sf
-from sklearn.base import BaseEstimator, ClassifierMixin
 
-from genrekit.audio import segments
 from genrekit.degrade import DEGRADATIONS
 from genrekit.errors import ConfigError, DatasetError
 from genrekit.features.augmenting import AugmentingExtractor
-from genrekit.features.base import Extractor
 from genrekit.predict import Classifier
 from genrekit.robustness import evaluate_robustness, write_robustness_report
+from toys import LoudnessModel, ToyExtractor
 
 SR = 22050
 
 
-@dataclass(frozen=True)
-class RmsConfig:
-    sr: int = SR
-    segment_s: float | None = 1.0
-    hop_s: float | None = None
-    pad: str = "drop"
-
-
-class RmsExtractor(Extractor):
-    """Per 1 s segment: RMS level and zero-crossing rate."""
+class RmsExtractor(ToyExtractor):
+    """Per 1 s segment (a short tail dropped): RMS level and zero-crossing rate."""
 
     name = "test-rms"
-    config_cls = RmsConfig
-
-    @property
-    def names(self) -> list[str]:
-        return ["rms", "zcr"]
-
-    def _extract(self, y: np.ndarray) -> np.ndarray:
-        segs = segments(y, self.sr, segment_s=self.config.segment_s, pad="drop").astype(np.float64)
-        rms = np.sqrt(np.mean(segs**2, axis=1))
-        zcr = np.mean(np.abs(np.diff(np.sign(segs), axis=1)) > 0, axis=1)
-        return np.column_stack([rms, zcr])
-
-
-class LoudnessModel(ClassifierMixin, BaseEstimator):
-    """'loud' above an RMS threshold, 'quiet' below, with a logistic slope in log-RMS."""
-
-    def __init__(self, threshold: float = 0.05, sharpness: float = 3.0):
-        self.threshold = threshold
-        self.sharpness = sharpness
-
-    @property
-    def classes_(self) -> np.ndarray:
-        return np.array(["loud", "quiet"])
-
-    def predict_proba(self, X):
-        z = self.sharpness * np.log(np.maximum(np.asarray(X)[:, 0], 1e-9) / self.threshold)
-        p = 1 / (1 + np.exp(-z))
-        return np.column_stack([p, 1 - p])
+    defaults = {"pad": "drop"}
 
 
 def loudness_classifier(name: str = "rms", threshold: float = 0.05) -> Classifier:

@@ -17,7 +17,6 @@ import threading
 import time
 import uuid
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -25,10 +24,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from genrekit.audio import segments
 from genrekit.bundle import Bundle, save_bundle
 from genrekit.errors import ConfigError, ModelError
-from genrekit.features.base import Extractor
 from genrekit.predict import Classifier
 from genrekit.service.app import (
     DEFAULT_PORT,
@@ -39,6 +36,7 @@ from genrekit.service.app import (
     upload_name,
 )
 from genrekit.service.runtime import sniff_container
+from toys import ToyExtractor
 
 with warnings.catch_warnings():  # starlette suggests httpx2; httpx is what the project depends on
     warnings.simplefilter("ignore")
@@ -49,31 +47,6 @@ LABELS = ["bass", "noise", "treble"]
 
 
 # --------------------------------------------------------------------------------------- toy model
-@dataclass(frozen=True)
-class ToyConfig:
-    sr: int = SR
-    segment_s: float | None = 1.0
-    hop_s: float | None = None
-    pad: str = "repeat"
-
-
-class ToyExtractor(Extractor):
-    """RMS and zero-crossing rate of every 1 s segment."""
-
-    name = "toy-rms-zcr"
-    config_cls = ToyConfig
-
-    @property
-    def names(self) -> list[str]:
-        return ["rms", "zcr"]
-
-    def _extract(self, y: np.ndarray) -> np.ndarray:
-        segs = segments(y, self.sr, segment_s=self.config.segment_s, pad=self.config.pad).astype(np.float64)
-        rms = np.sqrt(np.mean(segs**2, axis=1))
-        zcr = np.mean(np.abs(np.diff(np.signbit(segs).astype(np.int8), axis=1)), axis=1)
-        return np.column_stack([rms, zcr])
-
-
 def tone(freq: float, dur: float = 1.0, amp: float = 0.5) -> np.ndarray:
     t = np.arange(int(round(dur * SR))) / SR
     return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)

@@ -1,0 +1,88 @@
+"""Toy feature extractors and a toy model with known answers, shared by the audio -> prediction tests.
+
+``ToyExtractor`` computes simple statistics of every 1 s segment (``stats``: any of ``rms``, ``zcr``,
+``centroid_khz``); a test module subclasses it to pick its statistics, name, sample rate and padding.
+``LoudnessModel`` is a fixed, transparent classifier on the first feature (the RMS level).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from genrekit.audio import segments
+from genrekit.features.base import Extractor
+
+
+def _rms(segs: np.ndarray, sr: int) -> np.ndarray:
+    return np.sqrt(np.mean(segs**2, axis=1))
+
+
+def _zcr(segs: np.ndarray, sr: int) -> np.ndarray:
+    """Fraction of sample steps where the sign changes."""
+    return np.mean(np.diff(np.sign(segs), axis=1) != 0, axis=1)
+
+
+def _centroid_khz(segs: np.ndarray, sr: int) -> np.ndarray:
+    spec = np.abs(np.fft.rfft(segs, axis=1))
+    freqs = np.fft.rfftfreq(segs.shape[1], 1 / sr)
+    return (spec * freqs).sum(axis=1) / (spec.sum(axis=1) + 1e-9) / 1000
+
+
+STATS: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
+    "rms": _rms,
+    "zcr": _zcr,
+    "centroid_khz": _centroid_khz,
+}
+
+
+@dataclass(frozen=True)
+class ToyConfig:
+    sr: int = 22050
+    segment_s: float | None = 1.0
+    hop_s: float | None = None
+    pad: str = "repeat"
+
+
+class ToyExtractor(Extractor):
+    """RMS and zero-crossing rate of every 1 s segment (subclasses choose other ``stats``).
+
+    ``defaults`` overrides :class:`ToyConfig` defaults for a subclass (its sample rate, padding).
+    """
+
+    name = "toy-rms-zcr"
+    config_cls = ToyConfig
+    stats: ClassVar[tuple[str, ...]] = ("rms", "zcr")
+    defaults: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, config: Any = None, **overrides: Any) -> None:
+        super().__init__(config, **({**self.defaults, **overrides} if config is None else overrides))
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.stats)
+
+    def _extract(self, y: np.ndarray) -> np.ndarray:
+        segs = segments(y, self.sr, segment_s=self.config.segment_s, pad=self.config.pad).astype(np.float64)
+        return np.column_stack([STATS[s](segs, self.sr) for s in self.stats])
+
+
+class LoudnessModel(ClassifierMixin, BaseEstimator):
+    """'loud' above an RMS threshold, 'quiet' below, with a logistic slope in log-RMS."""
+
+    def __init__(self, threshold: float = 0.05, sharpness: float = 3.0):
+        self.threshold = threshold
+        self.sharpness = sharpness
+
+    @property
+    def classes_(self) -> np.ndarray:
+        return np.array(["loud", "quiet"])
+
+    def predict_proba(self, X):
+        z = self.sharpness * np.log(np.maximum(np.asarray(X)[:, 0], 1e-9) / self.threshold)
+        p = 1 / (1 + np.exp(-z))
+        return np.column_stack([p, 1 - p])
