@@ -107,7 +107,11 @@ def brush(sr: int, rng: np.random.Generator, *, dur_s: float = 0.3) -> np.ndarra
 
 
 def _kit(kind: str, sr: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Build the drum voices of a kit, with small random variations of tuning and decay."""
+    """Build the drum voices of a kit, with small random variations of tuning and decay.
+
+    Each kit is spelled out as a table of voice calls on purpose: the kits share the calls' shape, not
+    their tunings, and the order of the random draws is part of every seed's known answer.
+    """
     u = rng.uniform
     if kind == "none":
         return {}
@@ -170,7 +174,8 @@ def _kit(kind: str, sr: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
 _VEL = {".": 0.0, "g": 0.28, "o": 0.55, "x": 0.8, "X": 1.0}
 
 
-#: Drum grooves: voice -> pattern, one character per sixteenth (the pattern loops).
+#: Drum grooves: voice -> pattern, one character per sixteenth (the pattern loops). Declarative data:
+#: the rows look alike in shape only, each pattern is its own groove.
 GROOVES: dict[str, dict[str, str]] = {
     "shuffle": {"kick": "x.......x.......", "snare": "....X.......X...", "hat": "x.o.x.o.x.o.x.o."},
     "shuffle_ride": {"kick": "x.......x.......", "snare": "....X.......X...", "ride": "x.o.x.o.x.o.x.o.",

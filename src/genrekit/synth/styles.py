@@ -1,7 +1,8 @@
 """Style parameters: what each genre-like style draws (tempo, key, kit, instruments, mix), by seed and band.
 
 The per-genre ``_draw_*`` functions are the style tables of the synthesizer: each spells out its
-genre's ranges in one place, which is why they are kept side by side here.
+genre's ranges in one place, which is why they are kept side by side here (they share the keys' shape,
+not the values, and the order of their draws is part of every seed's known answer).
 """
 
 from __future__ import annotations

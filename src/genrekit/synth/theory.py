@@ -9,6 +9,8 @@ import numpy as np
 Voice = Callable[[float, int], np.ndarray]
 
 
+# The tables below are declarative data (one scale, chord, voicing or progression a line): they look
+# alike only in shape, each row is a different fact of music theory, so they stay spelled out.
 NOTE_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 
 
