@@ -12,9 +12,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from genrekit.audio import MIN_TAIL_FRACTION, resample, segment_bounds
+from genrekit.audio import MIN_TAIL_FRACTION, resample, segment_bounds, segments
 from genrekit.config import config_from_dict, config_to_dict
-from genrekit.errors import AudioError
+from genrekit.errors import AudioError, ConfigError
 
 #: Shortest audio an extractor with one row per whole track (``segment_s=None``) takes, in seconds.
 MIN_TRACK_S = 1.0
@@ -28,6 +28,37 @@ def check_finite_features(feats: np.ndarray) -> np.ndarray:
     if not np.all(np.isfinite(feats)):
         raise AudioError("its features are not finite (samples far beyond full scale?)")
     return feats
+
+
+def check_segment_config(cfg: Any) -> None:
+    """Check the fields every segmenting extractor config shares, raising ConfigError.
+
+    ``sr``, ``n_fft`` and ``hop_length`` positive integers; ``segment_s`` and ``hop_s`` > 0 or None;
+    ``pad`` one of ``"repeat"``, ``"zero"``, ``"drop"``.
+    """
+    for name in ("sr", "n_fft", "hop_length"):
+        value = getattr(cfg, name)
+        if not isinstance(value, (int, np.integer)) or value <= 0:
+            raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+    if cfg.segment_s is not None and cfg.segment_s <= 0:
+        raise ConfigError(f"segment_s must be > 0 or None, got {cfg.segment_s}")
+    if cfg.hop_s is not None and cfg.hop_s <= 0:
+        raise ConfigError(f"hop_s must be > 0 or None, got {cfg.hop_s}")
+    if cfg.pad not in ("repeat", "zero", "drop"):
+        raise ConfigError(f"pad must be one of 'repeat', 'zero', 'drop', got {cfg.pad!r}")
+
+
+def config_segments(y: np.ndarray, cfg: Any) -> np.ndarray:
+    """Cut ``y`` as ``cfg`` says (``segment_s``, ``hop_s``, ``pad`` at ``cfg.sr``).
+
+    Returns
+    -------
+    np.ndarray, shape (n_segments, n_samples)
+        One row holding the whole track when ``cfg.segment_s`` is None.
+    """
+    if cfg.segment_s is None:
+        return y[None, :]
+    return segments(y, cfg.sr, segment_s=cfg.segment_s, hop_s=cfg.hop_s, pad=cfg.pad)
 
 
 class Extractor(ABC):

@@ -49,7 +49,7 @@ import scipy.ndimage
 
 from genrekit.config import HOP_LENGTH, N_FFT, N_MFCC, SAMPLE_RATE, SEGMENT_S
 from genrekit.errors import ConfigError
-from genrekit.features.base import Extractor
+from genrekit.features.base import Extractor, check_segment_config, config_segments
 from genrekit.features.spectrogram import (
     delta,
     log_mel_from_power,
@@ -503,18 +503,9 @@ class HandcraftedConfig:
     summary: str | None = "mean_std"  # one row per track: mean and std of its segment rows; None: per segment
 
     def __post_init__(self) -> None:
-        for name in ("sr", "n_fft", "hop_length"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or value <= 0:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        check_segment_config(self)
         if not isinstance(self.n_mfcc, (int, np.integer)) or not 1 <= self.n_mfcc <= 128:
             raise ConfigError(f"n_mfcc must be an integer in [1, 128] (the mel bands), got {self.n_mfcc!r}")
-        if self.segment_s is not None and self.segment_s <= 0:
-            raise ConfigError(f"segment_s must be > 0 or None, got {self.segment_s}")
-        if self.hop_s is not None and self.hop_s <= 0:
-            raise ConfigError(f"hop_s must be > 0 or None, got {self.hop_s}")
-        if self.pad not in ("repeat", "zero", "drop"):
-            raise ConfigError(f"pad must be one of 'repeat', 'zero', 'drop', got {self.pad!r}")
         if not isinstance(self.extended, (bool, np.bool_)):
             raise ConfigError(f"extended must be true or false, got {self.extended!r}")
         if self.summary is not None and self.summary not in SUMMARIES:
@@ -563,13 +554,8 @@ class HandcraftedExtractor(Extractor):
         return super().segment_times(n_samples, sr)
 
     def _extract(self, y: np.ndarray) -> np.ndarray:
-        from genrekit.audio import segments
-
         cfg = self.config
-        if cfg.segment_s is None:
-            segs = y[None, :]
-        else:
-            segs = segments(y, cfg.sr, segment_s=cfg.segment_s, hop_s=cfg.hop_s, pad=cfg.pad)
+        segs = config_segments(y, cfg)
         if len(segs) == 0 or segs.shape[-1] == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
         with single_threaded_blas():

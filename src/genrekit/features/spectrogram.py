@@ -30,7 +30,7 @@ import scipy.fft
 
 from genrekit.config import HOP_LENGTH, N_FFT, N_MELS, N_MFCC, SAMPLE_RATE, SEGMENT_S
 from genrekit.errors import ConfigError
-from genrekit.features.base import Extractor
+from genrekit.features.base import Extractor, check_segment_config, config_segments
 
 #: Power floor of the dB conversion (-100 dB) and the dynamic range kept under each segment's maximum.
 AMIN = 1e-10
@@ -229,17 +229,10 @@ def delta(x: np.ndarray, *, width: int = DELTA_WIDTH) -> np.ndarray:
 
 
 # ---- extractors -------------------------------------------------------------------------------------
-def _check_common(cfg: object) -> None:
-    for name in ("sr", "n_fft", "hop_length"):
-        value = getattr(cfg, name)
-        if not isinstance(value, (int, np.integer)) or value <= 0:
-            raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-    if cfg.segment_s is not None and cfg.segment_s <= 0:
-        raise ConfigError(f"segment_s must be > 0 or None, got {cfg.segment_s}")
-    if cfg.hop_s is not None and cfg.hop_s <= 0:
-        raise ConfigError(f"hop_s must be > 0 or None, got {cfg.hop_s}")
-    if cfg.pad not in ("repeat", "zero", "drop"):
-        raise ConfigError(f"pad must be one of 'repeat', 'zero', 'drop', got {cfg.pad!r}")
+def _check_common(cfg: Any) -> None:
+    check_segment_config(cfg)
+    if not isinstance(cfg.n_mels, (int, np.integer)) or cfg.n_mels <= 0:
+        raise ConfigError(f"n_mels must be a positive integer, got {cfg.n_mels!r}")
     if cfg.segment_s is None and not cfg.summary:
         raise ConfigError(
             "summary=False (one flattened (bands, frames) matrix per row) needs a fixed segment_s; "
@@ -248,8 +241,8 @@ def _check_common(cfg: object) -> None:
 
 
 @dataclass(frozen=True)
-class LogMelConfig:
-    """Configuration of :class:`LogMelExtractor`."""
+class _BandConfig:
+    """The fields and checks :class:`LogMelConfig` and :class:`MFCCConfig` share."""
 
     sr: int = SAMPLE_RATE
     n_fft: int = N_FFT
@@ -262,28 +255,21 @@ class LogMelConfig:
 
     def __post_init__(self) -> None:
         _check_common(self)
-        if not isinstance(self.n_mels, (int, np.integer)) or self.n_mels <= 0:
-            raise ConfigError(f"n_mels must be a positive integer, got {self.n_mels!r}")
 
 
 @dataclass(frozen=True)
-class MFCCConfig:
+class LogMelConfig(_BandConfig):
+    """Configuration of :class:`LogMelExtractor`."""
+
+
+@dataclass(frozen=True)
+class MFCCConfig(_BandConfig):
     """Configuration of :class:`MFCCExtractor`."""
 
-    sr: int = SAMPLE_RATE
-    n_fft: int = N_FFT
-    hop_length: int = HOP_LENGTH
-    n_mels: int = N_MELS
     n_mfcc: int = N_MFCC
-    segment_s: float | None = SEGMENT_S
-    hop_s: float | None = None
-    pad: str = "repeat"
-    summary: bool = False
 
     def __post_init__(self) -> None:
-        _check_common(self)
-        if not isinstance(self.n_mels, (int, np.integer)) or self.n_mels <= 0:
-            raise ConfigError(f"n_mels must be a positive integer, got {self.n_mels!r}")
+        super().__post_init__()
         if not isinstance(self.n_mfcc, (int, np.integer)) or not 1 <= self.n_mfcc <= self.n_mels:
             raise ConfigError(f"n_mfcc must be an integer in [1, n_mels={self.n_mels}], got {self.n_mfcc!r}")
 
@@ -342,13 +328,8 @@ class _BandExtractor(Extractor):
         return np.concatenate([m.mean(axis=-1), m.std(axis=-1)], axis=-1)
 
     def _extract(self, y: np.ndarray) -> np.ndarray:
-        from genrekit.audio import segments
-
         cfg = self.config
-        if cfg.segment_s is None:
-            segs = y[None, :]
-        else:
-            segs = segments(y, cfg.sr, segment_s=cfg.segment_s, hop_s=cfg.hop_s, pad=cfg.pad)
+        segs = config_segments(y, cfg)
         if len(segs) == 0 or segs.shape[-1] == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
         with single_threaded_blas():

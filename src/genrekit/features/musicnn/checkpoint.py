@@ -45,6 +45,7 @@ _FOOTER_LEN = 48
 _TRAILER_LEN = 5
 
 #: TensorFlow ``DataType`` enum -> numpy dtype (little-endian); DT_STRING, DT_BFLOAT16 etc. unsupported.
+#: A table of facts from TensorFlow's ``types.proto``, one a line: its rows are alike in shape only.
 _DTYPES: dict[int, np.dtype] = {
     1: np.dtype("<f4"),  # DT_FLOAT
     2: np.dtype("<f8"),  # DT_DOUBLE
