@@ -195,17 +195,7 @@ def time_mask(x: np.ndarray, starts: np.ndarray, widths: np.ndarray, *, value: f
 
 
 def freq_mask(x: np.ndarray, starts: np.ndarray, widths: np.ndarray, *, value: float = 0.0) -> np.ndarray:
-    """Set bands ``[start, start + width)`` of each example to ``value``.
-
-    Parameters
-    ----------
-    x : np.ndarray, shape (batch, bands, frames)
-    starts, widths : np.ndarray of int, shape (batch,)
-
-    Returns
-    -------
-    np.ndarray, same shape
-    """
+    """Set bands ``[start, start + width)`` of each example to ``value``: :func:`time_mask` across bands."""
     return _mask_ranges(x, starts, widths, axis=1, value=value)
 
 
