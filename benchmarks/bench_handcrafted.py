@@ -17,15 +17,16 @@ signals and of the MFCCs).
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 from genrekit.features.handcrafted import HandcraftedExtractor, handcrafted_names
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _common, also when loaded by path (tests)
+from _common import median_times  # noqa: E402
 
 
 def naive_features(y: np.ndarray, sr: int = 22050, *, n_mfcc: int = 20) -> np.ndarray:
@@ -116,18 +117,6 @@ def _synthetic_clip(seconds: float, sr: int = 22050) -> np.ndarray:
     return (0.5 * y / np.max(np.abs(y))).astype(np.float32)
 
 
-def _warm(fn, repeats: int) -> tuple[float, float]:
-    """Median wall and CPU (this process, all threads) seconds of ``repeats`` calls after one warm-up."""
-    fn()
-    wall, cpu = [], []
-    for _ in range(repeats):
-        w0, c0 = time.perf_counter(), time.process_time()
-        fn()
-        wall.append(time.perf_counter() - w0)
-        cpu.append(time.process_time() - c0)
-    return statistics.median(wall), statistics.median(cpu)
-
-
 def _cold(which: str, clip: Path, segment_s: float | None) -> float:
     """Wall time of imports + the first call in a fresh process."""
     here = Path(__file__).resolve().parent
@@ -171,8 +160,8 @@ def main() -> None:
     ref = naive_extract(y, sr, segment_s=segment_s)
     rel = relative_difference(ours, ref, names)
     (w_ours, c_ours), (w_naive, c_naive) = (
-        _warm(lambda: ext(y, sr), args.repeats),
-        _warm(lambda: naive_extract(y, sr, segment_s=segment_s), args.repeats),
+        median_times(lambda: ext(y, sr), args.repeats),
+        median_times(lambda: naive_extract(y, sr, segment_s=segment_s), args.repeats),
     )
     per = 30.0 / clip_s
     print(f"clip: {args.audio or 'synthesized'} ({clip_s:.1f} s), segment_s={segment_s}, rows={len(ours)}")

@@ -18,11 +18,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from _common import median_times
 
 
 def music_signal(seconds: float, sr: int = 44100) -> np.ndarray:
@@ -52,18 +52,6 @@ def make_clip(path: Path, seconds: float) -> None:
     sf.write(path, stereo, 44100, format="MP3", subtype="MPEG_LAYER_III")
 
 
-def timed(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
-    """Median wall and CPU seconds of ``fn()`` after one warm-up call."""
-    fn()
-    wall, cpu = [], []
-    for _ in range(repeats):
-        w0, c0 = time.perf_counter(), time.process_time()
-        fn()
-        wall.append(time.perf_counter() - w0)
-        cpu.append(time.process_time() - c0)
-    return statistics.median(wall), statistics.median(cpu)
-
-
 def warm(path: Path, model: str, repeats: int) -> None:
     import torch
 
@@ -86,7 +74,7 @@ def warm(path: Path, model: str, repeats: int) -> None:
     ]
     print(f"{'warm stage':30} {'wall':>9} {'cpu':>9}")
     for label, fn in rows:
-        w, c = timed(fn, repeats)
+        w, c = median_times(fn, repeats)
         print(f"{label:30} {w * 1000:7.1f}ms {c * 1000:7.1f}ms")
 
 
@@ -140,7 +128,7 @@ def probe_alternatives(repeats: int) -> None:
     if hasattr(torch, "_int_mm"):
         products.append(("int8 (_int_mm)", lambda: torch._int_mm(ai, bi)))
     for label, fn in products:
-        w, _ = timed(fn, max(2, repeats // 3))
+        w, _ = median_times(fn, max(2, repeats // 3))
         print(f"{label:30} {w * 1000:7.1f}ms {2 * m * k * n / w / 1e9:6.1f} GOPS")
 
     x = torch.randn(10, 187, 96)
@@ -157,7 +145,7 @@ def probe_alternatives(repeats: int) -> None:
         ("7x38 front end, GEMM", lambda: conv_max_over_freq(x, wt, (3, 3))),
         ("7x38 front end, FFT", fft_front),
     ):
-        w, _ = timed(fn, max(2, repeats // 3))
+        w, _ = median_times(fn, max(2, repeats // 3))
         print(f"{label:30} {w * 1000:7.1f}ms")
     print(f"FFT vs GEMM front end: max abs difference {err:.1e}")
 

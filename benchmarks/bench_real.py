@@ -31,8 +31,7 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
-import os
-import platform
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -45,6 +44,9 @@ from genrekit.errors import GenreKitError
 from genrekit.evaluate import wilson_interval
 from genrekit.training import FeatureSet, extract_features, fit_model, score_model
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import cpu_description  # noqa: E402
+
 SMALL_GENRE = 20
 FEATURE_SETS: dict[str, tuple[str, dict[str, Any]]] = {
     "handcrafted": ("handcrafted", {}),
@@ -54,21 +56,6 @@ FEATURE_SETS: dict[str, tuple[str, dict[str, Any]]] = {
     "musicnn-msd": ("musicnn-msd", {}),
     "logmel-frames": ("logmel", {}),
 }
-
-
-def cpu_description() -> str:
-    """CPU model and its vector extensions (from /proc/cpuinfo where there is one)."""
-    model, flags = platform.processor() or platform.machine(), set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name") and ":" in line:
-                model = line.split(":", 1)[1].strip()
-            elif line.startswith("flags") and ":" in line:
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    vec = sorted(f for f in flags if f.startswith(("sse", "ssse", "avx", "fma", "amx")))
-    return f"{model}, {os.cpu_count()} logical cores; vector extensions: {' '.join(vec) or 'unknown'}"
 
 
 # ---- the independent reference ------------------------------------------------------------------

@@ -199,21 +199,10 @@ def gtzan(data: Path, *, quick: bool, full: bool, workers: int) -> list[dict[str
     td, report = load_table(data / "gtzan_features" / "features_30_sec.csv", label="label")
     print(report.to_text(limit=2), flush=True)
     split = data / "gtzan_splits"
-    rows = []
     baselines = ("logreg", "svm") if quick else ("logreg", "knn", "rf", "svm", "xgboost", "mlp")
-    for kind in baselines:
-        rows.append(
-            _run(
-                td,
-                kind,
-                dataset="gtzan 30 s (57)",
-                protocol="artist-filtered",
-                grid=None,
-                workers=workers,
-                split_file=split,
-            )
-        )
-    for kind, grid in (QUICK_GTZAN_GRIDS if quick else GTZAN_GRIDS).items():
+    runs = [(kind, None) for kind in baselines] + list((QUICK_GTZAN_GRIDS if quick else GTZAN_GRIDS).items())
+    rows = []
+    for kind, grid in runs:  # the baselines at their defaults, then the searched grids
         rows.append(
             _run(
                 td,
