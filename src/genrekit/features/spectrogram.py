@@ -278,6 +278,8 @@ class _BandExtractor(Extractor):
     """Shared logic: cut segments, compute a (bands, frames) matrix each, flatten or summarise."""
 
     _prefix: str
+    #: Fewest digits of the band number in names (``mel000``, ``mfcc00``).
+    _band_digits: int = 2
 
     @property
     def n_bands(self) -> int:
@@ -299,7 +301,7 @@ class _BandExtractor(Extractor):
         return (self.n_bands, int(self.frames_per_segment))
 
     def _band_names(self) -> list[str]:
-        width = max(2, len(str(self.n_bands - 1)))
+        width = max(self._band_digits, len(str(self.n_bands - 1)))
         return [f"{self._prefix}{b:0{width}d}" for b in range(self.n_bands)]
 
     def _summary_stats(self) -> tuple[str, ...]:
@@ -351,14 +353,11 @@ class LogMelExtractor(_BandExtractor):
     name = "logmel"
     config_cls = LogMelConfig
     _prefix = "mel"
+    _band_digits = 3
 
     @property
     def n_bands(self) -> int:
         return int(self.config.n_mels)
-
-    def _band_names(self) -> list[str]:
-        width = max(3, len(str(self.n_bands - 1)))
-        return [f"mel{b:0{width}d}" for b in range(self.n_bands)]
 
     def _matrices(self, segs: np.ndarray) -> np.ndarray:
         cfg = self.config
