@@ -26,23 +26,10 @@ from _common import median_times
 
 
 def music_signal(seconds: float, sr: int = 44100) -> np.ndarray:
-    """Music-like mono float32: chords of harmonic tones, a bass line and noise-burst drums, peak 0.8."""
-    rng = np.random.default_rng(0)
-    n = int(seconds * sr)
-    t = np.arange(n) / sr
-    y = np.zeros(n)
-    for i, start in enumerate(np.arange(0.0, seconds, 2.0)):
-        sel = (t >= start) & (t < start + 2.0)
-        root = (220.0, 174.6, 261.6, 196.0)[i % 4]
-        for ratio in (1.0, 1.26, 1.5):
-            for h in range(1, 5):
-                y[sel] += 0.05 / h * np.sin(2 * np.pi * root * ratio * h * t[sel])
-        y[sel] += 0.15 * np.sin(2 * np.pi * root / 2 * t[sel])
-    hit = int(0.05 * sr)
-    for start in np.arange(0.0, seconds - 0.1, 0.25):
-        i0 = int(start * sr)
-        y[i0 : i0 + hit] += 0.4 * rng.standard_normal(hit) * np.exp(-np.arange(hit) / (0.01 * sr))
-    return (0.8 * y / np.abs(y).max()).astype(np.float32)
+    """Music-like mono float32: :func:`genrekit.synth.chord_loop` (4 harmonics, a hit every 0.25 s)."""
+    from genrekit.synth import chord_loop
+
+    return chord_loop(seconds, sr, harmonics=4, hit_every_s=0.25, hit_level=0.4)
 
 
 def make_clip(path: Path, seconds: float) -> None:

@@ -8,29 +8,15 @@ import numpy as np
 import pytest
 
 from genrekit.errors import ConfigError, ModelError
+from genrekit.synth import chord_loop
 
 GTZAN_GENRES = ["blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock"]
 SR = 16000
 
 
 def _song(seconds: float, sr: int = SR, seed: int = 0) -> np.ndarray:
-    """A music-like signal: a chord progression of harmonic tones over a bass line and noise-burst drums."""
-    rng = np.random.default_rng(seed)
-    n = int(seconds * sr)
-    t = np.arange(n) / sr
-    y = np.zeros(n)
-    for i, start in enumerate(np.arange(0.0, seconds, 2.0)):
-        sel = (t >= start) & (t < start + 2.0)
-        root = (220.0, 174.6, 261.6, 196.0)[i % 4]
-        for ratio in (1.0, 1.26, 1.5):
-            for h in range(1, 4):
-                y[sel] += 0.05 / h * np.sin(2 * np.pi * root * ratio * h * t[sel])
-        y[sel] += 0.15 * np.sin(2 * np.pi * root / 2 * t[sel])
-    hit = int(0.05 * sr)
-    for start in np.arange(0.0, seconds - 0.1, 0.5):
-        i0 = int(start * sr)
-        y[i0 : i0 + hit] += 0.3 * rng.standard_normal(hit) * np.exp(-np.arange(hit) / (0.01 * sr))
-    return (0.8 * y / np.abs(y).max()).astype(np.float32)
+    """A music-like signal: a chord loop of harmonic tones over a bass line and noise-burst drums."""
+    return chord_loop(seconds, sr, seed=seed, harmonics=3, hit_every_s=0.5, hit_level=0.3)
 
 
 # ------------------------------------------------------------------------------------- shipped bundle

@@ -322,3 +322,16 @@ def test_style_params_is_a_flat_frozen_record():
     d = dataclasses.asdict(p)
     assert d["genre"] == "country" and isinstance(d["harmony"], tuple)
     assert p.level_db("drums") == dict(p.levels_db)["drums"]
+
+
+def test_chord_loop_is_a_deterministic_chord_loop_with_hits():
+    sr = 8000
+    y = synth.chord_loop(4.0, sr, seed=1, hit_every_s=0.5)
+    assert y.dtype == np.float32 and y.shape == (4 * sr,)
+    assert np.abs(y).max() == pytest.approx(0.8, rel=1e-6)
+    assert np.array_equal(y, synth.chord_loop(4.0, sr, seed=1, hit_every_s=0.5))
+    assert not np.array_equal(y, synth.chord_loop(4.0, sr, seed=2, hit_every_s=0.5))
+    # the first chord's bass is its root an octave down: A3 (220 Hz) -> 110 Hz is the strongest partial
+    quiet = synth.chord_loop(2.0, sr, hit_level=0.0)
+    spec = np.abs(np.fft.rfft(quiet))
+    assert np.fft.rfftfreq(len(quiet), 1 / sr)[np.argmax(spec)] == pytest.approx(110.0, abs=1.0)

@@ -42,7 +42,7 @@ Layout
 from __future__ import annotations
 
 from genrekit.synth import arrange, drums, styles, theory, voices
-from genrekit.synth.render import clip_seed, corpus_params, render, write_corpus
+from genrekit.synth.render import chord_loop, clip_seed, corpus_params, render, write_corpus
 from genrekit.synth.styles import GENRES, N_BANDS, TEMPO_RANGES, StyleParams, draw_band, draw_params
 
 __all__ = [
@@ -51,6 +51,7 @@ __all__ = [
     "TEMPO_RANGES",
     "StyleParams",
     "arrange",
+    "chord_loop",
     "clip_seed",
     "corpus_params",
     "draw_band",

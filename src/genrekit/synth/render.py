@@ -186,3 +186,41 @@ def write_corpus(out_dir: str | Path, *, per_genre: int = 10, duration_s: float 
         w.writeheader()
         w.writerows(rows)
     return sorted(Path(pth) for pth, _, _ in jobs)
+
+
+def chord_loop(
+    duration_s: float,
+    sr: int = SAMPLE_RATE,
+    *,
+    seed: int = 0,
+    harmonics: int = 4,
+    hit_every_s: float = 0.25,
+    hit_level: float = 0.4,
+) -> np.ndarray:
+    """A quick music-like signal with no style: a four-chord loop over a bass line, with noise-burst hits.
+
+    Each 2 s chord (roots A3, F3, C4, G3, triads of harmonic tones) sits over its root an octave down;
+    a decaying noise burst of ``hit_level`` falls every ``hit_every_s``. For tests and benchmarks that
+    need music-like input cheaply (no arrangement, no mix), deterministic by ``seed``.
+
+    Returns
+    -------
+    np.ndarray, float32, shape (round-down(duration_s * sr),)
+        Peak 0.8.
+    """
+    rng = np.random.default_rng(seed)
+    n = int(duration_s * sr)
+    t = np.arange(n) / sr
+    y = np.zeros(n)
+    for i, start in enumerate(np.arange(0.0, duration_s, 2.0)):
+        sel = (t >= start) & (t < start + 2.0)
+        root = (220.0, 174.6, 261.6, 196.0)[i % 4]
+        for ratio in (1.0, 1.26, 1.5):
+            for h in range(1, harmonics + 1):
+                y[sel] += 0.05 / h * np.sin(2 * np.pi * root * ratio * h * t[sel])
+        y[sel] += 0.15 * np.sin(2 * np.pi * root / 2 * t[sel])
+    hit = int(0.05 * sr)
+    for start in np.arange(0.0, duration_s - 0.1, hit_every_s):
+        i0 = int(start * sr)
+        y[i0 : i0 + hit] += hit_level * rng.standard_normal(hit) * np.exp(-np.arange(hit) / (0.01 * sr))
+    return (0.8 * y / np.abs(y).max()).astype(np.float32)
