@@ -28,7 +28,7 @@ from genrekit.errors import ConfigError, DatasetError, GenreKitError
 from genrekit.files import to_jsonable
 
 if TYPE_CHECKING:  # pragma: no cover
-    from genrekit.datasets import Dataset
+    from genrekit.data.tracks import Dataset
     from genrekit.predict import Classifier
     from genrekit.render import Report
 
@@ -391,12 +391,13 @@ def evaluate_robustness(
     DatasetError
         The data has genres a model does not know, or no track could be scored.
     """
-    from genrekit import datasets as ds_mod
+    from genrekit.data.folders import load_dataset
+    from genrekit.data.tracks import Dataset
 
     classifiers = _load_classifiers(models)
     names = _unique_names(classifiers)
     degs = list(resolve("all" if degradations is None else degradations))
-    dataset = data if isinstance(data, ds_mod.Dataset) else ds_mod.load_dataset(data)
+    dataset = data if isinstance(data, Dataset) else load_dataset(data)
     dataset, split_desc = _test_side(dataset, split_file)
     if len(dataset) == 0:
         raise DatasetError("no tracks to evaluate (empty data or test list)")
