@@ -75,6 +75,17 @@ def test_from_folder_labels_nested_hidden_and_stray(tree: Path):
     assert "stray.wav" in notes and "notes.txt" in notes and ".hidden.wav" in notes
 
 
+def test_folder_layout_and_batch_inputs_walk_the_same_files(tree: Path):
+    from genrekit.data.sources import InputSource
+
+    (tree / "rock" / "loop").symlink_to(tree / "rock", target_is_directory=True)  # a link back up
+    ds = D.from_folder(tree)
+    src = InputSource(tree / "rock")
+    assert [it.path for it in src] == [str(p) for p in ds.paths if p.parent.name == "rock"]
+    assert src.ignored == 3  # .cache, .hidden.wav, notes.txt: the dataset's notes name the same three
+    assert sum(n in " ".join(ds.notes) for n in ("rock/.cache", "rock/.hidden.wav", "rock/notes.txt")) == 3
+
+
 def test_from_folder_ids_are_stable_across_roots(tree: Path, tmp_path: Path):
     copy = tmp_path / "elsewhere" / "copy"
     shutil.copytree(tree, copy)

@@ -19,6 +19,7 @@ from typing import Any
 
 from genrekit import audio
 from genrekit.config import AUDIO_EXTENSIONS
+from genrekit.data.sources import is_hidden, norm_extensions, walk_files
 from genrekit.data.tracks import Dataset, Track, _listing, track_id_for
 from genrekit.errors import AudioError, DatasetError, unknown_name
 
@@ -29,16 +30,6 @@ MANIFEST_NAME = "manifest.csv"
 #: Manifest columns: required, then optional.
 MANIFEST_REQUIRED: tuple[str, ...] = ("path", "label")
 MANIFEST_OPTIONAL: tuple[str, ...] = ("artist", "track_id")
-#: Folders that are never genre folders (besides hidden ones).
-_IGNORED_DIRS = frozenset({"__MACOSX"})
-
-
-def _norm_extensions(extensions: Iterable[str]) -> frozenset[str]:
-    return frozenset(e.lower() if e.startswith(".") else "." + e.lower() for e in extensions)
-
-
-def _hidden(name: str) -> bool:
-    return name.startswith(".") or name in _IGNORED_DIRS
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -62,10 +53,10 @@ def _walk_folder(root: Path, extensions: Iterable[str]) -> _FolderWalk:
         raise DatasetError("dataset folder not found", source=root)
     if not root.is_dir():
         raise DatasetError("not a folder (expected one sub-folder per genre)", source=root)
-    exts = _norm_extensions(extensions)
+    exts = norm_extensions(extensions)
     walk = _FolderWalk([], [], [], [], [], [])
     for entry in sorted(root.iterdir(), key=lambda p: p.name):
-        if _hidden(entry.name):
+        if is_hidden(entry.name):
             walk.hidden.append(entry.name)
             continue
         if not entry.is_dir():
@@ -73,24 +64,15 @@ def _walk_folder(root: Path, extensions: Iterable[str]) -> _FolderWalk:
             continue
         label = entry.name
         found = 0
-        seen_dirs: set[str] = set()
-        for dirpath, dirnames, filenames in os.walk(entry, followlinks=True):  # symlinked album folders too
-            real = os.path.realpath(dirpath)
-            if real in seen_dirs:  # a link back up the tree (or two links to one folder): once only
-                dirnames[:] = []
-                continue
-            seen_dirs.add(real)
-            walk.hidden.extend(Path(dirpath, d).relative_to(root).as_posix() for d in dirnames if _hidden(d))
-            dirnames[:] = sorted(d for d in dirnames if not _hidden(d))
-            for name in sorted(filenames):
-                rel = Path(dirpath, name).relative_to(root).as_posix()
-                if _hidden(name):
-                    walk.hidden.append(rel)
-                elif Path(name).suffix.lower() in exts:
-                    walk.tracks.append(Track(Path(dirpath, name), label, track_id_for(rel), None, rel))
-                    found += 1
-                else:
-                    walk.skipped.append(rel)
+        for item in walk_files(entry, exts):  # an unreadable sub-folder is passed over, as an empty one
+            rel = Path(item.path).relative_to(root).as_posix()
+            if item.kind == "hidden":
+                walk.hidden.append(rel)
+            elif item.kind == "audio":
+                walk.tracks.append(Track(Path(item.path), label, track_id_for(rel), None, rel))
+                found += 1
+            elif item.kind == "other":
+                walk.skipped.append(rel)
         if not found:
             walk.empty_genres.append(entry.name)
     walk.tracks.sort(key=lambda t: t.relpath)
@@ -138,7 +120,7 @@ def from_folder(root: str | os.PathLike, *, extensions: Iterable[str] = AUDIO_EX
     root = Path(root)
     walk = _walk_folder(root, extensions)
     if not walk.tracks:
-        exts = _norm_extensions(extensions)
+        exts = norm_extensions(extensions)
         loose = [name for name in walk.stray if Path(name).suffix.lower() in exts]
         hint = (
             f"; {len(loose)} audio file(s) sit directly in the folder: move them into one sub-folder per "
