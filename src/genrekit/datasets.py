@@ -19,7 +19,6 @@ from genrekit.data.folders import (
 )
 from genrekit.data.splits import (
     SPLIT_MISSING,
-    Splits,
     assert_disjoint,
     grouped_kfold,
     split_from_files,
@@ -46,7 +45,6 @@ __all__ = [
     "SPLIT_MISSING",
     "Dataset",
     "ScanReport",
-    "Splits",
     "Track",
     "assert_disjoint",
     "expand_segments",

@@ -298,7 +298,7 @@ def _test_side(dataset: Dataset, split_file: str | Path | None) -> tuple[Dataset
     """The tracks to score: the test list of ``split_file``, or all of them; and how they were chosen."""
     if split_file is None:
         return dataset, "all tracks"
-    from genrekit.training import make_split
+    from genrekit.data.splits import make_split
 
     test_ids = set(make_split(dataset, split_file=split_file).test)
     dataset = dataset.subset([i for i, t in enumerate(dataset.tracks) if t.track_id in test_ids])
@@ -368,7 +368,7 @@ def evaluate_robustness(
     degradations : str or sequence of str, optional
         Names or groups (:func:`genrekit.degrade.resolve`); default all of them.
     split_file : path, optional
-        Score only the test list of this split (see :func:`genrekit.training.make_split`); default all
+        Score only the test list of this split (see :func:`genrekit.data.splits.make_split`); default all
         tracks of ``data``.
     max_tracks : int, optional
         Score at most this many tracks, balanced over labels (seeded choice).

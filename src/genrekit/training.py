@@ -21,6 +21,7 @@ import numpy as np
 
 from genrekit import datasets as ds_mod
 from genrekit.bundle import Bundle, save_bundle
+from genrekit.data.splits import Split, make_split
 from genrekit.errors import ConfigError, DatasetError, ModelError
 from genrekit.evaluate import EvaluationResult, ModelRun, evaluate_predictions, fold_summary
 from genrekit.features.base import Extractor
@@ -294,96 +295,6 @@ def score_model(
     if getattr(model, "history_", None):  # torch models: per-epoch curves for the report
         extra["history"] = to_jsonable(model.history_)
     return ModelRun(name=name, result=result, fit_time_s=fit_time_s, predict_time_s=predict_time, extra=extra)
-
-
-# ---------------------------------------------------------------------------------------------- splits
-@dataclass
-class Split:
-    """Track ids on each side of a split (validation merged into training for classical models)."""
-
-    train: list[str]
-    test: list[str]
-    val: list[str] = field(default_factory=list)
-    description: str = ""
-    #: split-list entries that named no track of the dataset, per list (``split_missing="ignore"``)
-    missing: dict[str, int] = field(default_factory=dict)
-
-
-def make_split(
-    dataset: ds_mod.Dataset,
-    *,
-    split_file: str | Path | None = None,
-    test_size: float = 0.2,
-    val_size: float = 0.16,
-    seed: int = 0,
-    group_by: str = "auto",
-    split_missing: str = "error",
-) -> Split:
-    """Decide which tracks train and which test.
-
-    ``split_file`` is either a directory holding ``train*.txt`` / ``valid*.txt`` / ``test*.txt`` lists
-    (the GTZAN artist-filtered split layout) or one list of test tracks (everything else trains).
-    ``split_missing="ignore"`` takes lists that name tracks the dataset lacks (they are counted in
-    ``Split.missing`` and warned about); ``"error"`` refuses them. Only the lists and the dataset's
-    paths are read, so a bad list fails before any feature is extracted.
-    """
-    if split_file is not None:
-        p = Path(split_file)
-        if p.is_dir():
-
-            def find(prefixes: tuple[str, ...]) -> Path | None:
-                hits = sorted(f for f in p.iterdir() if f.suffix == ".txt" and f.name.startswith(prefixes))
-                return hits[0] if hits else None
-
-            train_f, val_f, test_f = find(("train",)), find(("valid", "val")), find(("test",))
-            if train_f is None or test_f is None:
-                raise DatasetError("split directory needs train*.txt and test*.txt lists", source=p)
-            sides = ds_mod.split_from_files(
-                dataset, train=train_f, test=test_f, val=val_f, missing=split_missing
-            )
-            train, val, test = sides
-        elif p.is_file():
-            with warnings.catch_warnings():  # with one test list every other track trains: none is left out
-                warnings.filterwarnings("ignore", message=".*in no split list", category=UserWarning)
-                sides = ds_mod.split_from_files(dataset, train=[], test=p, missing=split_missing)
-            test = sides.test
-            test_ids = {t.track_id for t in test.tracks}
-            train = dataset.subset([i for i, t in enumerate(dataset.tracks) if t.track_id not in test_ids])
-            val = None
-        else:
-            raise DatasetError("split file not found", source=p)
-        if not len(test) and not len(train):
-            raise DatasetError("the split lists name none of the dataset's tracks", source=p)
-        n_missing = sum(sides.missing.values())
-        desc = f"split file {p}"
-        if n_missing:
-            desc += f" ({n_missing} listed tracks not in the dataset ignored)"
-        return Split(
-            train=[t.track_id for t in train.tracks],
-            val=[t.track_id for t in val.tracks] if val is not None else [],
-            test=[t.track_id for t in test.tracks],
-            description=desc,
-            missing=dict(sides.missing),
-        )
-    train, val, test = ds_mod.train_val_test_split(
-        dataset, test_size=test_size, val_size=val_size, seed=seed, group_by=group_by
-    )
-    by = ds_mod.resolve_group_by(dataset, group_by)
-    grouping = (
-        "grouped by artist"
-        if by == "artist"
-        else "grouped by track only: no artist information, so one artist's tracks may be on both sides"
-        if not dataset.any_artists
-        else "grouped by track"
-    )
-    return Split(
-        train=[t.track_id for t in train.tracks],
-        val=[t.track_id for t in val.tracks],
-        test=[t.track_id for t in test.tracks],
-        description=(
-            f"stratified split (test {test_size:.0%}, val {val_size:.0%}, seed {seed}), {grouping}"
-        ),
-    )
 
 
 # ------------------------------------------------------------------------------------------- workflows

@@ -1,69 +1,90 @@
-"""Splits: which tracks (or table rows) train, validate and test, grouped and stratified.
+"""Splits: which tracks (or table rows) train, validate and test -- every split rule, and the one type.
 
 Splits are grouped (a track, or an artist, is never on two sides: segments of one track, or tracks of one
 artist, must not leak from training into evaluation) and stratified by label, and deterministic by
-``seed``: :func:`train_val_test_split`, :func:`grouped_kfold`, :func:`split_from_files` (published split
-lists such as the artist-filtered GTZAN lists). :func:`assert_disjoint` checks any split, down to segment
-rows built with :func:`~genrekit.data.tracks.expand_segments` / :func:`~genrekit.data.tracks.segment_table`.
+``seed``. Every rule returns a :class:`Split`:
+
+- datasets: :func:`train_val_test_split` (random, stratified and grouped), :func:`split_from_files`
+  (published lists such as the artist-filtered GTZAN lists); :func:`grouped_kfold` for folds;
+- audio training and robustness: :func:`make_split` (lists or random) gives the track ids of each side;
+- tables: :func:`split_table` (a grouped stratified holdout) and :func:`split_from_lists` give row indices;
+  :func:`make_split` picks one for a table too.
+
+Published lists are read by :func:`read_split_lists` and matched by :func:`match_lists`, for datasets and
+tables alike. :func:`assert_disjoint` checks any split, down to segment rows built with
+:func:`~genrekit.data.tracks.expand_segments` / :func:`~genrekit.data.tracks.segment_table`.
 """
 
 from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import numpy as np
 
 from genrekit.data.tracks import GROUP_BY, Dataset, _listing, resolve_group_by, track_id_for
 from genrekit.errors import ConfigError, DatasetError, unknown_name
 
+if TYPE_CHECKING:
+    from genrekit.data.tables import TabularData
 
-class Splits(tuple):
-    """``(train, val, test)`` datasets; unpacks as a 3-tuple.
+#: The sides of a split, in the order they unpack and lists are matched.
+SIDES: tuple[str, ...] = ("train", "val", "test")
+#: What :func:`split_from_files` does with list entries naming no track of the dataset.
+SPLIT_MISSING: tuple[str, ...] = ("error", "ignore")
+
+S = TypeVar("S")
+
+
+@dataclass(frozen=True, eq=False)
+class Split(Generic[S]):
+    """Which tracks or rows train, validate and test: the one split type; unpacks as ``train, val, test``.
+
+    The sides are what was split: datasets (:func:`train_val_test_split`, :func:`split_from_files`),
+    track ids (:func:`make_split` on a dataset: audio training, evaluation and robustness) or row
+    indices (:func:`split_table`, :func:`split_from_lists`: tables).
 
     Attributes
     ----------
-    unassigned : tuple of str
-        Track ids of the dataset that ended up on no side (only :func:`split_from_files` leaves any).
+    train, test : datasets, lists of track ids, or int64 arrays of row indices
+    val : same, or None
+        ``None`` when no validation list was given to :func:`split_from_files`; empty when no validation
+        side was asked for (track ids) or kept (tables merge a valid list into ``train``).
+    description : str
+        How the split was made, for reports and bundles.
+    notes : list of str
+        What the split left out (table rows in no list, list entries matching no row).
     missing : dict of str to int
         Split-list entries naming no track of the dataset, counted per list (``train``, ``val``,
-        ``test``); only :func:`split_from_files` with ``missing="ignore"`` returns any.
+        ``test``); only lists taken with ``missing="ignore"`` have any.
+    unassigned : tuple of str
+        Track ids of the dataset that ended up on no side (only :func:`split_from_files` leaves any).
+    search_groups : np.ndarray of object, shape (len(train),), or None
+        Grouping of the training rows for grid-search folds when a table knows no artists: the list
+        each row came from (``"train"`` or ``"valid"``; the filtered GTZAN lists are artist-disjoint).
     """
 
-    unassigned: tuple[str, ...]
-    missing: dict[str, int]
+    train: S
+    test: S
+    val: S | None = field(default_factory=list)  # type: ignore[assignment]
+    description: str = ""
+    notes: list[str] = field(default_factory=list)
+    missing: dict[str, int] = field(default_factory=dict)
+    unassigned: tuple[str, ...] = ()
+    search_groups: np.ndarray | None = None
 
-    def __new__(
-        cls,
-        train: Dataset,
-        val: Dataset | None,
-        test: Dataset,
-        *,
-        unassigned: Iterable[str] = (),
-        missing: Mapping[str, int] | None = None,
-    ) -> Splits:
-        obj = super().__new__(cls, (train, val, test))
-        obj.unassigned = tuple(unassigned)
-        obj.missing = dict(missing or {})
-        return obj
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.train, self.val, self.test))
 
-    def __getnewargs_ex__(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        return tuple(self), {"unassigned": self.unassigned, "missing": self.missing}
 
-    @property
-    def train(self) -> Dataset:
-        return self[0]
-
-    @property
-    def val(self) -> Dataset | None:
-        return self[1]
-
-    @property
-    def test(self) -> Dataset:
-        return self[2]
+# --------------------------------------------------------------------------------------------------------
+# random splits of a dataset
+# --------------------------------------------------------------------------------------------------------
 
 
 def _check_fraction(name: str, value: float) -> float:
@@ -80,6 +101,109 @@ def _group_matrix(dataset: Dataset, by: str) -> tuple[np.ndarray, np.ndarray, np
     counts = np.zeros((int(g_inv.max()) + 1, len(classes)))
     np.add.at(counts, (g_inv, y_inv), 1)
     return g_inv, y_inv, counts, classes
+
+
+@dataclass
+class _Deal:
+    """Groups being dealt to the sides (0 train, 1 val, 2 test) of :func:`train_val_test_indices`.
+
+    Attributes
+    ----------
+    gc : np.ndarray, shape (n_groups, n_classes)
+        Tracks of each class in each group.
+    sides : list of int
+        The requested sides, smallest first (the order classes are seeded in).
+    target : np.ndarray, shape (3, n_classes)
+        Tracks of each class each side should get.
+    tiebreak : np.ndarray, shape (n_groups,)
+        The seeded random order among equals.
+    assigned : np.ndarray of int, shape (n_groups,)
+        The side of each group, -1 while undealt.
+    filled : np.ndarray, shape (3, n_classes)
+        Tracks of each class dealt to each side so far.
+    """
+
+    gc: np.ndarray
+    sides: list[int]
+    target: np.ndarray
+    tiebreak: np.ndarray
+    assigned: np.ndarray
+    filled: np.ndarray
+
+    def put(self, g: int, s: int) -> None:
+        self.assigned[g] = s
+        self.filled[s] += self.gc[g]
+
+
+def _small_classes(
+    deal: _Deal, classes: np.ndarray, by: str, small_classes: str, root: Path | None
+) -> list[int]:
+    """Classes with fewer groups than requested sides: raise, or deal all their groups to train."""
+    gc = deal.gc
+    groups_per_class = (gc > 0).sum(axis=0)
+    short = [c for c in range(gc.shape[1]) if groups_per_class[c] < len(deal.sides)]
+    if not short:
+        return short
+    desc = ", ".join(f"{str(classes[c])!r} ({groups_per_class[c]} {by}(s))" for c in short)
+    if small_classes == "error":
+        raise DatasetError(
+            f"class(es) {desc} cannot have a {by} on each of the {len(deal.sides)} requested sides "
+            f"({', '.join(SIDES[s] for s in sorted(deal.sides))}); add tracks, drop the class, group by "
+            "track, set val_size/test_size to 0, or pass small_classes='train'",
+            source=root,
+        )
+    warnings.warn(f"class(es) {desc} are too small to split and stay entirely in train", stacklevel=3)
+    for c in short:
+        for g in np.flatnonzero((gc[:, c] > 0) & (deal.assigned < 0)):
+            deal.put(int(g), 0)
+    return short
+
+
+def _seed_sides(deal: _Deal, short: list[int]) -> None:
+    """Give every class one group on every requested side: the smallest that fit, in random order."""
+    gc, target = deal.gc, deal.target
+    groups_per_class = (gc > 0).sum(axis=0)
+    pure = (gc > 0).sum(axis=1) == 1
+    for c in np.argsort(groups_per_class, kind="stable"):
+        if c in short:
+            continue
+        for s in deal.sides:
+            if deal.filled[s, c] > 0:
+                continue
+            cand = np.flatnonzero((gc[:, c] > 0) & (deal.assigned < 0))
+            if not cand.size:
+                break
+            fits = gc[cand, c] <= max(target[s, c], 1.0)
+            order = np.lexsort((deal.tiebreak[cand], gc[cand].sum(axis=1) * ~fits, ~pure[cand], ~fits))
+            deal.put(int(cand[order[0]]), s)
+
+
+def _deal_rest(deal: _Deal, short: list[int], fractions: np.ndarray) -> None:
+    """Deal the other groups, biggest first (random order within a size), where they cut the error most.
+
+    The error is the sum over the classes being split of ``((filled - target) / n_c)^2``, plus
+    ``n_classes * ((total - total target) / N)^2`` (classes kept in train do not count against the
+    train total).
+    """
+    gc, filled, target = deal.gc, deal.filled, deal.target
+    n_c = gc.sum(axis=0)
+    rest = np.flatnonzero(deal.assigned < 0)
+    rest = rest[np.lexsort((deal.tiebreak[rest], -gc[rest].sum(axis=1)))]
+    active = np.ones(gc.shape[1], dtype=bool)
+    active[short] = False
+    weight = np.where(active, 1.0 / np.maximum(n_c, 1) ** 2, 0.0)
+    total_target = fractions * n_c[active].sum()
+    total_weight = active.sum() / max(n_c[active].sum(), 1.0) ** 2
+    for g in rest:
+        row = gc[g]
+        size = row[active].sum()
+        best, best_cost = -1, np.inf
+        for s in sorted(deal.sides):
+            cost = np.sum((2 * (filled[s] - target[s]) * row + row**2) * weight)
+            cost += (2 * (filled[s, active].sum() - total_target[s]) * size + size**2) * total_weight
+            if cost < best_cost - 1e-12:
+                best, best_cost = s, cost
+        deal.put(int(g), best)
 
 
 def train_val_test_indices(
@@ -129,76 +253,22 @@ def train_val_test_indices(
     g_inv, _, gc, classes = _group_matrix(dataset, by)
     n_groups, n_classes = gc.shape
     fractions = np.array([1.0 - t_frac - v_frac, v_frac, t_frac])
-    sides = [s for s in (2, 1, 0) if fractions[s] > 0]  # smallest sides first when seeding
-    n_c = gc.sum(axis=0)
-    target = fractions[:, None] * n_c[None, :]  # (3, n_classes)
-    rng = np.random.default_rng(seed)
-    tiebreak = rng.random(n_groups)
-    assigned = np.full(n_groups, -1)
-    filled = np.zeros((3, n_classes))
-
-    def put(g: int, s: int) -> None:
-        assigned[g] = s
-        filled[s] += gc[g]
-
-    groups_per_class = (gc > 0).sum(axis=0)
-    short = [c for c in range(n_classes) if groups_per_class[c] < len(sides)]
-    if short:
-        desc = ", ".join(f"{str(classes[c])!r} ({groups_per_class[c]} {by}(s))" for c in short)
-        names = ["train", "val", "test"]
-        if small_classes == "error":
-            raise DatasetError(
-                f"class(es) {desc} cannot have a {by} on each of the {len(sides)} requested sides "
-                f"({', '.join(names[s] for s in sorted(sides))}); add tracks, drop the class, group by "
-                "track, set val_size/test_size to 0, or pass small_classes='train'",
-                source=dataset.root,
-            )
-        warnings.warn(f"class(es) {desc} are too small to split and stay entirely in train", stacklevel=2)
-        for c in short:
-            for g in np.flatnonzero((gc[:, c] > 0) & (assigned < 0)):
-                put(int(g), 0)
-
-    # 1. seed: one group of every class on every requested side
-    pure = (gc > 0).sum(axis=1) == 1
-    for c in np.argsort(groups_per_class, kind="stable"):
-        if c in short:
-            continue
-        for s in sides:
-            if filled[s, c] > 0:
-                continue
-            cand = np.flatnonzero((gc[:, c] > 0) & (assigned < 0))
-            if not cand.size:
-                break
-            fits = gc[cand, c] <= max(target[s, c], 1.0)
-            order = np.lexsort((tiebreak[cand], gc[cand].sum(axis=1) * ~fits, ~pure[cand], ~fits))
-            put(int(cand[order[0]]), s)
-
-    # 2. greedy: biggest groups first, random order within a size
-    rest = np.flatnonzero(assigned < 0)
-    rest = rest[np.lexsort((tiebreak[rest], -gc[rest].sum(axis=1)))]
-    # cost = sum over classes of ((filled - target) / n_c)^2 + n_classes * ((total - total target) / N)^2,
-    # over the classes being split (those kept in train do not count against the train total)
-    active = np.ones(n_classes, dtype=bool)
-    active[short] = False
-    weight = np.where(active, 1.0 / np.maximum(n_c, 1) ** 2, 0.0)
-    total_target = fractions * n_c[active].sum()
-    total_weight = active.sum() / max(n_c[active].sum(), 1.0) ** 2
-    for g in rest:
-        row = gc[g]
-        size = row[active].sum()
-        best, best_cost = -1, np.inf
-        for s in sorted(sides):
-            cost = np.sum((2 * (filled[s] - target[s]) * row + row**2) * weight)
-            cost += (2 * (filled[s, active].sum() - total_target[s]) * size + size**2) * total_weight
-            if cost < best_cost - 1e-12:
-                best, best_cost = s, cost
-        put(int(g), best)
-
-    side_of_track = assigned[g_inv]
+    deal = _Deal(
+        gc=gc,
+        sides=[s for s in (2, 1, 0) if fractions[s] > 0],  # smallest sides first when seeding
+        target=fractions[:, None] * gc.sum(axis=0)[None, :],
+        tiebreak=np.random.default_rng(seed).random(n_groups),
+        assigned=np.full(n_groups, -1),
+        filled=np.zeros((3, n_classes)),
+    )
+    short = _small_classes(deal, classes, by, small_classes, dataset.root)
+    _seed_sides(deal, short)  # 1. one group of every class on every requested side
+    _deal_rest(deal, short, fractions)  # 2. greedy: biggest groups first
+    side_of_track = deal.assigned[g_inv]
     for c in range(n_classes):
         if c in short:
             continue
-        empty = [["train", "val", "test"][s] for s in sides if filled[s, c] == 0]
+        empty = [SIDES[s] for s in deal.sides if deal.filled[s, c] == 0]
         if empty:
             warnings.warn(f"class {str(classes[c])!r} has no track in {', '.join(empty)}", stacklevel=2)
     return tuple(np.flatnonzero(side_of_track == s).astype(np.int64) for s in (0, 1, 2))  # type: ignore[return-value]
@@ -212,7 +282,7 @@ def train_val_test_split(
     seed: int = 0,
     group_by: str = "auto",
     small_classes: str = "error",
-) -> Splits:
+) -> Split[Dataset]:
     """Grouped, stratified train/validation/test split (default 64/16/20 of the tracks).
 
     See :func:`train_val_test_indices` for the parameters and the method. ``val`` is an empty dataset
@@ -220,8 +290,8 @@ def train_val_test_split(
 
     Returns
     -------
-    Splits
-        ``(train, val, test)`` datasets.
+    Split of Dataset
+        ``train, val, test`` datasets.
     """
     tr, va, te = train_val_test_indices(
         dataset,
@@ -231,7 +301,7 @@ def train_val_test_split(
         group_by=group_by,
         small_classes=small_classes,
     )
-    return Splits(dataset.subset(tr), dataset.subset(va), dataset.subset(te))
+    return Split(train=dataset.subset(tr), val=dataset.subset(va), test=dataset.subset(te))
 
 
 def grouped_kfold(
@@ -283,8 +353,9 @@ def grouped_kfold(
     return [(np.sort(tr).astype(np.int64), np.sort(te).astype(np.int64)) for tr, te in folds]
 
 
-#: What :func:`split_from_files` does with list entries naming no track of the dataset.
-SPLIT_MISSING: tuple[str, ...] = ("error", "ignore")
+# --------------------------------------------------------------------------------------------------------
+# published split lists
+# --------------------------------------------------------------------------------------------------------
 
 
 def _read_split_list(spec: str | os.PathLike | Iterable[str], name: str) -> list[str]:
@@ -304,6 +375,95 @@ def _read_split_list(spec: str | os.PathLike | Iterable[str], name: str) -> list
     return out
 
 
+def read_split_lists(split_file: str | os.PathLike) -> dict[str, list[str]]:
+    """The lists of a split folder, or one list of test tracks.
+
+    Parameters
+    ----------
+    split_file : path
+        A folder holding ``train*.txt``, optionally ``valid*.txt`` (or ``val*.txt``) and ``test*.txt``
+        (the GTZAN artist-filtered split layout; the first file of each name is taken), or one text file
+        listing the test tracks.
+
+    Returns
+    -------
+    dict of str to list of str
+        Entries per side (``train``, ``val``, ``test``; only ``test`` for a single file), without blank
+        lines and ``#`` comments.
+    """
+    p = Path(split_file)
+    if p.is_file():
+        return {"test": _read_split_list(p, "test")}
+    if not p.is_dir():
+        raise DatasetError("split file not found", source=p)
+    prefixes = {"train": ("train",), "val": ("valid", "val"), "test": ("test",)}
+    found = {}
+    for side, starts in prefixes.items():
+        hits = sorted(f for f in p.iterdir() if f.suffix == ".txt" and f.name.startswith(starts))
+        if hits:
+            found[side] = hits[0]
+    if "train" not in found or "test" not in found:
+        raise DatasetError("split directory needs train*.txt and test*.txt lists", source=p)
+    return {side: _read_split_list(f, side) for side, f in found.items()}
+
+
+@dataclass
+class ListMatch:
+    """Where the entries of split lists landed (:func:`match_lists`).
+
+    Attributes
+    ----------
+    side : np.ndarray of int, shape (n_items,)
+        Side of every item: an index into :data:`SIDES` (0 train, 1 val, 2 test), or -1 when no list
+        names it.
+    absent : dict of str to list of str
+        Entries naming no item, per list, in list order.
+    clashes : list of (str, int, str, str)
+        ``(entry, item, first list, second list)`` for every entry naming an item already on another side.
+    """
+
+    side: np.ndarray
+    absent: dict[str, list[str]]
+    clashes: list[tuple[str, int, str, str]]
+
+
+def match_lists(
+    lists: Mapping[str, Sequence[str]], index: Mapping[str, int], key: Callable[[str], str], n_items: int
+) -> ListMatch:
+    """Match split-list entries to items (dataset tracks, table rows): the one list matcher.
+
+    Parameters
+    ----------
+    lists : mapping of str to list of str
+        Entries per side name in :data:`SIDES`; absent sides are not matched.
+    index : mapping of str to int
+        Item position by match key.
+    key : callable
+        Turns an entry into its match key (:func:`~genrekit.data.tracks.track_id_for` for datasets,
+        file-name stems for tables).
+    n_items : int
+
+    Returns
+    -------
+    ListMatch
+        An entry repeated within one list is harmless; one naming an item already on another side is a
+        clash (the item stays on the first side).
+    """
+    side = np.full(n_items, -1)
+    absent: dict[str, list[str]] = {}
+    clashes: list[tuple[str, int, str, str]] = []
+    for code, name in enumerate(SIDES):
+        for entry in lists.get(name) or ():
+            i = index.get(key(entry))
+            if i is None:
+                absent.setdefault(name, []).append(entry)
+            elif side[i] not in (-1, code):
+                clashes.append((entry, i, SIDES[side[i]], name))
+            else:
+                side[i] = code
+    return ListMatch(side, absent, clashes)
+
+
 def split_from_files(
     dataset: Dataset,
     train: str | os.PathLike | Iterable[str],
@@ -311,7 +471,7 @@ def split_from_files(
     val: str | os.PathLike | Iterable[str] | None = None,
     *,
     missing: str = "error",
-) -> Splits:
+) -> Split[Dataset]:
     """Split by published lists of relative paths (e.g. the artist-filtered GTZAN lists).
 
     Entries like ``blues/blues.00012.wav`` are matched on the path without its audio extension (so a
@@ -324,14 +484,14 @@ def split_from_files(
         One entry per line; blank lines and ``#`` comments are ignored.
     missing : {"error", "ignore"}
         What an entry naming no track of the dataset does (published lists name clips a user may not
-        have): ``"error"`` raises; ``"ignore"`` skips it, counts it per list in ``Splits.missing`` and
+        have): ``"error"`` raises; ``"ignore"`` skips it, counts it per list in ``Split.missing`` and
         warns with the count.
 
     Returns
     -------
-    Splits
-        ``(train, val or None, test)``, each in dataset order. Tracks named in no list are left out:
-        their ids are in ``Splits.unassigned`` and a warning gives their number.
+    Split of Dataset
+        ``train, val or None, test``, each in dataset order. Tracks named in no list are left out:
+        their ids are in ``Split.unassigned`` and a warning gives their number.
 
     Raises
     ------
@@ -341,33 +501,14 @@ def split_from_files(
     """
     if missing not in SPLIT_MISSING:
         raise ConfigError(f"split-missing rule must be one of {', '.join(SPLIT_MISSING)}, got {missing!r}")
-    lists = {"train": train, "val": val, "test": test}
+    specs = {"train": train, "val": val, "test": test}
+    lists = {name: _read_split_list(spec, name) for name, spec in specs.items() if spec is not None}
     keys: dict[str, int] = {}
     for i, t in enumerate(dataset.tracks):
         keys.setdefault(track_id_for(t.relpath), i)
         keys.setdefault(t.track_id, i)
-    side_of: dict[int, str] = {}
-    absent: list[str] = []
-    absent_per_list: dict[str, int] = {}
-    clashes: list[str] = []
-    chosen: dict[str, list[int]] = {}
-    for name, spec in lists.items():
-        if spec is None:
-            continue
-        idx: list[int] = []
-        for entry in _read_split_list(spec, name):
-            i = keys.get(track_id_for(entry))
-            if i is None:
-                absent.append(f"{entry} ({name})")
-                absent_per_list[name] = absent_per_list.get(name, 0) + 1
-                continue
-            if i in side_of:
-                if side_of[i] != name:
-                    clashes.append(f"{entry} ({side_of[i]} and {name})")
-                continue
-            side_of[i] = name
-            idx.append(i)
-        chosen[name] = sorted(idx)
+    match = match_lists(lists, keys, track_id_for, len(dataset))
+    absent = [f"{entry} ({name})" for name, entries in match.absent.items() for entry in entries]
     if absent and missing == "error":
         example = dataset.tracks[0].relpath if len(dataset) else "(empty dataset)"
         raise DatasetError(
@@ -378,31 +519,237 @@ def split_from_files(
             source=dataset.root,
         )
     if absent:
-        per_list = ", ".join(f"{n} {name}" for name, n in absent_per_list.items())
+        per_list = ", ".join(f"{len(entries)} {name}" for name, entries in match.absent.items())
         warnings.warn(
             f"{len(absent)} split-list entries name no track of the dataset and were ignored ({per_list}; "
             f"e.g. {_listing(absent, limit=3)})",
             stacklevel=2,
         )
-    if clashes:
+    if match.clashes:
+        clashes = [f"{entry} ({first} and {second})" for entry, _, first, second in match.clashes]
         raise DatasetError(
             f"{len(clashes)} track(s) in two split lists: {_listing(clashes)}", source=dataset.root
         )
-    unassigned = [t.track_id for i, t in enumerate(dataset.tracks) if i not in side_of]
+    unassigned = [dataset.tracks[i].track_id for i in np.flatnonzero(match.side < 0)]
     if unassigned:
         warnings.warn(
             f"{len(unassigned)} of {len(dataset)} tracks are in no split list and were left out "
             f"(e.g. {_listing(unassigned, limit=3)})",
             stacklevel=2,
         )
-    val_ds = dataset.subset(chosen["val"]) if val is not None else None
-    return Splits(
-        dataset.subset(chosen["train"]),
-        val_ds,
-        dataset.subset(chosen["test"]),
-        unassigned=unassigned,
-        missing=absent_per_list,
+    train_ds, val_ds, test_ds = (dataset.subset(np.flatnonzero(match.side == code)) for code in range(3))
+    return Split(
+        train=train_ds,
+        val=val_ds if val is not None else None,
+        test=test_ds,
+        unassigned=tuple(unassigned),
+        missing={name: len(entries) for name, entries in match.absent.items()},
     )
+
+
+# --------------------------------------------------------------------------------------------------------
+# the split of a workflow: lists or random, for a dataset or a table
+# --------------------------------------------------------------------------------------------------------
+
+
+def make_split(
+    data: Dataset | TabularData,
+    *,
+    split_file: str | os.PathLike | None = None,
+    test_size: float = 0.2,
+    val_size: float = 0.16,
+    seed: int = 0,
+    group_by: str = "auto",
+    split_missing: str = "error",
+) -> Split[Any]:
+    """Decide which tracks (or table rows) train and which test: the split of every workflow.
+
+    ``split_file`` is either a directory holding ``train*.txt`` / ``valid*.txt`` / ``test*.txt`` lists
+    (the GTZAN artist-filtered split layout) or one list of test tracks (everything else trains); without
+    it the split is random, grouped and stratified.
+
+    For a :class:`~genrekit.data.tracks.Dataset` the sides are lists of track ids (validation merged
+    into training by classical models): :func:`train_val_test_split`, or the lists through
+    :func:`split_from_files`. ``split_missing="ignore"`` takes lists that name tracks the dataset lacks
+    (they are counted in ``Split.missing`` and warned about); ``"error"`` refuses them. Only the lists
+    and the dataset's paths are read, so a bad list fails before any feature is extracted.
+
+    For a :class:`~genrekit.data.tables.TabularData` the sides are row indices: :func:`split_table`
+    (``val_size`` is not used), or the lists through :func:`split_from_lists`.
+    """
+    if not isinstance(data, Dataset):
+        if split_file is not None:
+            return split_from_lists(data, split_file)
+        return split_table(data, test_size=test_size, seed=seed, group_by=group_by)
+    if split_file is not None:
+        return _dataset_split_from_lists(data, Path(split_file), split_missing)
+    train, val, test = train_val_test_split(
+        data, test_size=test_size, val_size=val_size, seed=seed, group_by=group_by
+    )
+    by = resolve_group_by(data, group_by)
+    grouping = (
+        "grouped by artist"
+        if by == "artist"
+        else "grouped by track only: no artist information, so one artist's tracks may be on both sides"
+        if not data.any_artists
+        else "grouped by track"
+    )
+    return Split(
+        train=list(train.track_ids),
+        val=list(val.track_ids),
+        test=list(test.track_ids),
+        description=(f"stratified split (test {test_size:.0%}, val {val_size:.0%}, seed {seed}), {grouping}"),
+    )
+
+
+def _dataset_split_from_lists(dataset: Dataset, p: Path, split_missing: str) -> Split[list[str]]:
+    """Track ids of each side from a split folder's lists, or from one test list (the rest trains)."""
+    lists = read_split_lists(p)
+    if "train" in lists:
+        sides = split_from_files(
+            dataset, train=lists["train"], test=lists["test"], val=lists.get("val"), missing=split_missing
+        )
+        train, val, test = sides
+    else:
+        with warnings.catch_warnings():  # with one test list every other track trains: none is left out
+            warnings.filterwarnings("ignore", message=".*in no split list", category=UserWarning)
+            sides = split_from_files(dataset, train=[], test=lists["test"], missing=split_missing)
+        test = sides.test
+        test_ids = set(test.track_ids)
+        train = dataset.subset([i for i, t in enumerate(dataset.tracks) if t.track_id not in test_ids])
+        val = None
+    if not len(test) and not len(train):
+        raise DatasetError("the split lists name none of the dataset's tracks", source=p)
+    n_missing = sum(sides.missing.values())
+    desc = f"split file {p}"
+    if n_missing:
+        desc += f" ({n_missing} listed tracks not in the dataset ignored)"
+    return Split(
+        train=list(train.track_ids),
+        val=list(val.track_ids) if val is not None else [],
+        test=list(test.track_ids),
+        description=desc,
+        missing=dict(sides.missing),
+    )
+
+
+# --------------------------------------------------------------------------------------------------------
+# tables: row indices
+# --------------------------------------------------------------------------------------------------------
+
+
+def grouped_folds(
+    k: int, seed: int, y: np.ndarray, groups: np.ndarray
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified folds that keep every group on one side, as ``(train_idx, test_idx)`` pairs.
+
+    ``StratifiedGroupKFold``, or ``StratifiedKFold`` when every group is a single row: the same guarantee
+    without StratifiedGroupKFold's per-group Python loop (~20 s for ~27k single-row groups).
+    """
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+    X = np.zeros((len(y), 1))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+        try:
+            if len(np.unique(groups)) == len(groups):
+                return list(StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(X, y))
+            return list(StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed).split(X, y, groups))
+        except ValueError as exc:
+            counts = dict(sorted(Counter(np.asarray(y).tolist()).items()))
+            raise DatasetError(
+                f"cannot cut {k} stratified folds from {len(y)} rows ({exc}); rows per label: {counts}. "
+                "Use fewer folds or a larger test_size, or give the labels more rows"
+            ) from None
+
+
+def split_table(
+    data: TabularData, *, test_size: float = 0.2, seed: int = 0, group_by: str = "auto"
+) -> Split[np.ndarray]:
+    """Stratified grouped holdout: one of ``round(1 / test_size)`` stratified grouped folds as test.
+
+    Groups are artists (``group_by="artist"``, or ``"auto"`` with an artist column) or track ids; no group
+    is on both sides. The sides are sorted row indices (``val`` is empty).
+    """
+    if not 0.0 < test_size < 1.0:
+        raise ConfigError(f"test_size must be a fraction in (0, 1), got {test_size!r}")
+    k = max(2, int(round(1.0 / test_size)))
+    by = data.resolve_group_by(group_by)
+    groups = data.groups(by)
+    n_groups = len(np.unique(groups))
+    if n_groups < k:
+        raise DatasetError(
+            f"a {test_size:.0%} test side needs at least {k} {by} groups; the table has {n_groups}"
+        )
+    train, test = grouped_folds(k, seed, data.y, groups)[0]
+    return Split(
+        train=np.sort(train),
+        test=np.sort(test),
+        val=np.empty(0, dtype=np.int64),
+        description=(
+            f"stratified holdout grouped by {by} (1 of {k} grouped stratified folds as test, seed {seed})"
+        ),
+    )
+
+
+def split_from_lists(data: TabularData, split_file: str | os.PathLike) -> Split[np.ndarray]:
+    """Split by published lists matched on file-name stems (``blues/blues.00012.wav`` ~ ``blues.00012.wav``).
+
+    ``split_file`` is a folder with ``train*.txt`` (and optionally ``valid*.txt``, merged into training)
+    and ``test*.txt``, or one list of test tracks (every other row trains). Rows in no list are left out
+    and counted in ``notes``. With a valid list and no artist column, grid searches use the train and
+    valid sides as their two folds (``search_groups``): the lists of the filtered GTZAN split are
+    artist-disjoint, a random k-fold on the training side is not.
+    """
+    from genrekit.data.cells import _stem  # cells needs pandas: imported when a table is split
+
+    p = Path(split_file)
+    lists = read_split_lists(p)
+    if data.id_column is None:
+        raise DatasetError(
+            "matching a split list needs an id column naming the files (e.g. filename)", source=p
+        )
+    index = {_stem(t): i for i, t in enumerate(data.track_ids)}
+    match = match_lists(lists, index, _stem, len(data))
+    notes: list[str] = []
+    for name in ("train", "test", "val"):
+        missing = match.absent.get(name, [])
+        if missing:
+            notes.append(
+                f"{len(missing)} {'valid' if name == 'val' else name} list entr"
+                f"{'y' if len(missing) == 1 else 'ies'} not among the table's rows after cleaning "
+                f"(e.g. {missing[:3]})"
+            )
+    if match.clashes:
+        clash = [data.track_ids[i] for _, i, _, _ in match.clashes]
+        raise DatasetError(f"{len(clash)} row(s) are in two split lists, e.g. {clash[:3]}", source=p)
+    side = match.side
+    if "train" not in lists:
+        side[side == -1] = 0
+    if not np.any(side == 2):
+        example = data.track_ids[0] if len(data) else "(no rows)"
+        raise DatasetError(
+            f"no test-list entry matches a row's {data.id_column} (matched on file-name stems; the table has "
+            f"e.g. {example!r})",
+            source=p,
+        )
+    out = int(np.sum(side == -1))
+    if out:
+        notes.append(f"{out} row(s) in no split list were left out")
+    train = np.flatnonzero((side == 0) | (side == 1))
+    return Split(
+        train=train,
+        test=np.flatnonzero(side == 2),
+        val=np.empty(0, dtype=np.int64),
+        description=f"split lists {p}" + (" (valid merged into train)" if "val" in lists else ""),
+        notes=notes,
+        search_groups=np.where(side[train] == 1, "valid", "train").astype(object) if "val" in lists else None,
+    )
+
+
+# --------------------------------------------------------------------------------------------------------
+# checks
+# --------------------------------------------------------------------------------------------------------
 
 
 def assert_disjoint(*splits: Dataset | Sequence[str] | np.ndarray | None, by: str = "track") -> None:
