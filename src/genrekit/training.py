@@ -13,15 +13,17 @@ import logging
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from genrekit import datasets as ds_mod
 from genrekit.bundle import Bundle, save_bundle
-from genrekit.data.splits import Split, make_split
+from genrekit.data.featureset import FeatureSet
+from genrekit.data.folders import load_dataset
+from genrekit.data.splits import Split, grouped_kfold, make_split
+from genrekit.data.tracks import Dataset, fingerprint
 from genrekit.errors import ConfigError, DatasetError, ModelError
 from genrekit.evaluate import EvaluationResult, ModelRun, evaluate_predictions, fold_summary
 from genrekit.features.base import Extractor
@@ -36,66 +38,8 @@ from genrekit.predict import Classifier
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class FeatureSet:
-    """Segment features of a labelled dataset.
-
-    Attributes
-    ----------
-    X : np.ndarray, float32, shape (n_segments, dim)
-    y : np.ndarray of str, shape (n_segments,)
-        Label of each segment's track.
-    groups : np.ndarray of str, shape (n_segments,)
-        Track id of each segment (the grouping unit of every split).
-    artists : np.ndarray of object, shape (n_segments,)
-        Artist of each segment's track, or None.
-    names : list of str
-        Feature column names.
-    failures : list of (str, str)
-        Files that could not be read, with the reason; they are left out of X.
-    """
-
-    X: np.ndarray
-    y: np.ndarray
-    groups: np.ndarray
-    artists: np.ndarray
-    names: list[str]
-    failures: list[tuple[str, str]] = field(default_factory=list)
-    frame_shape: tuple[int, int] | None = None
-
-    @property
-    def track_ids(self) -> np.ndarray:
-        _, idx = np.unique(self.groups, return_index=True)
-        return self.groups[np.sort(idx)]
-
-    def select_tracks(self, track_ids: Sequence[str]) -> FeatureSet:
-        """The rows whose track id is in ``track_ids``."""
-        mask = np.isin(self.groups.astype(object), np.asarray(list(track_ids), dtype=object))
-        return FeatureSet(
-            self.X[mask],
-            self.y[mask],
-            self.groups[mask],
-            self.artists[mask],
-            self.names,
-            frame_shape=self.frame_shape,
-        )
-
-    def split_groups(self) -> np.ndarray:
-        """Grouping for cross-validation, as the dataset's splits group.
-
-        Artists (compared case- and whitespace-insensitively) when any track has one, each track
-        without one in its own group; else track ids.
-        """
-        artists = [str(a).strip() if a is not None and a == a else "" for a in self.artists]
-        if not any(artists):
-            return self.groups
-        return np.asarray(
-            [ds_mod.group_key(str(g), a) for a, g in zip(artists, self.groups, strict=True)], dtype=str
-        )
-
-
 def extract_features(
-    dataset: ds_mod.Dataset,
+    dataset: Dataset,
     extractor: Extractor,
     *,
     workers: int = 1,
@@ -324,7 +268,7 @@ def _check_kind(kind: str) -> None:
 
 
 def _training_features(
-    dataset: ds_mod.Dataset,
+    dataset: Dataset,
     fs: FeatureSet,
     track_ids: Sequence[str],
     extractor: Extractor,
@@ -377,7 +321,7 @@ def _calibrate(
 
 
 def train(
-    data: str | Path | ds_mod.Dataset,
+    data: str | Path | Dataset,
     *,
     features: str | Extractor = "handcrafted",
     feature_options: dict[str, Any] | None = None,
@@ -413,7 +357,7 @@ def train(
     _check_kind(model)
     if aggregation not in AGGREGATIONS:
         raise ConfigError(f"unknown aggregation {aggregation!r}; valid: {', '.join(AGGREGATIONS)}")
-    dataset = data if isinstance(data, ds_mod.Dataset) else ds_mod.load_dataset(data)
+    dataset = data if isinstance(data, Dataset) else load_dataset(data)
     extractor = _resolve_extractor(features, feature_options)
     # the split (and its lists) first: a bad split file fails before minutes of extraction
     if split_file is None and test_size <= 0 and not calibrate:
@@ -463,7 +407,7 @@ def train(
         metrics=to_jsonable(metrics),
         data=to_jsonable(
             {
-                "fingerprint": ds_mod.fingerprint(dataset),
+                "fingerprint": fingerprint(dataset),
                 "n_tracks": len(dataset),
                 "counts": dataset.counts(),
                 "n_train_tracks": len(split.train) + len(split.val),
@@ -502,7 +446,7 @@ class CompareResult:
 
 
 def compare(
-    data: str | Path | ds_mod.Dataset,
+    data: str | Path | Dataset,
     *,
     features: str | Extractor = "handcrafted",
     feature_options: dict[str, Any] | None = None,
@@ -539,7 +483,7 @@ def compare(
     for m in models:
         _check_kind(m)
     per_kind = params or {}
-    dataset = data if isinstance(data, ds_mod.Dataset) else ds_mod.load_dataset(data)
+    dataset = data if isinstance(data, Dataset) else load_dataset(data)
     extractor = _resolve_extractor(features, feature_options)
     split = None
     if not folds:  # the split (and its lists) first: a bad split file fails before any extraction
@@ -551,10 +495,10 @@ def compare(
     fold_results: dict[str, list[EvaluationResult]] | None = None
     if folds:
         fold_results = {}
-        readable = ds_mod.Dataset(
+        readable = Dataset(
             tracks=tuple(t for t in dataset.tracks if t.track_id in set(fs.groups)), root=dataset.root
         )
-        splits = ds_mod.grouped_kfold(readable, k=folds, seed=seed)
+        splits = grouped_kfold(readable, k=folds, seed=seed)
         labels = readable.y
         for f, (train_idx, test_idx) in enumerate(splits, 1):
             lost = sorted(set(labels[test_idx].tolist()) - set(labels[train_idx].tolist()))
@@ -709,7 +653,7 @@ def _calibration_section(runs: Sequence[ModelRun], report: str | Path) -> Any:
 
 def evaluate(
     model: str | Path | Classifier,
-    data: str | Path | ds_mod.Dataset,
+    data: str | Path | Dataset,
     *,
     split_file: str | Path | None = None,
     split_missing: str = "error",
@@ -736,7 +680,7 @@ def evaluate(
     if importance and folds:
         raise ConfigError("importance is measured on the bundle as trained; it cannot be combined with folds")
     clf = model if isinstance(model, Classifier) else load_model(model)
-    dataset = data if isinstance(data, ds_mod.Dataset) else ds_mod.load_dataset(data)
+    dataset = data if isinstance(data, Dataset) else load_dataset(data)
     if folds:
         if clf.bundle is None:
             raise ModelError("cross-validation needs a trained bundle (its recipe is retrained per fold)")
