@@ -536,6 +536,47 @@ def test_split_from_files_missing_list_file(flac_tree: Dataset, tmp_path: Path):
         splits.split_from_files(flac_tree, train=tmp_path / "nope.txt", test=[])
 
 
+def test_split_lists_are_read_and_matched_once_for_datasets_and_tables(flac_tree: Dataset, tmp_path: Path):
+    d = tmp_path / "lists"
+    d.mkdir()
+    _write_list(d / "train_filtered.txt", ["# comment", "blues/blues.00000.wav", "rock/rock.00000.wav"])
+    _write_list(d / "valid_filtered.txt", ["blues/blues.00001.wav"])
+    _write_list(d / "test_filtered.txt", ["rock/rock.00001.wav", "jazz/jazz.00000.wav"])
+    lists = splits.read_split_lists(d)
+    assert lists == {
+        "train": ["blues/blues.00000.wav", "rock/rock.00000.wav"],
+        "val": ["blues/blues.00001.wav"],
+        "test": ["rock/rock.00001.wav", "jazz/jazz.00000.wav"],
+    }
+    assert splits.read_split_lists(d / "test_filtered.txt") == {"test": lists["test"]}
+    with pytest.raises(DatasetError, match="needs train"):
+        splits.read_split_lists(tmp_path)  # no train*.txt / test*.txt there
+    with pytest.raises(DatasetError, match="split file not found"):
+        splits.read_split_lists(tmp_path / "nope")
+    index = {tid: i for i, tid in enumerate(flac_tree.track_ids)}
+    match = splits.match_lists(
+        {**lists, "test": [*lists["test"], "blues/blues.00000.wav"]},
+        index,
+        tracks.track_id_for,
+        len(flac_tree),
+    )
+    assert match.side.tolist() == [0, 1, -1, -1, -1, 0, 2, -1, -1, -1]
+    assert match.absent == {"test": ["jazz/jazz.00000.wav"]}
+    assert match.clashes == [("blues/blues.00000.wav", 0, "train", "test")]
+
+
+def test_make_split_one_type_for_tracks_and_lists(flac_tree: Dataset, tmp_path: Path):
+    sp = splits.make_split(flac_tree, test_size=0.2, val_size=0.2, seed=1)
+    train, val, test = sp
+    assert isinstance(sp, splits.Split) and sorted(train + val + test) == sorted(flac_tree.track_ids)
+    assert len(test) == 2 and len(val) == 2 and "stratified split" in sp.description
+    with pytest.raises(AttributeError):
+        sp.train = []  # frozen
+    one = splits.make_split(flac_tree, split_file=_write_list(tmp_path / "test.txt", ["rock/rock.00002.wav"]))
+    assert one.test == ["rock/rock.00002"] and len(one.train) == 9 and one.val == []
+    assert one.description == f"split file {tmp_path / 'test.txt'}"
+
+
 # ------------------------------------------------------------------------------------------------------
 # dataset object, fingerprint
 # ------------------------------------------------------------------------------------------------------
