@@ -75,7 +75,7 @@ def extract(corpus: Path, cache: Path, workers: int) -> dict[str, float]:
     """Features of every track for every extractor, cached in ``cache/<name>.npz``; seconds per set."""
     from joblib import Parallel, delayed
 
-    from genrekit.datasets import load_dataset
+    from genrekit.data.folders import load_dataset
 
     ds = load_dataset(corpus)
     cache.mkdir(parents=True, exist_ok=True)
@@ -182,7 +182,8 @@ def main() -> None:
         run_one(spec, Path(cache), folds, int(seed), Path(out), args.threads)
         return
 
-    from genrekit.datasets import grouped_kfold, load_dataset, train_val_test_split
+    from genrekit.data.folders import load_dataset
+    from genrekit.data.splits import grouped_kfold, train_val_test_split
     from genrekit.evaluate import ModelRun, comparison_table, evaluate_predictions
     from genrekit.report import write_report
     from genrekit.synth import write_corpus

@@ -39,7 +39,9 @@ from typing import Any
 
 import numpy as np
 
-from genrekit import datasets as ds_mod
+from genrekit.data.folders import load_dataset
+from genrekit.data.splits import split_from_files
+from genrekit.data.tracks import Dataset
 from genrekit.errors import GenreKitError
 from genrekit.evaluate import wilson_interval
 from genrekit.training import FeatureSet, extract_features, fit_model, score_model
@@ -154,7 +156,7 @@ def kaggle_columns(fs: FeatureSet) -> FeatureSet:
     return FeatureSet(fs.X[:, : len(names)], fs.y, fs.groups, fs.artists, names)
 
 
-def list_folds(dataset: ds_mod.Dataset, splits: Path) -> list[tuple[str, list[str]]]:
+def list_folds(dataset: Dataset, splits: Path) -> list[tuple[str, list[str]]]:
     """``(list name, track ids)`` of every published list naming clips of ``dataset`` (missing ignored)."""
     out = []
     for name in ("train", "valid", "test"):
@@ -163,7 +165,7 @@ def list_folds(dataset: ds_mod.Dataset, splits: Path) -> list[tuple[str, list[st
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            side = ds_mod.split_from_files(dataset, train=[], test=hits[0], missing="ignore").test
+            side = split_from_files(dataset, train=[], test=hits[0], missing="ignore").test
         if len(side):
             out.append((name, [t.track_id for t in side.tracks]))
     return out
@@ -200,7 +202,7 @@ def main() -> None:
     with open(args.data / "manifest.csv", newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     resampled = {r["path"] for r in rows if "16000" in (r.get("note") or "")}
-    dataset = ds_mod.load_dataset(args.data / "manifest.csv")
+    dataset = load_dataset(args.data / "manifest.csv")
     counts = dataset.counts()
     folds_all = list_folds(dataset, splits)
     print(f"{len(dataset)} clips; lists present: " + ", ".join(f"{n} ({len(ids)})" for n, ids in folds_all))

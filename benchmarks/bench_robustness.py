@@ -28,9 +28,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from genrekit import datasets as ds_mod
 from genrekit.bundle import Bundle, save_bundle
 from genrekit.calibration import calibration_summary, plot_reliability
+from genrekit.data.folders import load_dataset
 from genrekit.features.augmenting import AugmentingExtractor, evaluate_robustness, write_robustness_report
 from genrekit.features.registry import get_extractor
 from genrekit.models.aggregate import aggregate
@@ -95,7 +95,7 @@ def main() -> None:
 
         log(f"writing the corpus to {corpus}")
         write_corpus(corpus, per_genre=args.per_genre, duration_s=args.duration_s, seed=args.seed)
-    dataset = ds_mod.load_dataset(corpus)
+    dataset = load_dataset(corpus)
     split = make_split(dataset, test_size=0.2, val_size=0.16, seed=args.seed)
     log(f"{len(dataset)} tracks: train {len(split.train)}, val {len(split.val)}, test {len(split.test)}")
     train_ds = dataset.subset([i for i, t in enumerate(dataset.tracks) if t.track_id in set(split.train)])

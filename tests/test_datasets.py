@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from genrekit import datasets as D
-from genrekit.datasets import Dataset, Track
+from genrekit.data import folders, splits, tracks
+from genrekit.data.tracks import Dataset, Track
 from genrekit.errors import ConfigError, DatasetError
 
 SR = 22050
@@ -29,15 +29,15 @@ def _synthetic(
 ) -> Dataset:
     """A dataset of Track records (no files): enough for the split logic."""
     rng = np.random.default_rng(seed)
-    tracks = []
+    recs = []
     for label, n in n_per_class.items():
         for i in range(n):
             rel = f"{label}/{label}.{i:05d}.wav"
             artist = (
                 None if artists_per_class is None else f"{label}-artist-{rng.integers(artists_per_class)}"
             )
-            tracks.append(Track(Path("/data") / rel, label, D.track_id_for(rel), artist, rel))
-    return Dataset(tuple(tracks), root=Path("/data"))
+            recs.append(Track(Path("/data") / rel, label, tracks.track_id_for(rel), artist, rel))
+    return Dataset(tuple(recs), root=Path("/data"))
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -62,7 +62,7 @@ def tree(tmp_path: Path) -> Path:
 
 
 def test_from_folder_labels_nested_hidden_and_stray(tree: Path):
-    ds = D.from_folder(tree)
+    ds = folders.from_folder(tree)
     assert ds.relpaths == ["blues/b1.wav", "blues/live/1999/b2.wav", "rock/r1.flac", "rock/r2.WAV"]
     assert ds.track_ids == ["blues/b1", "blues/live/1999/b2", "rock/r1", "rock/r2"]
     assert ds.y.tolist() == ["blues", "blues", "rock", "rock"]
@@ -75,47 +75,58 @@ def test_from_folder_labels_nested_hidden_and_stray(tree: Path):
     assert "stray.wav" in notes and "notes.txt" in notes and ".hidden.wav" in notes
 
 
+def test_folder_layout_and_batch_inputs_walk_the_same_files(tree: Path):
+    from genrekit.data.sources import InputSource
+
+    (tree / "rock" / "loop").symlink_to(tree / "rock", target_is_directory=True)  # a link back up
+    ds = folders.from_folder(tree)
+    src = InputSource(tree / "rock")
+    assert [it.path for it in src] == [str(p) for p in ds.paths if p.parent.name == "rock"]
+    assert src.ignored == 3  # .cache, .hidden.wav, notes.txt: the dataset's notes name the same three
+    assert sum(n in " ".join(ds.notes) for n in ("rock/.cache", "rock/.hidden.wav", "rock/notes.txt")) == 3
+
+
 def test_from_folder_ids_are_stable_across_roots(tree: Path, tmp_path: Path):
     copy = tmp_path / "elsewhere" / "copy"
     shutil.copytree(tree, copy)
-    a, b = D.from_folder(tree), D.from_folder(copy)
+    a, b = folders.from_folder(tree), folders.from_folder(copy)
     assert a.track_ids == b.track_ids and a.relpaths == b.relpaths
-    assert D.fingerprint(a) == D.fingerprint(b)
+    assert tracks.fingerprint(a) == tracks.fingerprint(b)
 
 
 def test_track_id_for_strips_only_audio_extensions():
-    assert D.track_id_for("blues/blues.00012.wav") == "blues/blues.00012"
-    assert D.track_id_for("blues/blues.00012.mp3") == "blues/blues.00012"
-    assert D.track_id_for("./blues/blues.00012.FLAC") == "blues/blues.00012"
-    assert D.track_id_for("blues\\blues.00012.au") == "blues/blues.00012"
-    assert D.track_id_for("blues/blues.00012") == "blues/blues.00012"
+    assert tracks.track_id_for("blues/blues.00012.wav") == "blues/blues.00012"
+    assert tracks.track_id_for("blues/blues.00012.mp3") == "blues/blues.00012"
+    assert tracks.track_id_for("./blues/blues.00012.FLAC") == "blues/blues.00012"
+    assert tracks.track_id_for("blues\\blues.00012.au") == "blues/blues.00012"
+    assert tracks.track_id_for("blues/blues.00012") == "blues/blues.00012"
 
 
 def test_from_folder_errors(tmp_path: Path):
     with pytest.raises(DatasetError, match="not found"):
-        D.from_folder(tmp_path / "nope")
+        folders.from_folder(tmp_path / "nope")
     f = _wav(tmp_path / "file.wav")
     with pytest.raises(DatasetError, match="not a folder"):
-        D.from_folder(f)
+        folders.from_folder(f)
     only_text = tmp_path / "text"
     (only_text / "jazz").mkdir(parents=True)
     (only_text / "jazz" / "readme.txt").write_text("x")
     with pytest.raises(DatasetError, match="no audio files"):
-        D.from_folder(only_text)
+        folders.from_folder(only_text)
     empty_genre = tmp_path / "eg"
     _wav(empty_genre / "pop" / "p.wav")
     (empty_genre / "metal").mkdir()
     with pytest.raises(DatasetError, match="metal"):
-        D.from_folder(empty_genre)
+        folders.from_folder(empty_genre)
     flat = tmp_path / "flat"
     _wav(flat / "song.wav")
     with pytest.raises(DatasetError, match="1 audio file.* sit directly in the folder"):
-        D.from_folder(flat)
+        folders.from_folder(flat)
     two_formats = tmp_path / "tf"
     _wav(two_formats / "pop" / "p.wav")
     _wav(two_formats / "pop" / "p.flac", fmt="FLAC")
     with pytest.raises(DatasetError, match="two formats"):
-        D.from_folder(two_formats)
+        folders.from_folder(two_formats)
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -137,7 +148,7 @@ def test_from_manifest_relative_paths_artist_and_track_id(tmp_path: Path):
         f"jazz,{outside},miles  davis,\n",
         encoding="utf-8",
     )
-    ds = D.from_manifest(man)
+    ds = folders.from_manifest(man)
     assert ds.root == audio
     by_rel = {t.relpath: t for t in ds}
     assert set(by_rel) == {"a.wav", "sub/b.wav", outside.as_posix()}
@@ -148,7 +159,7 @@ def test_from_manifest_relative_paths_artist_and_track_id(tmp_path: Path):
     g = dict(zip(ds.relpaths, ds.groups("artist"), strict=True))
     assert g["a.wav"] == g[outside.as_posix()] != g["sub/b.wav"]
     # one track without an artist does not turn artist grouping off: it is its own group
-    assert not ds.has_artists and ds.any_artists and D.resolve_group_by(ds, "auto") == "artist"
+    assert not ds.has_artists and ds.any_artists and tracks.resolve_group_by(ds, "auto") == "artist"
     assert list(ds.groups("auto")) == list(ds.groups("artist"))
 
 
@@ -158,8 +169,8 @@ def test_from_manifest_root_argument(tmp_path: Path):
     man.parent.mkdir()
     man.write_text("path,label\nx.wav,pop\n")
     with pytest.raises(DatasetError, match="file not found"):
-        D.from_manifest(man)
-    ds = D.from_manifest(man, root=tmp_path / "music")
+        folders.from_manifest(man)
+    ds = folders.from_manifest(man, root=tmp_path / "music")
     assert ds.relpaths == ["x.wav"] and ds.track_ids == ["x"]
 
 
@@ -167,7 +178,7 @@ def test_from_manifest_missing_column_lists_present_columns(tmp_path: Path):
     man = tmp_path / "m.csv"
     man.write_text("file,genre,artist\na.wav,pop,x\n")
     with pytest.raises(DatasetError, match=r"missing required column\(s\) path, label.*file, genre, artist"):
-        D.from_manifest(man)
+        folders.from_manifest(man)
 
 
 def test_from_manifest_reports_every_bad_row_together(tmp_path: Path):
@@ -183,7 +194,7 @@ def test_from_manifest_reports_every_bad_row_together(tmp_path: Path):
         ",rock\n"  # row 6: empty path
     )
     with pytest.raises(DatasetError) as exc:
-        D.from_manifest(man)
+        folders.from_manifest(man)
     msg = str(exc.value)
     assert "4 problem(s)" in msg
     assert "row 3: empty label" in msg
@@ -199,38 +210,38 @@ def test_from_manifest_duplicate_track_id_and_empty(tmp_path: Path):
     man = tmp_path / "m.csv"
     man.write_text("path,label\na.wav,pop\na.flac,pop\n")
     with pytest.raises(DatasetError, match=r"row 3: duplicated track id 'a' \(also on row 2\)"):
-        D.from_manifest(man)
+        folders.from_manifest(man)
     man.write_text("path,label\n")
     with pytest.raises(DatasetError, match="lists no tracks"):
-        D.from_manifest(man)
+        folders.from_manifest(man)
     with pytest.raises(DatasetError, match="manifest file not found"):
-        D.from_manifest(tmp_path / "none.csv")
+        folders.from_manifest(tmp_path / "none.csv")
 
 
 def test_load_dataset_picks_the_layout(tree: Path):
     (tree / "manifest.csv").write_text(
         "path,label,artist\nblues/b1.wav,blues,Lead Belly\nrock/r1.flac,rock,X\n"
     )
-    assert len(D.load_dataset(tree)) == 4  # folder layout; manifest.csv is a stray root file
-    by_manifest = D.load_dataset(tree, layout="manifest")
+    assert len(folders.load_dataset(tree)) == 4  # folder layout; manifest.csv is a stray root file
+    by_manifest = folders.load_dataset(tree, layout="manifest")
     assert by_manifest.relpaths == ["blues/b1.wav", "rock/r1.flac"] and by_manifest.has_artists
-    assert D.load_dataset(tree / "manifest.csv").track_ids == by_manifest.track_ids
-    assert D.load_dataset(by_manifest) is by_manifest
+    assert folders.load_dataset(tree / "manifest.csv").track_ids == by_manifest.track_ids
+    assert folders.load_dataset(by_manifest) is by_manifest
     with pytest.raises(DatasetError, match="not found"):
-        D.load_dataset(tree / "missing")
+        folders.load_dataset(tree / "missing")
     with pytest.raises(DatasetError, match="folder.*or a .csv"):
-        D.load_dataset(tree / "blues" / "b1.wav")
+        folders.load_dataset(tree / "blues" / "b1.wav")
     with pytest.raises(ConfigError, match="valid layouts"):
-        D.load_dataset(tree, layout="zip")
+        folders.load_dataset(tree, layout="zip")
 
 
 def test_to_manifest_round_trip(tmp_path: Path, tree: Path):
-    ds = D.from_folder(tree)
+    ds = folders.from_folder(tree)
     with_artists = Dataset(
         tuple(Track(t.path, t.label, t.track_id, f"artist {i % 2}", t.relpath) for i, t in enumerate(ds)),
         root=ds.root,
     )
-    back = D.from_manifest(with_artists.to_manifest(tree / "out.csv"))
+    back = folders.from_manifest(with_artists.to_manifest(tree / "out.csv"))
     assert back.track_ids == with_artists.track_ids
     assert back.artists == with_artists.artists and back.y.tolist() == with_artists.y.tolist()
 
@@ -254,7 +265,7 @@ def test_scan_lists_broken_files_and_counts_the_good_ones(tmp_path: Path):
     (root / "jazz").mkdir()  # empty genre folder: reported, not fatal
     _wav(root / "loose.wav")
 
-    rep = D.scan(root)
+    rep = folders.scan(root)
     problems = dict(rep.problems)
     assert set(problems) == {"pop/empty.wav", "pop/text.wav", "rock/truncated.wav", "rock/image.wav", "jazz/"}
     assert "empty" in problems["pop/empty.wav"]
@@ -273,7 +284,7 @@ def test_scan_lists_broken_files_and_counts_the_good_ones(tmp_path: Path):
     d = json.loads(json.dumps(rep.to_dict()))
     assert d["n_ok"] == 6 and len(d["problems"]) == 5
 
-    listing = D.scan(root, check_audio=False)  # no header reads: every audio file counts
+    listing = folders.scan(root, check_audio=False)  # no header reads: every audio file counts
     assert listing.counts == {"pop": 5, "rock": 5} and listing.duration_s is None
 
 
@@ -283,8 +294,8 @@ def test_scan_decode_catches_corrupt_data_behind_a_good_header(tmp_path: Path):
     data = flac.read_bytes()
     flac.write_bytes(data[: len(data) // 2])
     _wav(root / "folk" / "ok.wav")
-    assert D.scan(root).ok  # the flac header is intact
-    rep = D.scan(root, decode=True)
+    assert folders.scan(root).ok  # the flac header is intact
+    rep = folders.scan(root, decode=True)
     assert [p for p, _ in rep.problems] == ["folk/f.flac"] and rep.counts == {"folk": 1}
 
 
@@ -293,15 +304,15 @@ def test_scan_manifest_and_dataset_sources(tmp_path: Path):
     (tmp_path / "b.wav").write_text("nope")
     man = tmp_path / "m.csv"
     man.write_text("path,label\na.wav,pop\nb.wav,pop\n")
-    rep = D.scan(man)
+    rep = folders.scan(man)
     assert rep.counts == {"pop": 1} and [p for p, _ in rep.problems] == ["b.wav"]
-    assert D.scan(D.from_manifest(man)).counts == {"pop": 1}
+    assert folders.scan(folders.from_manifest(man)).counts == {"pop": 1}
     # rows the loader refuses are listed too, and the rest still counted
     _wav(tmp_path / "c.wav")
     man.write_text("path,label\na.wav,pop\ngone.wav,pop\na.wav,rock\nc.wav,\nc.wav,jazz\n")
     with pytest.raises(DatasetError, match="4 problem"):
-        D.from_manifest(man)
-    rep = D.scan(man)
+        folders.from_manifest(man)
+    rep = folders.scan(man)
     assert rep.counts == {"pop": 1} and rep.n_files == 5
     assert [p for p, _ in rep.problems] == ["row 3", "row 4", "row 5", "row 6"]
     assert "file not found" in rep.problems[0][1] and "duplicated path" in rep.problems[1][1]
@@ -321,7 +332,7 @@ def _check_partition(ds: Dataset, parts: list[np.ndarray]) -> None:
 
 def test_train_val_test_split_is_stratified_grouped_and_complete():
     ds = _synthetic(COUNTS)
-    tr, va, te = D.train_val_test_indices(ds, seed=3)
+    tr, va, te = splits.train_val_test_indices(ds, seed=3)
     _check_partition(ds, [tr, va, te])
     n = len(ds)
     assert abs(len(tr) / n - 0.64) < 0.03 and abs(len(va) / n - 0.16) < 0.03 and abs(len(te) / n - 0.2) < 0.03
@@ -330,96 +341,96 @@ def test_train_val_test_split_is_stratified_grouped_and_complete():
             got = int(np.sum(ds.y[idx] == label))
             assert got >= 1  # every class on every side, even the 5-track one
             assert abs(got - frac * total) <= 1.0, (label, frac, got)
-    train, val, test = D.train_val_test_split(ds, seed=3)
+    train, val, test = splits.train_val_test_split(ds, seed=3)
     assert train.track_ids == [ds.track_ids[i] for i in tr]
     assert test.root == ds.root
-    D.assert_disjoint(train, val, test)
+    splits.assert_disjoint(train, val, test)
 
 
 def test_split_reproducible_by_seed():
     ds = _synthetic(COUNTS)
-    a = D.train_val_test_indices(ds, seed=11)
-    b = D.train_val_test_indices(ds, seed=11)
-    c = D.train_val_test_indices(ds, seed=12)
+    a = splits.train_val_test_indices(ds, seed=11)
+    b = splits.train_val_test_indices(ds, seed=11)
+    c = splits.train_val_test_indices(ds, seed=12)
     assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
     assert not np.array_equal(a[2], c[2])
 
 
 def test_split_by_artist_keeps_artists_on_one_side():
     ds = _synthetic({"a": 60, "b": 60, "c": 40}, artists_per_class=8, seed=5)
-    assert ds.has_artists and D.resolve_group_by(ds, "auto") == "artist"
-    train, val, test = D.train_val_test_split(ds, seed=0)  # auto -> artist
+    assert ds.has_artists and tracks.resolve_group_by(ds, "auto") == "artist"
+    train, val, test = splits.train_val_test_split(ds, seed=0)  # auto -> artist
     sides = [set(s.artists) for s in (train, val, test)]
     assert not (sides[0] & sides[1]) and not (sides[0] & sides[2]) and not (sides[1] & sides[2])
-    D.assert_disjoint(train, val, test, by="artist")
+    splits.assert_disjoint(train, val, test, by="artist")
     assert len(train) + len(val) + len(test) == len(ds)
     for s in (train, val, test):
         assert set(s.labels) == {"a", "b", "c"}
     assert abs(len(test) / len(ds) - 0.2) < 0.08
     # by track the same data would put one artist's tracks on several sides
-    t_tr, _, t_te = D.train_val_test_split(ds, seed=0, group_by="track")
+    t_tr, _, t_te = splits.train_val_test_split(ds, seed=0, group_by="track")
     with pytest.raises(DatasetError, match="share"):
-        D.assert_disjoint(t_tr, t_te, by="artist")
+        splits.assert_disjoint(t_tr, t_te, by="artist")
 
 
 def test_segments_never_leak_across_splits():
     ds = _synthetic({"a": 30, "b": 20}, artists_per_class=5, seed=2)
     n_seg = np.random.default_rng(0).integers(1, 11, size=len(ds))  # 1-10 segments per track
-    table = D.segment_table(ds, n_seg, group_by="artist")
+    table = tracks.segment_table(ds, n_seg, group_by="artist")
     assert len(table) == n_seg.sum()
     assert table.groupby("track_index")["group"].nunique().max() == 1  # a track's segments share its group
     assert table.groupby("track_index")["segment"].max().tolist() == (n_seg - 1).tolist()
-    tr, va, te = D.train_val_test_indices(ds, seed=1, group_by="artist")
+    tr, va, te = splits.train_val_test_indices(ds, seed=1, group_by="artist")
     rows = {
         name: table.index[table.track_index.isin(idx)] for name, idx in (("tr", tr), ("va", va), ("te", te))
     }
     assert sum(len(r) for r in rows.values()) == len(table)
     groups = table["group"].to_numpy()
-    D.assert_disjoint(groups[rows["tr"]], groups[rows["va"]], groups[rows["te"]])
+    splits.assert_disjoint(groups[rows["tr"]], groups[rows["va"]], groups[rows["te"]])
     for a, b in (("tr", "va"), ("tr", "te"), ("va", "te")):
         assert not set(table.loc[rows[a], "track_id"]) & set(table.loc[rows[b], "track_id"])
     # a naive segment-level shuffle leaks, and the check catches it
     perm = np.random.default_rng(0).permutation(len(table))
     with pytest.raises(DatasetError, match="share"):
-        D.assert_disjoint(groups[perm[: len(perm) // 2]], groups[perm[len(perm) // 2 :]])
+        splits.assert_disjoint(groups[perm[: len(perm) // 2]], groups[perm[len(perm) // 2 :]])
 
 
 def test_expand_segments():
-    seg = D.expand_segments([4, 7, 9], [2, 0, 3])
+    seg = tracks.expand_segments([4, 7, 9], [2, 0, 3])
     assert seg.tolist() == [4, 4, 9, 9, 9] and seg.dtype == np.int64
-    assert D.expand_segments(np.array([1, 2]), 2).tolist() == [1, 1, 2, 2]
+    assert tracks.expand_segments(np.array([1, 2]), 2).tolist() == [1, 1, 2, 2]
     with pytest.raises(ConfigError):
-        D.expand_segments([1, 2], [1, 2, 3])
+        tracks.expand_segments([1, 2], [1, 2, 3])
     with pytest.raises(ConfigError):
-        D.expand_segments([1], [-1])
+        tracks.expand_segments([1], [-1])
 
 
 def test_split_small_classes_and_bad_sizes():
     ds = _synthetic({"big": 20, "solo": 1, "duo": 2})
     with pytest.raises(DatasetError, match=r"'duo' \(2 track\(s\)\), 'solo' \(1 track\(s\)\)"):
-        D.train_val_test_split(ds)
+        splits.train_val_test_split(ds)
     with pytest.warns(UserWarning, match="stay entirely in train"):
-        train, val, test = D.train_val_test_split(ds, small_classes="train")
+        train, val, test = splits.train_val_test_split(ds, small_classes="train")
     assert {"solo", "duo"} <= set(train.labels) and "solo" not in test.labels + val.labels
     assert test.counts()["big"] == 4 and val.counts()["big"] == 3
     # two sides only: 'duo' fits, 'solo' does not
     with pytest.raises(DatasetError, match="'solo'"):
-        D.train_val_test_split(ds, val_size=0)
-    tr, va, te = D.train_val_test_split(_synthetic({"x": 10, "y": 10}), val_size=0, test_size=0.3)
+        splits.train_val_test_split(ds, val_size=0)
+    tr, va, te = splits.train_val_test_split(_synthetic({"x": 10, "y": 10}), val_size=0, test_size=0.3)
     assert len(va) == 0 and len(te) == 6 and te.counts() == {"x": 3, "y": 3}
     for bad in ({"test_size": 1.2}, {"test_size": -0.1}, {"test_size": 0.5, "val_size": 0.5}):
         with pytest.raises(ConfigError):
-            D.train_val_test_split(ds, **bad)
+            splits.train_val_test_split(ds, **bad)
     with pytest.raises(ConfigError, match="valid group_bys"):
-        D.train_val_test_split(ds, group_by="album")
+        splits.train_val_test_split(ds, group_by="album")
     with pytest.raises(DatasetError, match="empty"):
-        D.train_val_test_split(Dataset(()))
+        splits.train_val_test_split(Dataset(()))
 
 
 def test_grouped_kfold_covers_every_track_once():
     ds = _synthetic({"a": 25, "b": 15, "c": 10}, artists_per_class=6, seed=9)
     for by in ("track", "artist"):
-        folds = D.grouped_kfold(ds, k=5, seed=4, group_by=by)
+        folds = splits.grouped_kfold(ds, k=5, seed=4, group_by=by)
         assert len(folds) == 5
         tests = np.concatenate([te for _, te in folds])
         assert np.array_equal(np.sort(tests), np.arange(len(ds)))  # each track exactly once as test
@@ -427,20 +438,20 @@ def test_grouped_kfold_covers_every_track_once():
         for tr, te in folds:
             _check_partition(ds, [tr, te])
             assert not set(g[tr]) & set(g[te])
-    folds = D.grouped_kfold(ds, k=5, seed=4, group_by="track")
+    folds = splits.grouped_kfold(ds, k=5, seed=4, group_by="track")
     for _, te in folds:  # stratified: 5/3/2 per fold of 25/15/10
         counts = {lab: int(np.sum(ds.y[te] == lab)) for lab in "abc"}
         assert counts == {"a": 5, "b": 3, "c": 2}
-    again = D.grouped_kfold(ds, k=5, seed=4, group_by="track")
-    other = D.grouped_kfold(ds, k=5, seed=5, group_by="track")
+    again = splits.grouped_kfold(ds, k=5, seed=4, group_by="track")
+    other = splits.grouped_kfold(ds, k=5, seed=5, group_by="track")
     assert all(np.array_equal(x[1], y[1]) for x, y in zip(folds, again, strict=True))
     assert any(not np.array_equal(x[1], y[1]) for x, y in zip(folds, other, strict=True))
     with pytest.raises(ConfigError):
-        D.grouped_kfold(ds, k=1)
+        splits.grouped_kfold(ds, k=1)
     with pytest.raises(DatasetError, match="at least 5"):
-        D.grouped_kfold(_synthetic({"a": 2, "b": 2}), k=5)
+        splits.grouped_kfold(_synthetic({"a": 2, "b": 2}), k=5)
     with pytest.warns(UserWarning, match="'b'"):
-        D.grouped_kfold(_synthetic({"a": 10, "b": 3}), k=5)
+        splits.grouped_kfold(_synthetic({"a": 10, "b": 3}), k=5)
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -454,7 +465,7 @@ def flac_tree(tmp_path: Path) -> Dataset:
     for genre in ("blues", "rock"):
         for i in range(5):
             _wav(root / genre / f"{genre}.{i:05d}.flac", seed=i, fmt="FLAC")
-    return D.from_folder(root)
+    return folders.from_folder(root)
 
 
 def _write_list(path: Path, lines: list[str]) -> Path:
@@ -478,7 +489,7 @@ def test_split_from_files_matches_wav_names_over_flac(flac_tree: Dataset, tmp_pa
     va = _write_list(tmp_path / "valid.txt", ["blues/blues.00002.wav", "rock/rock.00002.wav"])
     te = ["blues/blues.00003.wav", "rock/rock.00003.wav"]  # a list of strings works too
     with pytest.warns(UserWarning, match="2 of 10 tracks are in no split list"):
-        sp = D.split_from_files(flac_tree, train=tr, test=te, val=va)
+        sp = splits.split_from_files(flac_tree, train=tr, test=te, val=va)
     train, val, test = sp
     assert train.relpaths == [
         "blues/blues.00000.flac",
@@ -491,16 +502,18 @@ def test_split_from_files_matches_wav_names_over_flac(flac_tree: Dataset, tmp_pa
     assert sp.unassigned == ("blues/blues.00004", "rock/rock.00004") and sp.test is test
     again = pickle.loads(pickle.dumps(sp))  # e.g. sent to a joblib/Dask worker
     assert again.unassigned == sp.unassigned and again.val == val
-    D.assert_disjoint(train, val, test)
+    splits.assert_disjoint(train, val, test)
     with pytest.warns(UserWarning):
-        no_val = D.split_from_files(flac_tree, train=tr, test=te)
+        no_val = splits.split_from_files(flac_tree, train=tr, test=te)
     assert no_val.val is None and len(no_val.unassigned) == 4
 
 
 def test_split_from_files_missing_entries(flac_tree: Dataset):
     missing = [f"jazz/jazz.{i:05d}.wav" for i in range(12)]
     with pytest.raises(DatasetError) as exc:
-        D.split_from_files(flac_tree, train=["blues/blues.00000.wav", *missing], test=["rock/rock.00000.wav"])
+        splits.split_from_files(
+            flac_tree, train=["blues/blues.00000.wav", *missing], test=["rock/rock.00000.wav"]
+        )
     msg = str(exc.value)
     assert "12 split-list entries not in the dataset" in msg and "(12 in all)" in msg
     assert "jazz/jazz.00009.wav" in msg and "jazz/jazz.00010.wav" not in msg  # lists at most 10
@@ -511,7 +524,7 @@ def test_split_from_files_track_in_two_lists(flac_tree: Dataset):
     with pytest.raises(
         DatasetError, match=r"1 track\(s\) in two split lists: rock/rock.00001.wav \(train and test\)"
     ):
-        D.split_from_files(
+        splits.split_from_files(
             flac_tree,
             train=["blues/blues.00000.wav", "rock/rock.00001.wav"],
             test=["rock/rock.00001.wav", "blues/blues.00001.wav"],
@@ -520,7 +533,48 @@ def test_split_from_files_track_in_two_lists(flac_tree: Dataset):
 
 def test_split_from_files_missing_list_file(flac_tree: Dataset, tmp_path: Path):
     with pytest.raises(DatasetError, match="train split list not found"):
-        D.split_from_files(flac_tree, train=tmp_path / "nope.txt", test=[])
+        splits.split_from_files(flac_tree, train=tmp_path / "nope.txt", test=[])
+
+
+def test_split_lists_are_read_and_matched_once_for_datasets_and_tables(flac_tree: Dataset, tmp_path: Path):
+    d = tmp_path / "lists"
+    d.mkdir()
+    _write_list(d / "train_filtered.txt", ["# comment", "blues/blues.00000.wav", "rock/rock.00000.wav"])
+    _write_list(d / "valid_filtered.txt", ["blues/blues.00001.wav"])
+    _write_list(d / "test_filtered.txt", ["rock/rock.00001.wav", "jazz/jazz.00000.wav"])
+    lists = splits.read_split_lists(d)
+    assert lists == {
+        "train": ["blues/blues.00000.wav", "rock/rock.00000.wav"],
+        "val": ["blues/blues.00001.wav"],
+        "test": ["rock/rock.00001.wav", "jazz/jazz.00000.wav"],
+    }
+    assert splits.read_split_lists(d / "test_filtered.txt") == {"test": lists["test"]}
+    with pytest.raises(DatasetError, match="needs train"):
+        splits.read_split_lists(tmp_path)  # no train*.txt / test*.txt there
+    with pytest.raises(DatasetError, match="split file not found"):
+        splits.read_split_lists(tmp_path / "nope")
+    index = {tid: i for i, tid in enumerate(flac_tree.track_ids)}
+    match = splits.match_lists(
+        {**lists, "test": [*lists["test"], "blues/blues.00000.wav"]},
+        index,
+        tracks.track_id_for,
+        len(flac_tree),
+    )
+    assert match.side.tolist() == [0, 1, -1, -1, -1, 0, 2, -1, -1, -1]
+    assert match.absent == {"test": ["jazz/jazz.00000.wav"]}
+    assert match.clashes == [("blues/blues.00000.wav", 0, "train", "test")]
+
+
+def test_make_split_one_type_for_tracks_and_lists(flac_tree: Dataset, tmp_path: Path):
+    sp = splits.make_split(flac_tree, test_size=0.2, val_size=0.2, seed=1)
+    train, val, test = sp
+    assert isinstance(sp, splits.Split) and sorted(train + val + test) == sorted(flac_tree.track_ids)
+    assert len(test) == 2 and len(val) == 2 and "stratified split" in sp.description
+    with pytest.raises(AttributeError):
+        sp.train = []  # frozen
+    one = splits.make_split(flac_tree, split_file=_write_list(tmp_path / "test.txt", ["rock/rock.00002.wav"]))
+    assert one.test == ["rock/rock.00002"] and len(one.train) == 9 and one.val == []
+    assert one.description == f"split file {tmp_path / 'test.txt'}"
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -548,19 +602,28 @@ def test_dataset_selection_helpers():
 
 
 def test_fingerprint_changes_with_labels_and_content(tree: Path):
-    ds = D.from_folder(tree)
-    fp = D.fingerprint(ds)
-    assert len(fp) == 32 and fp == D.fingerprint(ds.subset(np.arange(len(ds))[::-1]))  # order-free
+    ds = folders.from_folder(tree)
+    fp = tracks.fingerprint(ds)
+    assert len(fp) == 32 and fp == tracks.fingerprint(ds.subset(np.arange(len(ds))[::-1]))  # order-free
     relabelled = Dataset(
         tuple(
             Track(t.path, "x" if i == 0 else t.label, t.track_id, None, t.relpath) for i, t in enumerate(ds)
         ),
         root=ds.root,
     )
-    assert D.fingerprint(relabelled) != fp
-    assert D.fingerprint(ds.subset([0, 1, 2])) != fp
+    assert tracks.fingerprint(relabelled) != fp
+    assert tracks.fingerprint(ds.subset([0, 1, 2])) != fp
     _wav(tree / "blues" / "b1.wav", seconds=0.2)  # same name, different content size
-    assert D.fingerprint(ds) != fp
+    assert tracks.fingerprint(ds) != fp
     (tree / "blues" / "b1.wav").unlink()
     with pytest.raises(DatasetError, match="missing"):
-        D.fingerprint(ds)
+        tracks.fingerprint(ds)
+
+
+def test_datasets_module_re_exports_the_data_floor():
+    from genrekit import datasets
+
+    assert datasets.Dataset is Dataset and datasets.load_dataset is folders.load_dataset
+    assert datasets.split_from_files is splits.split_from_files and set(datasets.__all__) <= set(
+        dir(datasets)
+    )

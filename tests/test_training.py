@@ -5,7 +5,7 @@ import shutil
 import numpy as np
 import pytest
 
-from genrekit.datasets import load_dataset
+from genrekit.data.folders import load_dataset
 from genrekit.errors import ConfigError, DatasetError
 from genrekit.predict import load_model
 from genrekit.training import compare, evaluate, extract_features, make_split, train

@@ -13,7 +13,8 @@ import pytest
 
 from genrekit import training
 from genrekit.bundle import Bundle, load_bundle, save_bundle
-from genrekit.datasets import load_dataset, resolve_group_by
+from genrekit.data.folders import load_dataset
+from genrekit.data.tracks import resolve_group_by
 from genrekit.errors import DatasetError, ModelError
 from genrekit.training import FeatureSet, compare, evaluate, fit_model, make_split, train
 

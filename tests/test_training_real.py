@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 
 from genrekit import training
 from genrekit.cli import app
-from genrekit.datasets import load_dataset, split_from_files
+from genrekit.data.folders import load_dataset
+from genrekit.data.splits import split_from_files
 from genrekit.errors import ConfigError, DatasetError
 from genrekit.evaluate import (
     accuracy_with_interval,

@@ -28,7 +28,7 @@ from genrekit.errors import ConfigError, DatasetError, GenreKitError
 from genrekit.files import to_jsonable
 
 if TYPE_CHECKING:  # pragma: no cover
-    from genrekit.datasets import Dataset
+    from genrekit.data.tracks import Dataset
     from genrekit.predict import Classifier
     from genrekit.render import Report
 
@@ -298,7 +298,7 @@ def _test_side(dataset: Dataset, split_file: str | Path | None) -> tuple[Dataset
     """The tracks to score: the test list of ``split_file``, or all of them; and how they were chosen."""
     if split_file is None:
         return dataset, "all tracks"
-    from genrekit.training import make_split
+    from genrekit.data.splits import make_split
 
     test_ids = set(make_split(dataset, split_file=split_file).test)
     dataset = dataset.subset([i for i, t in enumerate(dataset.tracks) if t.track_id in test_ids])
@@ -368,7 +368,7 @@ def evaluate_robustness(
     degradations : str or sequence of str, optional
         Names or groups (:func:`genrekit.degrade.resolve`); default all of them.
     split_file : path, optional
-        Score only the test list of this split (see :func:`genrekit.training.make_split`); default all
+        Score only the test list of this split (see :func:`genrekit.data.splits.make_split`); default all
         tracks of ``data``.
     max_tracks : int, optional
         Score at most this many tracks, balanced over labels (seeded choice).
@@ -391,12 +391,13 @@ def evaluate_robustness(
     DatasetError
         The data has genres a model does not know, or no track could be scored.
     """
-    from genrekit import datasets as ds_mod
+    from genrekit.data.folders import load_dataset
+    from genrekit.data.tracks import Dataset
 
     classifiers = _load_classifiers(models)
     names = _unique_names(classifiers)
     degs = list(resolve("all" if degradations is None else degradations))
-    dataset = data if isinstance(data, ds_mod.Dataset) else ds_mod.load_dataset(data)
+    dataset = data if isinstance(data, Dataset) else load_dataset(data)
     dataset, split_desc = _test_side(dataset, split_file)
     if len(dataset) == 0:
         raise DatasetError("no tracks to evaluate (empty data or test list)")

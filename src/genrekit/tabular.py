@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import json
 import time
-import warnings
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,9 +46,9 @@ from genrekit.data.cells import (
     _is_na,
     _parse_cells,
     _parse_dates,
-    _stem,
 )
 from genrekit.data.cleaning import CleaningEntry, CleaningReport
+from genrekit.data.splits import Split, grouped_folds, make_split, split_from_lists, split_table
 from genrekit.data.tables import (
     DUPLICATE_POLICIES,
     GROUP_BY,
@@ -73,7 +71,7 @@ __all__ = [
     "TABLE_EXTENSIONS",
     "CleaningEntry",
     "CleaningReport",
-    "TableSplit",
+    "Split",
     "TabularCompareResult",
     "TabularData",
     "TabularTrainResult",
@@ -82,165 +80,19 @@ __all__ = [
     "predict_rows",
     "read_label_map",
     "read_table",
+    "split_from_lists",
     "split_table",
     "train_table",
 ]
 
 
 # ----------------------------------------------------------------------------------------------- splits
-@dataclass
-class TableSplit:
-    """Row indices (into a TabularData) of each side of a split."""
-
-    train: np.ndarray
-    test: np.ndarray
-    description: str
-    notes: list[str] = field(default_factory=list)
-    #: Grouping of the training rows for grid-search folds when the table knows no artists (the sides
-    #: of published train/valid lists, which are artist-disjoint in the filtered GTZAN split).
-    search_groups: np.ndarray | None = None
-
-
-def _grouped_folds(
-    k: int, seed: int, y: np.ndarray, groups: np.ndarray
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Stratified folds that keep every group on one side, as ``(train_idx, test_idx)`` pairs.
-
-    ``StratifiedGroupKFold``, or ``StratifiedKFold`` when every group is a single row: the same guarantee
-    without StratifiedGroupKFold's per-group Python loop (~20 s for ~27k single-row groups).
-    """
-    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
-
-    X = np.zeros((len(y), 1))
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
-        try:
-            if len(np.unique(groups)) == len(groups):
-                return list(StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(X, y))
-            return list(StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed).split(X, y, groups))
-        except ValueError as exc:
-            counts = dict(sorted(Counter(np.asarray(y).tolist()).items()))
-            raise DatasetError(
-                f"cannot cut {k} stratified folds from {len(y)} rows ({exc}); rows per label: {counts}. "
-                "Use fewer folds or a larger test_size, or give the labels more rows"
-            ) from None
-
-
-def split_table(
-    data: TabularData, *, test_size: float = 0.2, seed: int = 0, group_by: str = "auto"
-) -> TableSplit:
-    """Stratified grouped holdout: one of ``round(1 / test_size)`` stratified grouped folds as test.
-
-    Groups are artists (``group_by="artist"``, or ``"auto"`` with an artist column) or track ids; no group
-    is on both sides.
-    """
-    if not 0.0 < test_size < 1.0:
-        raise ConfigError(f"test_size must be a fraction in (0, 1), got {test_size!r}")
-    k = max(2, int(round(1.0 / test_size)))
-    by = data.resolve_group_by(group_by)
-    groups = data.groups(by)
-    n_groups = len(np.unique(groups))
-    if n_groups < k:
-        raise DatasetError(
-            f"a {test_size:.0%} test side needs at least {k} {by} groups; the table has {n_groups}"
-        )
-    train, test = _grouped_folds(k, seed, data.y, groups)[0]
-    return TableSplit(
-        np.sort(train),
-        np.sort(test),
-        f"stratified holdout grouped by {by} (1 of {k} grouped stratified folds as test, seed {seed})",
-    )
-
-
-def _read_list(path: Path) -> list[str]:
-    return [
-        s.strip()
-        for s in path.read_text(encoding="utf-8-sig").splitlines()
-        if s.strip() and not s.startswith("#")
-    ]
-
-
-def split_from_lists(data: TabularData, split_file: str | Path) -> TableSplit:
-    """Split by published lists matched on file-name stems (``blues/blues.00012.wav`` ~ ``blues.00012.wav``).
-
-    ``split_file`` is a folder with ``train*.txt`` (and optionally ``valid*.txt``, merged into training)
-    and ``test*.txt``, or one list of test tracks (every other row trains). Rows in no list are left out
-    and counted in ``notes``. With a valid list and no artist column, grid searches use the train and
-    valid sides as their two folds (``search_groups``): the lists of the filtered GTZAN split are
-    artist-disjoint, a random k-fold on the training side is not.
-    """
-    p = Path(split_file)
-    if p.is_dir():
-
-        def find(prefixes: tuple[str, ...]) -> Path | None:  # noqa: E306
-            hits = sorted(f for f in p.iterdir() if f.suffix == ".txt" and f.name.startswith(prefixes))
-            return hits[0] if hits else None
-
-        tr_f, va_f, te_f = find(("train",)), find(("valid", "val")), find(("test",))
-        if tr_f is None or te_f is None:
-            raise DatasetError("split directory needs train*.txt and test*.txt lists", source=p)
-        lists = {"train": _read_list(tr_f), "test": _read_list(te_f)}
-        if va_f is not None:
-            lists["valid"] = _read_list(va_f)
-    elif p.is_file():
-        lists = {"test": _read_list(p)}
-    else:
-        raise DatasetError("split file not found", source=p)
-    if data.id_column is None:
-        raise DatasetError(
-            "matching a split list needs an id column naming the files (e.g. filename)", source=p
-        )
-    stems = np.array([_stem(t) for t in data.track_ids], dtype=object)
-    index = {s: i for i, s in enumerate(stems)}
-    side = np.full(len(data), -1)
-    notes: list[str] = []
-    for code, name in ((0, "train"), (1, "test"), (2, "valid")):
-        if name not in lists:
-            continue
-        entries = lists[name]
-        hit = [index[_stem(e)] for e in entries if _stem(e) in index]
-        missing = [e for e in entries if _stem(e) not in index]
-        if missing:
-            notes.append(
-                f"{len(missing)} {name} list entr{'y' if len(missing) == 1 else 'ies'} not among the table's "
-                f"rows after cleaning (e.g. {missing[:3]})"
-            )
-        clash = [data.track_ids[i] for i in hit if side[i] not in (-1, code)]
-        if clash:
-            raise DatasetError(f"{len(clash)} row(s) are in two split lists, e.g. {clash[:3]}", source=p)
-        side[hit] = code
-    if "train" not in lists:
-        side[side == -1] = 0
-    if not np.any(side == 1):
-        example = data.track_ids[0] if len(data) else "(no rows)"
-        raise DatasetError(
-            f"no test-list entry matches a row's {data.id_column} (matched on file-name stems; the table has "
-            f"e.g. {example!r})",
-            source=p,
-        )
-    out = int(np.sum(side == -1))
-    if out:
-        notes.append(f"{out} row(s) in no split list were left out")
-    train = np.flatnonzero((side == 0) | (side == 2))
-    desc = f"split lists {p}" + (" (valid merged into train)" if "valid" in lists else "")
-    search_groups = np.where(side[train] == 2, "valid", "train").astype(object) if "valid" in lists else None
-    return TableSplit(train, np.flatnonzero(side == 1), desc, notes, search_groups)
-
-
-def _train_set(td: TabularData, split: TableSplit | None, idx: np.ndarray, group_by: str) -> FeatureSet:
+def _train_set(td: TabularData, split: Split | None, idx: np.ndarray, group_by: str) -> FeatureSet:
     """Training rows as a FeatureSet whose search folds group by artist, by list side, or by track."""
     fs = td.feature_set(idx, group_by=group_by)
     if split is not None and split.search_groups is not None and td.resolve_group_by(group_by) != "artist":
         fs.artists = np.asarray(split.search_groups, dtype=object)
     return fs
-
-
-def _make_split(
-    data: TabularData, split_file: str | Path | None, test_size: float, seed: int, group_by: str
-) -> TableSplit:
-    if split_file is not None:
-        return split_from_lists(data, split_file)
-    return split_table(data, test_size=test_size, seed=seed, group_by=group_by)
 
 
 # -------------------------------------------------------------------------------------------- fitting
@@ -316,7 +168,7 @@ def _fit(
         groups = fs.split_groups()
         n_min = min_groups_per_label(fs.y, groups)
         k = max(2, min(cv_folds, n_min))
-        cv = _grouped_folds(k, seed, fs.y, groups)
+        cv = grouped_folds(k, seed, fs.y, groups)
         gs = GridSearchCV(model, g, scoring="f1_macro", cv=cv, n_jobs=n_jobs, refit=True, error_score="raise")
         try:
             gs.fit(fs.X, fs.y)
@@ -391,7 +243,7 @@ class TabularTrainResult:
     run: ModelRun | None
     out: Path | None
     data: TabularData
-    split: TableSplit | None
+    split: Split | None
 
     @property
     def cleaning(self) -> CleaningReport:
@@ -463,7 +315,7 @@ def train_table(
     td = _load(data, label, load_options, ext)
     split = None
     if split_file is not None or test_size > 0:
-        split = _make_split(td, split_file, test_size, seed, group_by)
+        split = make_split(td, split_file=split_file, test_size=test_size, seed=seed, group_by=group_by)
         train_idx = split.train
     else:
         train_idx = np.arange(len(td))
@@ -600,7 +452,7 @@ def compare_table(
         if folds < 2:
             raise ConfigError(f"folds must be >= 2, got {folds}")
         groups = td.groups(group_by)
-        splits = _grouped_folds(folds, seed, td.y, groups)
+        splits = grouped_folds(folds, seed, td.y, groups)
         fold_results = {}
         for kind in models:
             fold_results[kind] = []
@@ -641,7 +493,7 @@ def compare_table(
         by = td.resolve_group_by(group_by)
         split_desc = f"{folds}-fold stratified cross-validation grouped by {by} (seed {seed})"
     else:
-        split = _make_split(td, split_file, test_size, seed, group_by)
+        split = make_split(td, split_file=split_file, test_size=test_size, seed=seed, group_by=group_by)
         notes = split.notes
         if not len(split.test):
             raise DatasetError("the test side of the split is empty: nothing to compare on")

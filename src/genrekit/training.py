@@ -13,14 +13,17 @@ import logging
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from genrekit import datasets as ds_mod
 from genrekit.bundle import Bundle, save_bundle
+from genrekit.data.featureset import FeatureSet
+from genrekit.data.folders import load_dataset
+from genrekit.data.splits import Split, grouped_kfold, make_split
+from genrekit.data.tracks import Dataset, fingerprint
 from genrekit.errors import ConfigError, DatasetError, ModelError
 from genrekit.evaluate import EvaluationResult, ModelRun, evaluate_predictions, fold_summary
 from genrekit.features.base import Extractor
@@ -35,66 +38,8 @@ from genrekit.predict import Classifier
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class FeatureSet:
-    """Segment features of a labelled dataset.
-
-    Attributes
-    ----------
-    X : np.ndarray, float32, shape (n_segments, dim)
-    y : np.ndarray of str, shape (n_segments,)
-        Label of each segment's track.
-    groups : np.ndarray of str, shape (n_segments,)
-        Track id of each segment (the grouping unit of every split).
-    artists : np.ndarray of object, shape (n_segments,)
-        Artist of each segment's track, or None.
-    names : list of str
-        Feature column names.
-    failures : list of (str, str)
-        Files that could not be read, with the reason; they are left out of X.
-    """
-
-    X: np.ndarray
-    y: np.ndarray
-    groups: np.ndarray
-    artists: np.ndarray
-    names: list[str]
-    failures: list[tuple[str, str]] = field(default_factory=list)
-    frame_shape: tuple[int, int] | None = None
-
-    @property
-    def track_ids(self) -> np.ndarray:
-        _, idx = np.unique(self.groups, return_index=True)
-        return self.groups[np.sort(idx)]
-
-    def select_tracks(self, track_ids: Sequence[str]) -> FeatureSet:
-        """The rows whose track id is in ``track_ids``."""
-        mask = np.isin(self.groups.astype(object), np.asarray(list(track_ids), dtype=object))
-        return FeatureSet(
-            self.X[mask],
-            self.y[mask],
-            self.groups[mask],
-            self.artists[mask],
-            self.names,
-            frame_shape=self.frame_shape,
-        )
-
-    def split_groups(self) -> np.ndarray:
-        """Grouping for cross-validation, as the dataset's splits group.
-
-        Artists (compared case- and whitespace-insensitively) when any track has one, each track
-        without one in its own group; else track ids.
-        """
-        artists = [str(a).strip() if a is not None and a == a else "" for a in self.artists]
-        if not any(artists):
-            return self.groups
-        return np.asarray(
-            [ds_mod.group_key(str(g), a) for a, g in zip(artists, self.groups, strict=True)], dtype=str
-        )
-
-
 def extract_features(
-    dataset: ds_mod.Dataset,
+    dataset: Dataset,
     extractor: Extractor,
     *,
     workers: int = 1,
@@ -296,96 +241,6 @@ def score_model(
     return ModelRun(name=name, result=result, fit_time_s=fit_time_s, predict_time_s=predict_time, extra=extra)
 
 
-# ---------------------------------------------------------------------------------------------- splits
-@dataclass
-class Split:
-    """Track ids on each side of a split (validation merged into training for classical models)."""
-
-    train: list[str]
-    test: list[str]
-    val: list[str] = field(default_factory=list)
-    description: str = ""
-    #: split-list entries that named no track of the dataset, per list (``split_missing="ignore"``)
-    missing: dict[str, int] = field(default_factory=dict)
-
-
-def make_split(
-    dataset: ds_mod.Dataset,
-    *,
-    split_file: str | Path | None = None,
-    test_size: float = 0.2,
-    val_size: float = 0.16,
-    seed: int = 0,
-    group_by: str = "auto",
-    split_missing: str = "error",
-) -> Split:
-    """Decide which tracks train and which test.
-
-    ``split_file`` is either a directory holding ``train*.txt`` / ``valid*.txt`` / ``test*.txt`` lists
-    (the GTZAN artist-filtered split layout) or one list of test tracks (everything else trains).
-    ``split_missing="ignore"`` takes lists that name tracks the dataset lacks (they are counted in
-    ``Split.missing`` and warned about); ``"error"`` refuses them. Only the lists and the dataset's
-    paths are read, so a bad list fails before any feature is extracted.
-    """
-    if split_file is not None:
-        p = Path(split_file)
-        if p.is_dir():
-
-            def find(prefixes: tuple[str, ...]) -> Path | None:
-                hits = sorted(f for f in p.iterdir() if f.suffix == ".txt" and f.name.startswith(prefixes))
-                return hits[0] if hits else None
-
-            train_f, val_f, test_f = find(("train",)), find(("valid", "val")), find(("test",))
-            if train_f is None or test_f is None:
-                raise DatasetError("split directory needs train*.txt and test*.txt lists", source=p)
-            sides = ds_mod.split_from_files(
-                dataset, train=train_f, test=test_f, val=val_f, missing=split_missing
-            )
-            train, val, test = sides
-        elif p.is_file():
-            with warnings.catch_warnings():  # with one test list every other track trains: none is left out
-                warnings.filterwarnings("ignore", message=".*in no split list", category=UserWarning)
-                sides = ds_mod.split_from_files(dataset, train=[], test=p, missing=split_missing)
-            test = sides.test
-            test_ids = {t.track_id for t in test.tracks}
-            train = dataset.subset([i for i, t in enumerate(dataset.tracks) if t.track_id not in test_ids])
-            val = None
-        else:
-            raise DatasetError("split file not found", source=p)
-        if not len(test) and not len(train):
-            raise DatasetError("the split lists name none of the dataset's tracks", source=p)
-        n_missing = sum(sides.missing.values())
-        desc = f"split file {p}"
-        if n_missing:
-            desc += f" ({n_missing} listed tracks not in the dataset ignored)"
-        return Split(
-            train=[t.track_id for t in train.tracks],
-            val=[t.track_id for t in val.tracks] if val is not None else [],
-            test=[t.track_id for t in test.tracks],
-            description=desc,
-            missing=dict(sides.missing),
-        )
-    train, val, test = ds_mod.train_val_test_split(
-        dataset, test_size=test_size, val_size=val_size, seed=seed, group_by=group_by
-    )
-    by = ds_mod.resolve_group_by(dataset, group_by)
-    grouping = (
-        "grouped by artist"
-        if by == "artist"
-        else "grouped by track only: no artist information, so one artist's tracks may be on both sides"
-        if not dataset.any_artists
-        else "grouped by track"
-    )
-    return Split(
-        train=[t.track_id for t in train.tracks],
-        val=[t.track_id for t in val.tracks],
-        test=[t.track_id for t in test.tracks],
-        description=(
-            f"stratified split (test {test_size:.0%}, val {val_size:.0%}, seed {seed}), {grouping}"
-        ),
-    )
-
-
 # ------------------------------------------------------------------------------------------- workflows
 @dataclass
 class TrainResult:
@@ -413,7 +268,7 @@ def _check_kind(kind: str) -> None:
 
 
 def _training_features(
-    dataset: ds_mod.Dataset,
+    dataset: Dataset,
     fs: FeatureSet,
     track_ids: Sequence[str],
     extractor: Extractor,
@@ -466,7 +321,7 @@ def _calibrate(
 
 
 def train(
-    data: str | Path | ds_mod.Dataset,
+    data: str | Path | Dataset,
     *,
     features: str | Extractor = "handcrafted",
     feature_options: dict[str, Any] | None = None,
@@ -502,7 +357,7 @@ def train(
     _check_kind(model)
     if aggregation not in AGGREGATIONS:
         raise ConfigError(f"unknown aggregation {aggregation!r}; valid: {', '.join(AGGREGATIONS)}")
-    dataset = data if isinstance(data, ds_mod.Dataset) else ds_mod.load_dataset(data)
+    dataset = data if isinstance(data, Dataset) else load_dataset(data)
     extractor = _resolve_extractor(features, feature_options)
     # the split (and its lists) first: a bad split file fails before minutes of extraction
     if split_file is None and test_size <= 0 and not calibrate:
@@ -552,7 +407,7 @@ def train(
         metrics=to_jsonable(metrics),
         data=to_jsonable(
             {
-                "fingerprint": ds_mod.fingerprint(dataset),
+                "fingerprint": fingerprint(dataset),
                 "n_tracks": len(dataset),
                 "counts": dataset.counts(),
                 "n_train_tracks": len(split.train) + len(split.val),
@@ -591,7 +446,7 @@ class CompareResult:
 
 
 def compare(
-    data: str | Path | ds_mod.Dataset,
+    data: str | Path | Dataset,
     *,
     features: str | Extractor = "handcrafted",
     feature_options: dict[str, Any] | None = None,
@@ -628,7 +483,7 @@ def compare(
     for m in models:
         _check_kind(m)
     per_kind = params or {}
-    dataset = data if isinstance(data, ds_mod.Dataset) else ds_mod.load_dataset(data)
+    dataset = data if isinstance(data, Dataset) else load_dataset(data)
     extractor = _resolve_extractor(features, feature_options)
     split = None
     if not folds:  # the split (and its lists) first: a bad split file fails before any extraction
@@ -640,10 +495,10 @@ def compare(
     fold_results: dict[str, list[EvaluationResult]] | None = None
     if folds:
         fold_results = {}
-        readable = ds_mod.Dataset(
+        readable = Dataset(
             tracks=tuple(t for t in dataset.tracks if t.track_id in set(fs.groups)), root=dataset.root
         )
-        splits = ds_mod.grouped_kfold(readable, k=folds, seed=seed)
+        splits = grouped_kfold(readable, k=folds, seed=seed)
         labels = readable.y
         for f, (train_idx, test_idx) in enumerate(splits, 1):
             lost = sorted(set(labels[test_idx].tolist()) - set(labels[train_idx].tolist()))
@@ -798,7 +653,7 @@ def _calibration_section(runs: Sequence[ModelRun], report: str | Path) -> Any:
 
 def evaluate(
     model: str | Path | Classifier,
-    data: str | Path | ds_mod.Dataset,
+    data: str | Path | Dataset,
     *,
     split_file: str | Path | None = None,
     split_missing: str = "error",
@@ -825,7 +680,7 @@ def evaluate(
     if importance and folds:
         raise ConfigError("importance is measured on the bundle as trained; it cannot be combined with folds")
     clf = model if isinstance(model, Classifier) else load_model(model)
-    dataset = data if isinstance(data, ds_mod.Dataset) else ds_mod.load_dataset(data)
+    dataset = data if isinstance(data, Dataset) else load_dataset(data)
     if folds:
         if clf.bundle is None:
             raise ModelError("cross-validation needs a trained bundle (its recipe is retrained per fold)")

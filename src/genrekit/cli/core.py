@@ -58,7 +58,7 @@ def scan(
     no_check: Annotated[bool, typer.Option("--no-check", help="Do not open the files.")] = False,
 ) -> None:
     """Count files per genre and list unreadable or unsupported files."""
-    from genrekit.datasets import scan as scan_data
+    from genrekit.data.folders import scan as scan_data
 
     report = scan_data(data, check_audio=not no_check)
     if json_out:
@@ -84,7 +84,7 @@ def features(
     """Extract segment features of a dataset into a table (one row per segment)."""
     import pandas as pd
 
-    from genrekit.datasets import load_dataset
+    from genrekit.data.folders import load_dataset
     from genrekit.features.registry import get_extractor
     from genrekit.training import extract_features
 

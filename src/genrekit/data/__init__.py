@@ -1,4 +1,7 @@
-"""The data floor: what genrekit reads before any feature is computed.
+"""The data floor: what genrekit reads before any feature is computed, and how it is split.
 
-``cells`` (a table's cells and column names) <- ``tables`` (reading and cleaning labelled feature tables).
+``tracks`` (Track, Dataset, groups, segments, fingerprint) <- ``folders`` (folder trees, manifests,
+scans, walking with ``sources``) and ``splits`` (every split rule and the one ``Split`` type);
+``sources`` (the one folder walker; batch inputs); ``cells`` <- ``tables`` (reading and cleaning
+labelled feature tables, with ``cleaning``); ``featureset`` (segment features with labels and groups).
 """

@@ -1,4 +1,8 @@
-"""Input sources of batch runs: a folder walk, a manifest CSV or a text list of paths, streamed."""
+"""The one folder walker, and the input sources of batch runs: a folder, a manifest CSV or a list of paths.
+
+:func:`walk_files` is the walk every folder input goes through: a batch run's folder here
+(:class:`InputSource`) and each genre folder of a dataset tree (:func:`genrekit.data.folders.from_folder`).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,90 @@ from genrekit.config import AUDIO_EXTENSIONS
 from genrekit.errors import DatasetError
 
 log = logging.getLogger(__name__)
+
+
+#: Folder names that are never walked into besides hidden ones (macOS zip debris).
+IGNORED_DIRS = frozenset({"__MACOSX"})
+
+
+def is_hidden(name: str) -> bool:
+    """True for a hidden name (``.name``) and for folders that are never data (``__MACOSX``)."""
+    return name.startswith(".") or name in IGNORED_DIRS
+
+
+def norm_extensions(extensions: Iterable[str]) -> frozenset[str]:
+    """Lower-case extensions with their dot: ``["WAV", ".mp3"]`` -> ``{".wav", ".mp3"}``."""
+    return frozenset(e.lower() if e.startswith(".") else "." + e.lower() for e in extensions)
+
+
+@dataclass(frozen=True)
+class WalkEntry:
+    """One thing :func:`walk_files` met.
+
+    Attributes
+    ----------
+    kind : {"audio", "other", "hidden", "unreadable"}
+        An audio file (by extension), a file with another extension, a hidden file or folder (not
+        walked into), or a folder that could not be listed.
+    path : str
+        Its path: the walked root joined with the names below it.
+    error : str
+        Why an unreadable folder could not be listed (empty otherwise).
+    """
+
+    kind: str
+    path: str
+    error: str = ""
+
+
+def walk_files(
+    root: str | os.PathLike, extensions: frozenset[str], *, exclude: frozenset[str] = frozenset()
+) -> Iterator[WalkEntry]:
+    """Walk a folder tree depth-first in name order: every file, hidden name and unreadable folder.
+
+    Symlinked folders are followed, each real folder once (a link back up the tree ends there); a
+    symlink that cannot be resolved is a file (an audio name then fails when it is read). The files of
+    a folder come before its sub-folders. Nothing is raised: a folder that cannot be listed (the root
+    too) is an ``"unreadable"`` entry.
+
+    Parameters
+    ----------
+    root : path
+    extensions : frozenset of str
+        Audio extensions, lower case with the dot (:func:`norm_extensions`).
+    exclude : frozenset of str
+        Absolute folder paths not to walk into.
+    """
+    stack = [os.fspath(root)]
+    seen_dirs: set[tuple[int, int]] = set()
+    while stack:
+        folder = stack.pop()
+        try:
+            st = os.stat(folder)
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as exc:
+            yield WalkEntry("unreadable", folder, str(exc.strerror or exc))
+            continue
+        if (st.st_dev, st.st_ino) in seen_dirs:  # a symlink loop, or two links to one folder: once only
+            continue
+        seen_dirs.add((st.st_dev, st.st_ino))
+        subdirs = []
+        for entry in entries:
+            if is_hidden(entry.name):
+                yield WalkEntry("hidden", entry.path)
+                continue
+            try:
+                is_dir = entry.is_dir()
+            except OSError:  # a symlink loop: not a folder
+                is_dir = False
+            if is_dir:
+                if os.path.abspath(entry.path) not in exclude:
+                    subdirs.append(entry.path)
+            elif os.path.splitext(entry.name)[1].lower() in extensions:
+                yield WalkEntry("audio", entry.path)
+            else:
+                yield WalkEntry("other", entry.path)
+        stack.extend(reversed(subdirs))  # depth-first, in name order
 
 
 # ========================================================================================================
@@ -60,7 +148,7 @@ class InputSource:
     ) -> None:
         self.path = Path(os.path.abspath(source))
         self.exclude = frozenset(os.path.abspath(p) for p in exclude)
-        self.extensions = frozenset(e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions)
+        self.extensions = norm_extensions(extensions)
         if self.path.is_dir():
             self.kind = "folder"
         elif self.path.is_file():
@@ -84,39 +172,15 @@ class InputSource:
 
     def _walk(self) -> Iterator[InputItem]:
         self.ignored = 0
-        stack = [self.path]
-        seen_dirs: set[tuple[int, int]] = set()
-        while stack:
-            folder = stack.pop()
-            try:
-                st = folder.stat()
-                entries = sorted(os.scandir(folder), key=lambda e: e.name)
-            except OSError as exc:
-                if folder == self.path:
-                    raise DatasetError(f"cannot list folder: {exc.strerror or exc}", source=folder) from None
-                log.warning("%s: cannot list folder (%s); skipped", folder, exc.strerror or exc)
-                self.ignored += 1
+        for entry in walk_files(self.path, self.extensions, exclude=self.exclude):
+            if entry.kind == "audio":
+                yield InputItem(os.path.abspath(entry.path))
                 continue
-            if (st.st_dev, st.st_ino) in seen_dirs:  # a symlink loop
-                continue
-            seen_dirs.add((st.st_dev, st.st_ino))
-            subdirs = []
-            for entry in entries:
-                if entry.name.startswith("."):
-                    self.ignored += 1
-                    continue
-                try:
-                    is_dir = entry.is_dir()
-                except OSError:  # a symlink loop: not a folder; an audio name becomes an error row
-                    is_dir = False
-                if is_dir:
-                    if os.path.abspath(entry.path) not in self.exclude:
-                        subdirs.append(Path(entry.path))
-                elif os.path.splitext(entry.name)[1].lower() in self.extensions:
-                    yield InputItem(os.path.abspath(entry.path))
-                else:
-                    self.ignored += 1
-            stack.extend(reversed(subdirs))  # depth-first, in name order
+            if entry.kind == "unreadable":
+                if entry.path == os.fspath(self.path):
+                    raise DatasetError(f"cannot list folder: {entry.error}", source=self.path)
+                log.warning("%s: cannot list folder (%s); skipped", entry.path, entry.error)
+            self.ignored += 1
 
     def _open_text(self) -> Any:
         try:

@@ -53,8 +53,8 @@ from genrekit.data.cells import (
     _text,
 )
 from genrekit.data.cleaning import CleaningReport
+from genrekit.data.featureset import FeatureSet
 from genrekit.errors import ConfigError, DatasetError, unknown_name
-from genrekit.training import FeatureSet
 
 log = logging.getLogger(__name__)
 
