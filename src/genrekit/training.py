@@ -417,11 +417,14 @@ def compare(
     binary ``logreg`` per pair on grouped folds). Both are returned and, with ``report``, written in it.
 
     With ``folds=K`` every model is scored on K grouped stratified folds and the report shows the
-    pooled out-of-fold predictions plus the mean and spread over folds. A model kind gets ``params``
-    and its own ``model_params`` (``{"svm": {"clf__C": 3}}``; the defaults otherwise). ``augment`` adds
+    pooled out-of-fold predictions plus the mean and spread over folds. A model kind gets the config's
+    ``params`` and its own ``model_params`` (``{"svm": {"clf__C": 3}}``; the defaults otherwise); the
+    keyword ``params=`` is per model kind, as ``compare`` always took it (``model_params``). ``augment`` adds
     degraded copies of the training tracks only (as in :func:`train`); give ``cache_dir`` with folds so
     each file's augmented features are computed once. ``config`` and ``overrides`` as in :func:`train`.
     """
+    if "params" in overrides:  # compare's keyword form: parameters per model kind, as it always took them
+        overrides["model_params"] = overrides.pop("params")
     cfg, extractor = build_config(config, **overrides)
     return _compare(_dataset(data), cfg, extractor, _Run(workers, cache_dir, progress), report)
 
