@@ -107,12 +107,24 @@ def _kind(v: Any) -> str:
     return _WORDS.get(type(v), type(v).__name__)
 
 
-class _Options:
-    """What the training configs share: type checks, ``replace``, the ``to_dict``/``from_dict`` round trip.
+@dataclass(frozen=True)
+class _Recipe:
+    """What the training configs share: model and split fields, their rules, ``replace``, ``to_dict``.
 
     Every field is a JSON value (strings, numbers, booleans, None, tuples, dicts), so a config is stored
     whole in a bundle and rebuilt with :meth:`from_dict`, refusing keys it does not have.
     """
+
+    model: str = "svm"
+    params: dict[str, Any] = field(default_factory=dict)
+    models: tuple[str, ...] = AUDIO_MODELS
+    model_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    search: bool = False
+    cv_folds: int = 3
+    split_file: str | None = None
+    test_size: float = 0.2
+    folds: int | None = None
+    seed: int = 0
 
     def _want(self, name: str, *types: type, optional: bool = False) -> Any:
         v = getattr(self, name)
@@ -136,8 +148,7 @@ class _Options:
         if v is not None and v < lo:
             raise ConfigError(f"{name} must be >= {lo}, got {v}")
 
-    def _common(self) -> None:
-        """The rules of the fields both configs have."""
+    def __post_init__(self) -> None:
         self._want("model", str)
         models = self._want("models", tuple)
         if not models or not all(isinstance(m, str) for m in models):
@@ -182,7 +193,7 @@ class _Options:
 
 
 @dataclass(frozen=True)
-class TrainConfig(_Options):
+class TrainConfig(_Recipe):
     """Every choice of a training run on audio: what :func:`genrekit.train`, ``compare`` and ``evaluate`` do.
 
     Built once (by the CLI from its options, or by the Python API from keyword overrides), taken by the
@@ -222,28 +233,18 @@ class TrainConfig(_Options):
 
     features: str = "handcrafted"
     feature_options: dict[str, Any] = field(default_factory=dict)
-    model: str = "svm"
-    params: dict[str, Any] = field(default_factory=dict)
-    models: tuple[str, ...] = AUDIO_MODELS
-    model_params: dict[str, dict[str, Any]] = field(default_factory=dict)
-    search: bool = False
-    cv_folds: int = 3
-    split_file: str | None = None
     split_missing: str = "error"
-    test_size: float = 0.2
-    folds: int | None = None
     aggregation: str = "mean_log"
     calibrate: bool = False
     augment: str | tuple[str, ...] | None = None
     augment_copies: int = 1
-    seed: int = 0
     ablate: bool = False
     separability: bool = False
     importance: bool = False
     importance_repeats: int = 5
 
     def __post_init__(self) -> None:
-        self._common()
+        super().__post_init__()
         self._want("features", str)
         self._want("feature_options", dict)
         self._choice("split_missing", ("error", "ignore"))
@@ -260,7 +261,7 @@ class TrainConfig(_Options):
 
 
 @dataclass(frozen=True)
-class TableTrainConfig(_Options):
+class TableTrainConfig(_Recipe):
     """Every choice of a training run on a feature table (``tabular.train_table`` and ``compare_table``).
 
     Attributes
@@ -291,21 +292,13 @@ class TableTrainConfig(_Options):
     min_label_count: int = 2
     extractor: str | None = None
     extractor_options: dict[str, Any] = field(default_factory=dict)
-    model: str = "xgboost"
-    params: dict[str, Any] = field(default_factory=dict)
+    model: str = "xgboost"  # (the shared fields with the defaults of tables)
     models: tuple[str, ...] = TABLE_MODELS
-    model_params: dict[str, dict[str, Any]] = field(default_factory=dict)
-    search: bool = False
     grids: dict[str, dict[str, Any]] = field(default_factory=dict)
-    cv_folds: int = 3
-    split_file: str | None = None
-    test_size: float = 0.2
-    folds: int | None = None
     group_by: str = "auto"
-    seed: int = 0
 
     def __post_init__(self) -> None:
-        self._common()
+        super().__post_init__()
         for name in ("label", "id_column", "artist_column", "extractor"):
             self._want(name, str, optional=True)
         self._want("features", str, tuple, optional=True)

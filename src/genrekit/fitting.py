@@ -338,3 +338,36 @@ def cross_validate(
         extra={"folds": to_jsonable(fold_summary(results))},
     )
     return run, results
+
+
+def score_on_split(
+    kinds: Sequence[str],
+    train_fs: FeatureSet,
+    test_fs: FeatureSet,
+    fitter: Callable[[str], Callable[[FeatureSet], FitResult]],
+    *,
+    aggregation: str = "mean_log",
+) -> list[ModelRun]:
+    """Each model kind fitted on ``train_fs`` (by ``fitter(kind)``) and scored on ``test_fs``.
+
+    Raises
+    ------
+    DatasetError
+        The test side is empty.
+    """
+    if not len(test_fs.X):
+        raise DatasetError("the test side of the split is empty: nothing to compare on")
+    runs = []
+    for kind in kinds:
+        fitted = fitter(kind)(train_fs)
+        runs.append(
+            score_model(
+                kind,
+                fitted.model,
+                test_fs,
+                aggregation=aggregation,
+                fit_time_s=fitted.fit_time_s,
+                extra={"params": fitted.params, "search": fitted.search},
+            )
+        )
+    return runs

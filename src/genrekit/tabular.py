@@ -72,6 +72,7 @@ from genrekit.fitting import (
     fit_model,
     min_groups_per_label,
     score_model,
+    score_on_split,
 )
 
 __all__ = [
@@ -598,22 +599,12 @@ def compare_table(
     else:
         split = _make_split(td, cfg.split_file, cfg.test_size, cfg.seed, cfg.group_by)
         notes = split.notes
-        if not len(split.test):
-            raise DatasetError("the test side of the split is empty: nothing to compare on")
-        fs_tr = _train_set(td, split, split.train, cfg.group_by)
-        fs_te = td.feature_set(split.test, group_by=cfg.group_by)
-        runs = []
-        for kind in cfg.models:
-            fitted = _fitter(kind, cfg, workers)(fs_tr)
-            runs.append(
-                score_model(
-                    kind,
-                    fitted.model,
-                    fs_te,
-                    fit_time_s=fitted.fit_time_s,
-                    extra={"params": fitted.params, "search": fitted.search},
-                )
-            )
+        runs = score_on_split(
+            cfg.models,
+            _train_set(td, split, split.train, cfg.group_by),
+            td.feature_set(split.test, group_by=cfg.group_by),
+            lambda kind: _fitter(kind, cfg, workers),
+        )
         split_desc = split.description
     report_path = None
     if report is not None:

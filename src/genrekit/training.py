@@ -39,6 +39,7 @@ from genrekit.fitting import (
     fit_model,
     min_groups_per_label,
     score_model,
+    score_on_split,
 )
 from genrekit.models.registry import available as model_kinds
 from genrekit.predict import Classifier
@@ -523,23 +524,13 @@ def _compare_split(
 ) -> list[ModelRun]:
     """Every model fitted on the split's training side and scored on its test side."""
     train_fs = _training_features(dataset, fs, split.train + split.val, extractor, cfg, run)
-    test_fs = fs.select_tracks(split.test)
-    if not len(test_fs.X):
-        raise DatasetError("the test side of the split is empty: nothing to compare on")
-    runs = []
-    for kind in cfg.models:
-        fitted = _fitter(kind, cfg, run)(train_fs)
-        runs.append(
-            score_model(
-                kind,
-                fitted.model,
-                test_fs,
-                aggregation=cfg.aggregation,
-                fit_time_s=fitted.fit_time_s,
-                extra={"params": fitted.params, "search": fitted.search},
-            )
-        )
-    return runs
+    return score_on_split(
+        cfg.models,
+        train_fs,
+        fs.select_tracks(split.test),
+        lambda kind: _fitter(kind, cfg, run),
+        aggregation=cfg.aggregation,
+    )
 
 
 def _compare_report(
