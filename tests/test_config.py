@@ -154,7 +154,7 @@ def test_cli_and_api_build_the_same_config(monkeypatch, tmp_path):
     runner.invoke(app, ["train", str(tmp_path), "--out", str(tmp_path / "m"), "--model", "logreg",
                         "-p", "C=0.5", "-o", "n_mfcc=13", "--test-size", "0.25", "--split-missing", "ignore",
                         "--augment", "noise", "--seed", "3", "--workers", "2"])  # fmt: skip
-    api, _ = training.build_config(
+    api, _ = training.resolve_config(
         model="logreg", params={"C": 0.5}, features="handcrafted", feature_options={"n_mfcc": 13},
         test_size=0.25, split_missing="ignore", augment="noise", seed=3,
     )  # fmt: skip
@@ -173,7 +173,7 @@ def test_cli_and_api_build_the_same_config(monkeypatch, tmp_path):
                         "--model", "logreg", "-p", "C=0.1", "--grid", '{"C": [1, 10]}',
                         "--exclude", "year,key", "--id-column", "none", "--group-by", "track",
                         "--test-size", "0"])  # fmt: skip
-    api = tabular.build_table_config(
+    api = tabular.resolve_table_config(
         label="genre", model="logreg", params={"C": 0.1}, grid={"C": [1, 10]}, exclude=["year", "key"],
         id_column=None, group_by="track", test_size=0,
     )  # fmt: skip

@@ -3,7 +3,7 @@
 A table (CSV, TSV, parquet, JSON) with one row per track and a label column goes through
 :func:`genrekit.data.tables.load_table`, which cleans it and reports every row and column it
 leaves out and why (:class:`~genrekit.data.tables.CleaningReport`; nothing is dropped silently).
-The cleaned rows become a :class:`genrekit.training.FeatureSet` in which every row is one track with
+The cleaned rows become a :class:`genrekit.fitting.FeatureSet` in which every row is one track with
 one segment, so model fitting, grid search, evaluation, reports and bundles are the ones used for audio:
 
 - :func:`train_table` fits one model (optionally grid-searched with grouped CV on the training side),
@@ -13,6 +13,9 @@ one segment, so model fitting, grid search, evaluation, reports and bundles are 
   table), a bundle that also classifies audio (``genrekit classify``).
 - :func:`compare_table` fits and scores several model families on the same split and writes a report.
 - :func:`predict_rows` predicts the genre of feature rows (a DataFrame or a list of dicts) with a bundle.
+
+Every choice of a training run (how the table is read, the model, the split) is one
+:class:`~genrekit.config.TableTrainConfig`, given whole or built from keywords, stored whole in the bundle.
 
 Row numbers in messages count the table's data rows from 0 (a CSV's row ``i`` is on line ``i + 2``).
 """
@@ -83,6 +86,7 @@ __all__ = [
     "CleaningEntry",
     "CleaningReport",
     "TableSplit",
+    "TableTrainConfig",
     "TabularCompareResult",
     "TabularData",
     "TabularTrainResult",
@@ -91,6 +95,7 @@ __all__ = [
     "predict_rows",
     "read_label_map",
     "read_table",
+    "resolve_table_config",
     "split_table",
     "train_table",
 ]
@@ -389,7 +394,7 @@ def _load(data: str | Path | pd.DataFrame | TabularData, cfg: TableTrainConfig, 
     return load_table(data, label=cfg.label, **load_options)[0]
 
 
-def build_table_config(config: TableTrainConfig | None = None, **overrides: Any) -> TableTrainConfig:
+def resolve_table_config(config: TableTrainConfig | None = None, **overrides: Any) -> TableTrainConfig:
     """The run's config: ``config`` (or the defaults) with ``overrides``, its model kinds checked.
 
     ``grid=`` (the search grid of ``model``, as :func:`train_table` took it) is kept as a keyword: it
@@ -471,7 +476,7 @@ def train_table(
     -------
     TabularTrainResult
     """
-    cfg = build_table_config(config, **overrides)
+    cfg = resolve_table_config(config, **overrides)
     ext = _check_extractor(cfg)
     td = _load(data, cfg, ext)
     split = None
@@ -580,7 +585,7 @@ def compare_table(
     """
     if "params" in overrides:  # the keyword form: parameters per model kind, as compare_table took them
         overrides["model_params"] = overrides.pop("params")
-    cfg = build_table_config(config, **overrides)
+    cfg = resolve_table_config(config, **overrides)
     td = _load(data, cfg, None)
     notes: list[str] = []
     fold_results: dict[str, list[EvaluationResult]] | None = None

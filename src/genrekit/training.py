@@ -15,7 +15,7 @@ The steps they share live in :mod:`genrekit.fitting`; ablation and separability 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,6 +59,7 @@ __all__ = [
     "fit_model",
     "make_split",
     "min_groups_per_label",
+    "resolve_config",
     "score_model",
     "separability",
     "train",
@@ -176,7 +177,7 @@ class _Run:
         )
 
 
-def build_config(config: TrainConfig | None = None, **overrides: Any) -> tuple[TrainConfig, Extractor]:
+def resolve_config(config: TrainConfig | None = None, **overrides: Any) -> tuple[TrainConfig, Extractor]:
     """The run's config (``config``, or the defaults, with ``overrides``) and its feature extractor.
 
     ``features`` may be given as a built :class:`~genrekit.features.base.Extractor` (its name and options
@@ -299,7 +300,7 @@ def train(
     -------
     TrainResult
     """
-    cfg, extractor = build_config(config, **overrides)
+    cfg, extractor = resolve_config(config, **overrides)
     run = _Run(workers, cache_dir, progress)
     dataset = _dataset(data)
     # the split (and its lists) first: a bad split file fails before minutes of extraction
@@ -426,7 +427,7 @@ def compare(
     """
     if "params" in overrides:  # compare's keyword form: parameters per model kind, as it always took them
         overrides["model_params"] = overrides.pop("params")
-    cfg, extractor = build_config(config, **overrides)
+    cfg, extractor = resolve_config(config, **overrides)
     return _compare(_dataset(data), cfg, extractor, _Run(workers, cache_dir, progress), report)
 
 
@@ -473,7 +474,9 @@ def _params(cfg: TrainConfig, kind: str) -> dict[str, Any]:
     return {**cfg.params, **cfg.model_params.get(kind, {})}
 
 
-def _fitter(kind: str, cfg: TrainConfig, run: _Run) -> Any:
+def _fitter(kind: str, cfg: TrainConfig, run: _Run) -> Callable[[FeatureSet], FitResult]:
+    """Fits ``kind`` with the config's parameters (``params``, then ``model_params``) and search."""
+
     def fit(tr: FeatureSet) -> FitResult:
         return fit_model(
             kind, tr, params=_params(cfg, kind), search=cfg.search, cv_folds=cfg.cv_folds, seed=cfg.seed,
