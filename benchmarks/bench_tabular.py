@@ -83,10 +83,10 @@ def _run(
     res = compare_table(
         td,
         models=[kind],
-        params=params,
+        params=params or {},
         search=grid is not None,
-        grids={kind: grid} if grid is not None else None,
-        n_jobs=workers,
+        grids={kind: grid} if grid is not None else {},
+        workers=workers,
         **split,
     )
     run = res.runs[0]

@@ -5,6 +5,7 @@ import shutil
 import numpy as np
 import pytest
 
+from genrekit.config import TrainConfig
 from genrekit.data.folders import load_dataset
 from genrekit.errors import ConfigError, DatasetError
 from genrekit.predict import load_model
@@ -36,6 +37,10 @@ def test_train_scores_held_out_tracks_and_saves_a_bundle(tiny_corpus, tmp_path):
     assert a.probabilities == b.probabilities
     assert clf.bundle.metrics["test"]["track"]["accuracy"] == pytest.approx(run.result.track.accuracy)
     assert clf.bundle.data["n_tracks"] == 24
+    # the bundle holds the run's config whole: training from it again gives the same model
+    assert clf.bundle.training == TrainConfig(model="logreg")
+    again = train(tiny_corpus, clf.bundle.training, cache_dir=tmp_path / "cache")
+    assert again.classifier.predict(wav).probabilities == a.probabilities
 
 
 def test_compare_with_folds_writes_a_report(tiny_corpus, tmp_path):

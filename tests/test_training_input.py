@@ -11,7 +11,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from genrekit import training
+from genrekit import fitting, training
 from genrekit.bundle import Bundle, load_bundle, save_bundle
 from genrekit.data.folders import load_dataset
 from genrekit.data.tracks import resolve_group_by
@@ -165,7 +165,7 @@ def test_svm_calibration_folds_keep_each_track_on_one_side():
         np.full(60, None, dtype=object), list("wxyz"),
     )  # fmt: skip
     model = build_model("svm")
-    restore = training._group_calibration_folds(model, fs, seed=0)
+    restore = fitting._group_calibration_folds(model, fs, seed=0)
     folds = model.named_steps["clf"].cv
     assert len(folds) == 3
     for tr, te in folds:
@@ -185,14 +185,14 @@ def test_search_refits_the_best_parameters_with_grouped_calibration(monkeypatch)
         np.full(60, None, dtype=object), list("wxyz"),
     )  # fmt: skip
     seen = []
-    real = training._group_calibration_folds
+    real = fitting._group_calibration_folds
 
     def spy(model, fs_, seed):
         restore = real(model, fs_, seed)
         seen.append(model.named_steps["clf"].cv)
         return restore
 
-    monkeypatch.setattr(training, "_group_calibration_folds", spy)
+    monkeypatch.setattr(fitting, "_group_calibration_folds", spy)
     r = fit_model("svm", fs, search=True)
     best = r.search["best_params"]
     assert r.params == best and r.model.named_steps["clf"].estimator.C == best["clf__estimator__C"]

@@ -8,6 +8,8 @@ The end-to-end names are importable from the package; they load their modules on
     genrekit.list_models()                      # the pretrained model names: gtzan, musicnn, ...
     print(clf.predict("song.mp3").top_k(3))
     res = genrekit.train("music/", features="handcrafted", model="svm", out="model/")
+    cfg = genrekit.TrainConfig(model="logreg", test_size=0.25)  # every training choice, in one value
+    res = genrekit.train("music/", cfg, out="model/")           # res.bundle.training == cfg
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 __all__ = [
     "Classifier",
     "Prediction",
+    "TrainConfig",
     "compare",
     "evaluate",
     "load_audio",
@@ -38,6 +41,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "list_models": ("genrekit.pretrained", "list_models"),
     "load_audio": ("genrekit.audio", "load"),
     "train": ("genrekit.training", "train"),
+    "TrainConfig": ("genrekit.config", "TrainConfig"),
     "evaluate": ("genrekit.training", "evaluate"),
     "compare": ("genrekit.training", "compare"),
     "GenreKitError": ("genrekit.errors", "GenreKitError"),

@@ -35,7 +35,7 @@ from genrekit.bundle_schema import (
     read_meta_text,
     validate_meta,
 )
-from genrekit.config import genrekit_version
+from genrekit.config import TableTrainConfig, TrainConfig, genrekit_version
 from genrekit.errors import GenreKitError, ModelError
 from genrekit.files import to_jsonable
 
@@ -118,6 +118,9 @@ class Bundle:
         Column names of the model's input (tabular models, and a check for audio ones).
     aggregation : str
         Segment-to-track aggregation (``mean_log``, ``mean_prob``, ``vote``).
+    training : TrainConfig, TableTrainConfig or None
+        Every choice of the run that trained the model, stored whole (``bundle.json`` ``training``);
+        None for bundles written before it was recorded.
     """
 
     model: Any
@@ -130,6 +133,7 @@ class Bundle:
     metrics: dict[str, Any] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    training: TrainConfig | TableTrainConfig | None = None
     genrekit_version: str = field(default_factory=genrekit_version)
     created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
@@ -194,6 +198,8 @@ def save_bundle(bundle: Bundle, path: str | Path) -> Path:
         "data": bundle.data,
         "extra": bundle.extra,
     }
+    if bundle.training is not None:
+        meta["training"] = {"config": type(bundle.training).__name__, "options": bundle.training.to_dict()}
     (path / "bundle.json").write_text(json.dumps(to_jsonable(meta), indent=2, sort_keys=False) + "\n")
     return path
 
@@ -236,6 +242,7 @@ def meta_from_text(text: str, name: str | Path) -> dict[str, Any]:
             "load it",
         )
     validate_meta(meta, name)
+    _training_config(meta, name)  # the stored config obeys its own rules (unknown options refused)
     fmt = meta["model"]["format"]
     wanted = {"skops": "model.skops", "safetensors": "model.safetensors"}[fmt]
     if wanted not in meta["weights"]:
@@ -494,9 +501,22 @@ def _load_dir(path: Path, name: str | Path) -> Bundle:
         metrics=meta.get("metrics", {}),
         data=meta.get("data", {}),
         extra=meta.get("extra", {}),
+        training=_training_config(meta, name),
         genrekit_version=meta.get("genrekit_version", "unknown"),
         created=meta.get("created", ""),
     )
+
+
+def _training_config(meta: dict[str, Any], name: str | Path) -> TrainConfig | TableTrainConfig | None:
+    """The stored config rebuilt with its own rules: an unknown option or a bad value names the bundle."""
+    spec = meta.get("training")
+    if spec is None:
+        return None
+    cls = {c.__name__: c for c in (TrainConfig, TableTrainConfig)}[spec["config"]]
+    try:
+        return cls.from_dict(spec["options"])
+    except GenreKitError as exc:
+        raise bundle_error(name, f"training: {exc.message}") from None
 
 
 def _check_extractor(meta: dict[str, Any], name: str | Path) -> Any:

@@ -270,6 +270,13 @@ class ModelSpec(_Strict):
 
 
 # --------------------------------------------------------------------------------------------- bundle
+class Training(_Strict):
+    """The run's config: its class, and its options (checked field by field by the config itself)."""
+
+    config: Literal["TrainConfig", "TableTrainConfig"]
+    options: Obj
+
+
 class Extra(_Open):
     temperature: _float(*LIMITS["temperature"]) | None = None
 
@@ -291,6 +298,7 @@ class BundleMeta(_Open):
     metrics: Obj = {}
     data: Obj = {}
     extra: Extra = Extra()
+    training: Training | None = None
 
 
 _SHA = re.compile(r"[0-9a-f]{64}")

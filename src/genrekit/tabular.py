@@ -3,7 +3,7 @@
 A table (CSV, TSV, parquet, JSON) with one row per track and a label column goes through
 :func:`genrekit.data.tables.load_table`, which cleans it and reports every row and column it
 leaves out and why (:class:`~genrekit.data.tables.CleaningReport`; nothing is dropped silently).
-The cleaned rows become a :class:`genrekit.training.FeatureSet` in which every row is one track with
+The cleaned rows become a :class:`genrekit.fitting.FeatureSet` in which every row is one track with
 one segment, so model fitting, grid search, evaluation, reports and bundles are the ones used for audio:
 
 - :func:`train_table` fits one model (optionally grid-searched with grouped CV on the training side),
@@ -14,6 +14,9 @@ one segment, so model fitting, grid search, evaluation, reports and bundles are 
 - :func:`compare_table` fits and scores several model families on the same split and writes a report.
 - :func:`predict_rows` predicts the genre of feature rows (a DataFrame or a list of dicts) with a bundle.
 
+Every choice of a training run (how the table is read, the model, the split) is one
+:class:`~genrekit.config.TableTrainConfig`, given whole or built from keywords, stored whole in the bundle.
+
 Row numbers in messages count the table's data rows from 0 (a CSV's row ``i`` is on line ``i + 2``).
 """
 
@@ -21,7 +24,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from genrekit.bundle import Bundle, load_bundle, save_bundle
+from genrekit.config import TableTrainConfig
 from genrekit.data.cells import (
     _BAD_DATE,
     _BAD_DURATION,
@@ -59,10 +63,18 @@ from genrekit.data.tables import (
     read_table,
     rows_frame,
 )
-from genrekit.errors import ConfigError, DatasetError, ModelError, unknown_name
-from genrekit.evaluate import EvaluationResult, ModelRun, evaluate_predictions, fold_summary
+from genrekit.errors import ConfigError, ModelError, unknown_name
+from genrekit.evaluate import EvaluationResult, ModelRun
 from genrekit.files import to_jsonable
-from genrekit.training import FeatureSet, fit_model, min_groups_per_label, score_model
+from genrekit.fitting import (
+    FeatureSet,
+    FitResult,
+    cross_validate,
+    fit_model,
+    min_groups_per_label,
+    score_model,
+    score_on_split,
+)
 
 __all__ = [
     "DUPLICATE_POLICIES",
@@ -72,6 +84,7 @@ __all__ = [
     "CleaningEntry",
     "CleaningReport",
     "Split",
+    "TableTrainConfig",
     "TabularCompareResult",
     "TabularData",
     "TabularTrainResult",
@@ -81,6 +94,7 @@ __all__ = [
     "read_label_map",
     "read_table",
     "split_from_lists",
+    "resolve_table_config",
     "split_table",
     "train_table",
 ]
@@ -131,9 +145,8 @@ def _fit(
     seed: int,
     n_jobs: int,
 ) -> Any:
-    """:func:`genrekit.training.fit_model`, plus the ``transform`` parameter and custom search grids."""
+    """:func:`genrekit.fitting.fit_model`, plus the ``transform`` parameter and custom search grids."""
     from genrekit.models.registry import build_model, search_grid
-    from genrekit.training import FitResult
 
     params = dict(params or {})
     if "transform" not in params and (not search or grid is None):
@@ -197,31 +210,30 @@ def _fit(
     return FitResult(model, time.perf_counter() - t0, to_jsonable(params), info)
 
 
-def _check_extractor(extractor: str | None, options: Mapping[str, Any] | None) -> Any:
+def _check_extractor(cfg: TableTrainConfig) -> Any:
     """The audio feature extractor a tabular bundle should store, or None."""
-    if extractor is None:
+    if cfg.extractor is None:
         return None
     from genrekit.features.registry import get_extractor
 
-    options = dict(options or {})
-    if extractor == "handcrafted":  # a table of the Kaggle columns: no extended ones, no track summary
+    options = dict(cfg.extractor_options)
+    if cfg.extractor == "handcrafted":  # a table of the Kaggle columns: no extended ones, no track summary
         from genrekit.features.handcrafted import LEGACY_OPTIONS
 
         options = {**LEGACY_OPTIONS, **options}
-    return get_extractor(extractor, **options)
+    return get_extractor(cfg.extractor, **options)
 
 
-def _load(
-    data: str | Path | pd.DataFrame | TabularData, label: str | None, load_options: dict[str, Any], ext: Any
-) -> TabularData:
+def _load(data: str | Path | pd.DataFrame | TabularData, cfg: TableTrainConfig, ext: Any) -> TabularData:
     if isinstance(data, TabularData):
         if ext is not None and list(data.features) != list(ext.names):
             raise ConfigError(
                 f"the table's feature columns are not exactly the {ext.name!r} extractor's columns"
             )
         return data
-    if label is None:
+    if cfg.label is None:
         raise ConfigError("label is required: the name of the table's label column")
+    load_options = cfg.load_options()
     if ext is not None:
         given = load_options.get("features")
         if isinstance(given, str) and given not in ("auto", "spotify"):
@@ -231,7 +243,49 @@ def _load(
                 f"with extractor {ext.name!r} the features are its {ext.dim} columns; drop features="
             )
         load_options = {**load_options, "features": list(ext.names)}
-    return load_table(data, label=label, **load_options)[0]
+    return load_table(data, label=cfg.label, **load_options)[0]
+
+
+def resolve_table_config(config: TableTrainConfig | None = None, **overrides: Any) -> TableTrainConfig:
+    """The run's config: ``config`` (or the defaults) with ``overrides``, its model kinds checked.
+
+    ``grid=`` (the search grid of ``model``, as :func:`train_table` took it) is kept as a keyword: it
+    becomes ``grids={model: grid}``.
+
+    Raises
+    ------
+    ConfigError
+        An unknown option (the valid ones listed), a value that breaks a rule, an unknown model kind.
+    """
+    from genrekit.models.registry import available
+
+    grid = overrides.pop("grid", None)
+    cfg = TableTrainConfig.build(config, **overrides)
+    if grid is not None:
+        cfg = cfg.replace(grids={**cfg.grids, cfg.model: grid})
+    for kind in (cfg.model, *cfg.models):
+        if kind not in available():
+            raise unknown_name("model", kind, available())
+    return cfg
+
+
+def _split(td: TabularData, cfg: TableTrainConfig) -> Split:
+    """The config's split of a table: its split lists, else a random grouped holdout of ``test_size``."""
+    return make_split(
+        td, split_file=cfg.split_file, test_size=cfg.test_size, seed=cfg.seed, group_by=cfg.group_by
+    )
+
+
+def _fitter(kind: str, cfg: TableTrainConfig, workers: int) -> Callable[[FeatureSet], FitResult]:
+    """Fits ``kind`` with the config's parameters (``params``, then ``model_params``), search and grid."""
+
+    def fit(fs: FeatureSet) -> FitResult:
+        return _fit(
+            kind, fs, params={**cfg.params, **cfg.model_params.get(kind, {})}, search=cfg.search,
+            grid=cfg.grids.get(kind), cv_folds=cfg.cv_folds, seed=cfg.seed, n_jobs=workers,
+        )  # fmt: skip
+
+    return fit
 
 
 # ------------------------------------------------------------------------------------------- workflows
@@ -252,97 +306,59 @@ class TabularTrainResult:
 
 def train_table(
     data: str | Path | pd.DataFrame | TabularData,
+    config: TableTrainConfig | None = None,
     *,
-    label: str | None = None,
-    model: str = "xgboost",
-    params: dict[str, Any] | None = None,
-    search: bool = False,
-    grid: Mapping[str, Sequence[Any]] | None = None,
-    extractor: str | None = None,
-    extractor_options: Mapping[str, Any] | None = None,
-    split_file: str | Path | None = None,
-    test_size: float = 0.2,
-    group_by: str = "auto",
-    cv_folds: int = 3,
     out: str | Path | None = None,
-    seed: int = 0,
-    n_jobs: int = 1,
-    **load_options: Any,
+    workers: int = 1,
+    **overrides: Any,
 ) -> TabularTrainResult:
     """Train one model on a feature table, score it on a grouped held-out split, and build its bundle.
 
     Parameters
     ----------
     data : path, DataFrame or TabularData
-        The table (read with :func:`load_table` and ``label`` / ``load_options``) or a cleaned one.
-    label : str
-        Label column (required unless ``data`` is a TabularData).
-    model : str
-        Model kind (``logreg``, ``knn``, ``rf``, ``svm``, ``xgboost``, ``mlp``).
-    params : dict
-        Model parameters (``C=0.1``, ``clf__max_depth=4``) and ``transform`` (``standard``, ``power``,
-        ``none``: the scaling step in front of the model).
-    search : bool
-        Grid-search with stratified grouped CV on the training side (by artist when known) first.
-    grid : dict, optional
-        The grid to search instead of the model's default one; may contain ``transform``.
-    extractor : str, optional
-        ``"handcrafted"`` for a table with exactly that extractor's columns (the Kaggle GTZAN table,
-        ``extractor_options={"segment_s": None}`` for its whole-clip rows): the bundle stores the
-        extractor so that it classifies audio too.
-    split_file : path, optional
-        Split lists (see :func:`split_from_lists`) instead of a random grouped holdout.
-    test_size : float
-        Held-out fraction of rows (``0``: train on everything, no test metrics).
-    group_by : {"auto", "track", "artist"}
+        The table (read with :func:`load_table` and the config's ``label`` and reading options) or a
+        cleaned one.
+    config : TableTrainConfig, optional
+        Every choice of the run (the defaults when None): the model (``xgboost``) and its ``params``
+        (including ``transform``: ``standard``, ``power``, ``none``), ``search`` with grouped CV on the
+        training side (``grids`` or ``grid=``), ``extractor`` for a table of exactly that audio
+        extractor's columns, ``split_file`` / ``test_size`` (``0``: no test metrics) / ``group_by``,
+        ``seed``. ``overrides`` (its field names) change it; the bundle stores it whole.
     out : path, optional
         Bundle directory (or ``.zip``) to write; ``cleaning.txt`` and ``cleaning.json`` go next to
         ``bundle.json``.
-    seed, n_jobs : int
-    **load_options
-        ``features``, ``exclude``, ``id_column``, ``artist_column``, ``label_map``, ``duplicates``,
-        ``min_label_count`` of :func:`load_table`.
+    workers : int
+        Parallel jobs.
 
     Returns
     -------
     TabularTrainResult
     """
-    from genrekit.models.registry import available
-
-    if model not in available():
-        raise unknown_name("model", model, available())
-    ext = _check_extractor(extractor, extractor_options)
-    td = _load(data, label, load_options, ext)
+    cfg = resolve_table_config(config, **overrides)
+    ext = _check_extractor(cfg)
+    td = _load(data, cfg, ext)
     split = None
-    if split_file is not None or test_size > 0:
-        split = make_split(td, split_file=split_file, test_size=test_size, seed=seed, group_by=group_by)
+    if cfg.split_file is not None or cfg.test_size > 0:
+        split = _split(td, cfg)
         train_idx = split.train
     else:
         train_idx = np.arange(len(td))
-    fitted = _fit(
-        model,
-        _train_set(td, split, train_idx, group_by),
-        params=params,
-        search=search,
-        grid=grid,
-        cv_folds=cv_folds,
-        seed=seed,
-        n_jobs=n_jobs,
-    )
-    run = None
+    fitted = _fitter(cfg.model, cfg, workers)(_train_set(td, split, train_idx, cfg.group_by))
+    scored = None
     metrics: dict[str, Any] = {}
     if split is not None and len(split.test):
-        run = score_model(
-            model,
+        scored = score_model(
+            cfg.model,
             fitted.model,
-            td.feature_set(split.test, group_by=group_by),
+            td.feature_set(split.test, group_by=cfg.group_by),
             fit_time_s=fitted.fit_time_s,
             extra={"params": fitted.params, "search": fitted.search},
         )
-        metrics = {"test": run.result.to_dict(), "split": split.description, "split_notes": split.notes}
+        metrics = {"test": scored.result.to_dict(), "split": split.description, "split_notes": split.notes}
     bundle = Bundle(
         model=fitted.model,
-        kind=model,
+        kind=cfg.model,
         labels=[str(c) for c in fitted.model.classes_],
         extractor=ext.to_dict() if ext is not None else None,
         feature_names=list(td.features),
@@ -363,20 +379,21 @@ def train_table(
             {
                 "tabular": {
                     **td.settings(),
-                    "group_by": td.resolve_group_by(group_by),
+                    "group_by": td.resolve_group_by(cfg.group_by),
                     "cleaning": td.cleaning.summary(),
                 },
                 "search": fitted.search,
                 "fit_time_s": fitted.fit_time_s,
-                "seed": seed,
+                "seed": cfg.seed,
             }
         ),
+        training=cfg,
     )
     out_path = None
     if out is not None:
         out_path = save_bundle(bundle, out)
         _attach_cleaning(out_path, td.cleaning)
-    return TabularTrainResult(bundle, run, out_path, td, split)
+    return TabularTrainResult(bundle, scored, out_path, td, split)
 
 
 def _attach_cleaning(path: Path, report: CleaningReport) -> None:
@@ -409,136 +426,74 @@ class TabularCompareResult:
 
 def compare_table(
     data: str | Path | pd.DataFrame | TabularData,
+    config: TableTrainConfig | None = None,
     *,
-    label: str | None = None,
-    models: Sequence[str] = ("logreg", "knn", "rf", "svm", "xgboost", "mlp"),
-    params: Mapping[str, dict[str, Any]] | None = None,
-    search: bool = False,
-    grids: Mapping[str, Mapping[str, Sequence[Any]]] | None = None,
-    split_file: str | Path | None = None,
-    test_size: float = 0.2,
-    folds: int | None = None,
-    group_by: str = "auto",
-    cv_folds: int = 3,
     report: str | Path | None = None,
     title: str = "genrekit tabular comparison",
-    seed: int = 0,
-    n_jobs: int = 1,
-    **load_options: Any,
+    workers: int = 1,
+    **overrides: Any,
 ) -> TabularCompareResult:
-    """Fit and score several model families on the same cleaned table and split; write one report.
+    """Fit and score several model families (``models``) on one cleaned table and split; write one report.
 
-    ``params`` and ``grids`` map a model kind to its parameters / search grid (see :func:`train_table`).
-    With ``folds=K`` every model is scored on K stratified grouped folds (pooled out-of-fold predictions,
-    plus the mean and spread over folds in ``extra``). The report folder also gets ``cleaning.txt`` and
-    ``cleaning.json``.
+    A model kind gets the config's ``params`` and its own ``model_params`` (the keyword ``params=`` is
+    per model kind, as ``compare_table`` always took it), and with ``search`` its ``grids`` entry (see
+    :func:`train_table`). With ``folds=K`` every model is scored on K stratified grouped folds
+    (pooled out-of-fold predictions, plus the mean and spread over folds in ``extra``). The report
+    folder also gets ``cleaning.txt`` and ``cleaning.json``. ``config`` and ``overrides`` as in
+    :func:`train_table`.
     """
-    from genrekit.models.registry import available
-
-    for m in models:
-        if m not in available():
-            raise unknown_name("model", m, available())
-    if not models:
-        raise ConfigError("no models to compare")
-    if folds and split_file is not None:
-        raise ConfigError("give either folds (grouped cross-validation) or split_file, not both")
-    td = _load(data, label, load_options, None)
-    params = dict(params or {})
-    grids = dict(grids or {})
-    runs: list[ModelRun] = []
-    fold_results: dict[str, list[EvaluationResult]] | None = None
+    if "params" in overrides:  # the keyword form: parameters per model kind, as compare_table took them
+        overrides["model_params"] = overrides.pop("params")
+    cfg = resolve_table_config(config, **overrides)
+    td = _load(data, cfg, None)
     notes: list[str] = []
-    if folds:
-        if folds < 2:
-            raise ConfigError(f"folds must be >= 2, got {folds}")
-        groups = td.groups(group_by)
-        splits = grouped_folds(folds, seed, td.y, groups)
-        fold_results = {}
-        for kind in models:
-            fold_results[kind] = []
-            probas, ys, gs = [], [], []
-            fit_total = pred_total = 0.0
-            for tr, te in splits:
-                fitted = _fit(
-                    kind,
-                    td.feature_set(tr, group_by=group_by),
-                    params=params.get(kind),
-                    search=search,
-                    grid=grids.get(kind),
-                    cv_folds=cv_folds,
-                    seed=seed,
-                    n_jobs=n_jobs,
-                )
-                fs_te = td.feature_set(te, group_by=group_by)
-                r = score_model(kind, fitted.model, fs_te, fit_time_s=fitted.fit_time_s)
-                fold_results[kind].append(r.result)
-                fit_total += fitted.fit_time_s
-                pred_total += r.predict_time_s
-                probas.append(np.asarray(fitted.model.predict_proba(fs_te.X)))
-                ys.append(fs_te.y)
-                gs.append(fs_te.groups)
-            classes = list(fold_results[kind][0].classes)
-            pooled = evaluate_predictions(
-                np.concatenate(ys), np.concatenate(probas), np.concatenate(gs), classes
-            )
-            runs.append(
-                ModelRun(
-                    kind,
-                    pooled,
-                    fit_time_s=fit_total / folds,
-                    predict_time_s=pred_total,
-                    extra={"folds": to_jsonable(fold_summary(fold_results[kind]))},
-                )
-            )
-        by = td.resolve_group_by(group_by)
-        split_desc = f"{folds}-fold stratified cross-validation grouped by {by} (seed {seed})"
+    fold_results: dict[str, list[EvaluationResult]] | None = None
+    if cfg.folds:
+        splits = grouped_folds(cfg.folds, cfg.seed, td.y, td.groups(cfg.group_by))
+        folds = [
+            (td.feature_set(tr, group_by=cfg.group_by), td.feature_set(te, group_by=cfg.group_by))
+            for tr, te in splits
+        ]
+        runs, fold_results = [], {}
+        for kind in cfg.models:
+            scored, fold_results[kind] = cross_validate(kind, folds, _fitter(kind, cfg, workers))
+            runs.append(scored)
+        by = td.resolve_group_by(cfg.group_by)
+        split_desc = f"{cfg.folds}-fold stratified cross-validation grouped by {by} (seed {cfg.seed})"
     else:
-        split = make_split(td, split_file=split_file, test_size=test_size, seed=seed, group_by=group_by)
+        split = _split(td, cfg)
         notes = split.notes
-        if not len(split.test):
-            raise DatasetError("the test side of the split is empty: nothing to compare on")
-        fs_tr, fs_te = (
-            _train_set(td, split, split.train, group_by),
-            td.feature_set(split.test, group_by=group_by),
+        runs = score_on_split(
+            cfg.models,
+            _train_set(td, split, split.train, cfg.group_by),
+            td.feature_set(split.test, group_by=cfg.group_by),
+            lambda kind: _fitter(kind, cfg, workers),
         )
-        for kind in models:
-            fitted = _fit(
-                kind,
-                fs_tr,
-                params=params.get(kind),
-                search=search,
-                grid=grids.get(kind),
-                cv_folds=cv_folds,
-                seed=seed,
-                n_jobs=n_jobs,
-            )
-            runs.append(
-                score_model(
-                    kind,
-                    fitted.model,
-                    fs_te,
-                    fit_time_s=fitted.fit_time_s,
-                    extra={"params": fitted.params, "search": fitted.search},
-                )
-            )
         split_desc = split.description
     report_path = None
     if report is not None:
-        from genrekit.report import write_report
-
-        info = {
-            "table": td.source,
-            "label column": td.label_column,
-            "rows": f"{td.cleaning.n_rows_in} read, {len(td)} kept",
-            "genres": td.counts(),
-            "features": f"{len(td.features)}: {', '.join(td.features)}",
-            "split": split_desc,
-            **({"split notes": "; ".join(notes)} if notes else {}),
-        }
-        sections = [("Cleaning", "```\n" + td.cleaning.to_text(limit=20) + "\n```")]
-        report_path = write_report(report, runs, title=title, dataset_info=info, extra_sections=sections)
-        td.cleaning.write(report_path)
+        report_path = _compare_report(report, title, runs, td, split_desc, notes)
     return TabularCompareResult(runs, report_path, td, split_desc, fold_results, notes)
+
+
+def _compare_report(
+    report: str | Path, title: str, runs: list[ModelRun], td: TabularData, split_desc: str, notes: list[str]
+) -> Path:
+    from genrekit.report import write_report
+
+    info = {
+        "table": td.source,
+        "label column": td.label_column,
+        "rows": f"{td.cleaning.n_rows_in} read, {len(td)} kept",
+        "genres": td.counts(),
+        "features": f"{len(td.features)}: {', '.join(td.features)}",
+        "split": split_desc,
+        **({"split notes": "; ".join(notes)} if notes else {}),
+    }
+    sections = [("Cleaning", "```\n" + td.cleaning.to_text(limit=20) + "\n```")]
+    report_path = write_report(report, runs, title=title, dataset_info=info, extra_sections=sections)
+    td.cleaning.write(report_path)
+    return report_path
 
 
 # ------------------------------------------------------------------------------------------- prediction

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
+from dataclasses import fields
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -22,6 +23,7 @@ from rich.text import Text
 from genrekit.errors import GenreKitError
 
 F = TypeVar("F", bound=Callable[..., Any])
+C = TypeVar("C")
 
 app = typer.Typer(
     name="genrekit",
@@ -105,6 +107,23 @@ def parse_options(items: list[str] | None) -> dict[str, Any]:
         except json.JSONDecodeError:
             out[k.strip()] = v
     return out
+
+
+def build_config(cls: type[C], args: dict[str, Any], **parsed: Any) -> C:
+    """The one config of a command: its options named like ``cls``'s fields, then ``parsed`` over them.
+
+    ``args`` is the command's ``locals()`` (taken first thing in its body); ``parsed`` gives the fields
+    whose options need parsing first (``--param k=v`` -> ``params``). Options that are not training
+    choices (``out``, ``report``, ``workers``, ...) are not fields, so they are left out.
+
+    Raises
+    ------
+    ConfigError
+        A value that breaks one of the config's rules.
+    """
+    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    values = {**{k: v for k, v in args.items() if k in names}, **parsed}
+    return cls.build(None, **values)  # type: ignore[attr-defined]
 
 
 def report_failures(failures: list[tuple[str, str]]) -> None:

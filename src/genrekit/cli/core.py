@@ -13,6 +13,7 @@ from rich.table import Table
 from genrekit.cli import (
     EXIT_PARTIAL,
     app,
+    build_config,
     console,
     err_console,
     fail,
@@ -22,6 +23,7 @@ from genrekit.cli import (
     report_failures,
     say,
 )
+from genrekit.config import TrainConfig
 from genrekit.errors import GenreKitError
 
 
@@ -141,29 +143,13 @@ def train(
     cache_dir: Annotated[Path | None, typer.Option(help="Feature cache folder.")] = None,
 ) -> None:
     """Train a model on labelled audio and save it as a bundle."""
+    cfg = build_config(
+        TrainConfig, locals(), feature_options=parse_options(option), params=parse_options(param)
+    )
     from genrekit.evaluate import accuracy_with_interval, small_test_warnings
     from genrekit.training import train as train_fn
 
-    res = train_fn(
-        data,
-        features=features,
-        feature_options=parse_options(option),
-        model=model,
-        params=parse_options(param),
-        search=search,
-        split_file=split_file,
-        split_missing=split_missing,
-        test_size=test_size,
-        aggregation=aggregation,
-        calibrate=calibrate,
-        augment=augment,
-        augment_copies=augment_copies,
-        out=out,
-        seed=seed,
-        workers=workers,
-        cache_dir=cache_dir,
-        progress=sys.stderr.isatty(),
-    )
+    res = train_fn(data, cfg, out=out, **_where(workers, cache_dir))
     if res.run is not None:
         t = res.run.result.track
         console.print(
@@ -198,21 +184,10 @@ def evaluate(
     ] = False,
 ) -> None:
     """Evaluate a bundle on labelled data and write a report (with reliability diagrams and ECE)."""
+    cfg = build_config(TrainConfig, locals())
     from genrekit.training import evaluate as evaluate_fn
 
-    res = evaluate_fn(
-        model_dir,
-        data,
-        split_file=split_file,
-        split_missing=split_missing,
-        folds=folds,
-        report=report,
-        seed=seed,
-        workers=workers,
-        cache_dir=cache_dir,
-        progress=sys.stderr.isatty(),
-        importance=importance,
-    )
+    res = evaluate_fn(model_dir, data, cfg, report=report, **_where(workers, cache_dir))
     _print_runs(res.runs)
     if res.importance is not None:
         top = res.importance.head(5)
@@ -265,30 +240,17 @@ def compare(
     ] = False,
 ) -> None:
     """Compare model families on the same features and split, side by side."""
-    from genrekit.training import compare as compare_fn
-
     kinds = parse_list(models)
-    res = compare_fn(
-        data,
-        features=features,
+    cfg = build_config(
+        TrainConfig,
+        locals(),
         feature_options=parse_options(option),
         models=kinds,
-        params=per_model_params(param, kinds),
-        search=search,
-        split_file=split_file,
-        split_missing=split_missing,
-        folds=folds,
-        test_size=test_size,
-        augment=augment,
-        augment_copies=augment_copies,
-        report=report,
-        seed=seed,
-        workers=workers,
-        cache_dir=cache_dir,
-        progress=sys.stderr.isatty(),
-        ablate=ablate,
-        separability=separability,
+        model_params=per_model_params(param, kinds),
     )
+    from genrekit.training import compare as compare_fn
+
+    res = compare_fn(data, cfg, report=report, **_where(workers, cache_dir))
     _print_runs(res.runs)
     for r in res.ablation or []:
         if r["dropped"] != "none":
@@ -299,6 +261,11 @@ def compare(
             )
     console.print(f"report: {res.report}")
     report_failures(res.failures)
+
+
+def _where(workers: int, cache_dir: Path | None) -> dict[str, Any]:
+    """How a workflow runs (not training choices, so not in its config): processes, cache, progress bar."""
+    return {"workers": workers, "cache_dir": cache_dir, "progress": sys.stderr.isatty()}
 
 
 def _print_runs(runs: list[Any]) -> None:

@@ -8,7 +8,17 @@ from typing import Annotated, Any
 
 import typer
 
-from genrekit.cli import app, console, err_console, handle_errors, parse_list, parse_options, say
+from genrekit.cli import (
+    app,
+    build_config,
+    console,
+    err_console,
+    handle_errors,
+    parse_list,
+    parse_options,
+    say,
+)
+from genrekit.config import TableTrainConfig
 from genrekit.errors import ConfigError
 
 sub = typer.Typer(
@@ -48,24 +58,20 @@ def _none(value: str) -> str | None:
     return None if value.lower() == "none" else value
 
 
-def _load_options(
-    features: str | None,
-    exclude: str | None,
-    id_column: str,
-    artist_column: str,
-    label_map: Path | None,
-    duplicates: str,
-    min_label_count: int,
-) -> dict[str, Any]:
-    return {
-        "features": features,
-        "exclude": parse_list(exclude) if exclude else (),
-        "id_column": _none(id_column),
-        "artist_column": _none(artist_column),
-        "label_map": label_map,
-        "duplicates": duplicates,
-        "min_label_count": min_label_count,
-    }
+def _table_config(args: dict[str, Any], **parsed: Any) -> TableTrainConfig:
+    """The command's :class:`TableTrainConfig`, built once from its options (``args``: its ``locals()``).
+
+    The table-reading options are parsed first (``--exclude a,b``, ``--id-column none``), then
+    ``parsed`` (options such as ``--param`` that need their own parsing) goes over them.
+    """
+    return build_config(
+        TableTrainConfig,
+        args,
+        exclude=parse_list(args["exclude"]) if args["exclude"] else (),
+        id_column=_none(args["id_column"]),
+        artist_column=_none(args["artist_column"]),
+        **parsed,
+    )
 
 
 def _read_grid(value: str | None) -> dict[str, Any] | None:
@@ -103,12 +109,12 @@ def clean(
     limit: Annotated[int | None, typer.Option(help="Rows shown per reason (default: all).")] = None,
 ) -> None:
     """Clean a table and print every row and column left out, and why."""
+    cfg = _table_config(locals())
     import pandas as pd
 
     from genrekit.tabular import load_table
 
-    opts = _load_options(features, exclude, id_column, artist_column, label_map, duplicates, min_label_count)
-    data, report = load_table(table, label=label, **opts)
+    data, report = load_table(table, label=label, **cfg.load_options())
     if json_out:
         print(json.dumps(report.to_dict(), indent=1))
     else:
@@ -161,32 +167,19 @@ def compare(
     workers: Annotated[int, typer.Option(help="Parallel jobs (-1: all cores).")] = 1,
 ) -> None:
     """Compare model families on one cleaned table and split; write a report (with the cleaning report)."""
-    from genrekit.cli.core import _print_runs
-    from genrekit.tabular import compare_table
-
-    params: dict[str, dict[str, Any]] = {}
+    per_kind: dict[str, dict[str, Any]] = {}
     for item in param or []:
         kind, sep, kv = item.partition(":")
         if not sep:
             raise ConfigError(f"--param {item!r} must be of the form kind:key=value (e.g. logreg:C=0.1)")
-        params.setdefault(kind.strip(), {}).update(parse_options([kv]))
-    opts = _load_options(features, exclude, id_column, artist_column, label_map, duplicates, min_label_count)
-    res = compare_table(
-        table,
-        label=label,
-        models=parse_list(models),
-        params=params,
-        search=search,
-        grids=_read_grid(grid),
-        split_file=split_file,
-        test_size=test_size,
-        folds=folds,
-        group_by=group_by,
-        report=report,
-        seed=seed,
-        n_jobs=workers,
-        **opts,
+        per_kind.setdefault(kind.strip(), {}).update(parse_options([kv]))
+    cfg = _table_config(
+        locals(), models=parse_list(models), model_params=per_kind, grids=_read_grid(grid) or {}
     )
+    from genrekit.cli.core import _print_runs
+    from genrekit.tabular import compare_table
+
+    res = compare_table(table, cfg, report=report, workers=workers)
     _print_cleaning(res.cleaning)
     for note in res.notes:
         say(err_console, ("note:", "yellow"), f" {note}")
@@ -233,26 +226,16 @@ def train(
     workers: Annotated[int, typer.Option(help="Parallel jobs (-1: all cores).")] = 1,
 ) -> None:
     """Train a model on a feature table and save it as a bundle."""
+    given = _read_grid(grid)
+    cfg = _table_config(
+        locals(),
+        params=parse_options(param),
+        grids={model: given} if given is not None else {},
+        extractor_options=parse_options(option),
+    )
     from genrekit.tabular import train_table
 
-    opts = _load_options(features, exclude, id_column, artist_column, label_map, duplicates, min_label_count)
-    res = train_table(
-        table,
-        label=label,
-        model=model,
-        params=parse_options(param),
-        search=search,
-        grid=_read_grid(grid),
-        extractor=extractor,
-        extractor_options=parse_options(option),
-        split_file=split_file,
-        test_size=test_size,
-        group_by=group_by,
-        out=out,
-        seed=seed,
-        n_jobs=workers,
-        **opts,
-    )
+    res = train_table(table, cfg, out=out, workers=workers)
     _print_cleaning(res.cleaning)
     if res.split is not None:
         for note in res.split.notes:

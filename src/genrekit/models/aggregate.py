@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from genrekit.config import AGGREGATIONS
 from genrekit.errors import ConfigError, unknown_name
 
-AGGREGATIONS: tuple[str, ...] = ("mean_log", "mean_prob", "vote")
 #: Share of the mean probability mixed into vote fractions (divided by the segment count) to break ties.
 VOTE_TIE_SHARE = 1e-6
 
