@@ -168,6 +168,8 @@ def _prepare(job: BatchJob) -> tuple[BatchJob, dict[str, Any], dict[str, Any], _
             "top_k": job.top_k,
             "crop_s": job.crop_s,
             "min_confidence": job.min_confidence,
+            # segments analysed per file (the predict path's sampling; an output of every segment differs)
+            "max_segments": state.classifier.max_segments,
         }
         extra = {
             "labels": list(state.classifier.classes_),
