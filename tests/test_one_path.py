@@ -161,3 +161,35 @@ def test_api_cli_service_and_batch_give_the_same_answer(
                 atol=TOL,
                 err_msg=f"{entry}: {name}",
             )
+
+
+class _NaNWhenLoud:
+    """A model that gives non-finite probabilities for segments louder than 0.4 RMS (a broken model)."""
+
+    def __init__(self, model) -> None:
+        self.model, self.classes_ = model, model.classes_
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        p = np.asarray(self.model.predict_proba(X), dtype=np.float64)
+        p[X[:, 0] > 0.4] = np.nan
+        return p
+
+
+def test_predict_batch_keeps_each_failure_with_its_signal(bundle: Path) -> None:
+    from genrekit.errors import AudioError, ModelError
+    from genrekit.predict import Classifier
+
+    base = load_model(bundle)
+    clf = Classifier(base.extractor, _NaNWhenLoud(base.model), name="nan-when-loud")
+    quiet, loud = _tone(300, 2.0, seed=5), 2.0 * _tone(2500, 2.0, seed=6)
+    signals = [quiet, np.zeros(SR, np.float32), loud, _tone(2500, 2.0, seed=7)]
+    out = clf.predict_batch(signals, SR, sources=["quiet", "silent", "loud", "high"])
+    assert isinstance(out[1], AudioError) and out[1].source == "silent"
+    # the grouped predict_proba call had NaN rows: only the loud signal's answer is an error
+    assert isinstance(out[2], ModelError) and "non-finite probabilities" in out[2].message
+    assert out[2].source == "loud"
+    assert (out[0].genre, out[3].genre) == ("low", "high")
+    for i in (0, 3):  # each answer is the one-signal path's
+        one = clf.predict_audio(signals[i], SR)
+        assert out[i].probabilities == pytest.approx(one.probabilities, abs=TOL)
+        assert len(out[i].segments) == len(one.segments) == 2
