@@ -33,9 +33,8 @@ from genrekit.service.app import (
     ENV_MODEL,
     create_app,
     create_app_from_env,
-    upload_name,
 )
-from genrekit.service.runtime import sniff_container
+from genrekit.service.runtime import sniff_container, upload_name
 from toys import ToyExtractor
 
 with warnings.catch_warnings():  # starlette suggests httpx2; httpx is what the project depends on
@@ -753,16 +752,16 @@ def test_ffmpeg_containers_are_held_to_the_duration_limit(classifier, monkeypatc
 
 
 def test_a_batch_is_one_request_in_the_queue_and_one_broken_file_loses_nothing(classifier, monkeypatch):
-    from genrekit.service import app as app_module
+    from genrekit.service import runtime
 
-    real = app_module.classify_bytes
+    real = runtime.read_upload
 
     def flaky(clf, data, filename, **kw):
         if filename == "bug.wav":
             raise RuntimeError("a bug, not the file")
         return real(clf, data, filename, **kw)
 
-    monkeypatch.setattr(app_module, "classify_bytes", flaky)
+    monkeypatch.setattr(runtime, "read_upload", flaky)
     files = [("audio", (f"c{i}.wav", audio_bytes(tone(200, 1)), "audio/wav")) for i in range(6)]
     files.insert(3, ("audio", ("bug.wav", audio_bytes(tone(200, 1)), "audio/wav")))
     with TestClient(create_app(classifier, max_in_flight=1, max_queue=2, warmup=False)) as c:

@@ -1,7 +1,8 @@
 """Audio in: decode files, bytes or file objects to float32 mono at a chosen rate, and cut segments.
 
 Everything inside genrekit works on ``np.ndarray`` float32 of shape ``(n_samples,)``, finite, with its
-``sr`` next to it. :func:`load` is the one way in; :func:`segments` and :func:`center_crop` are pure.
+``sr`` next to it. :func:`load` is the one way in (:func:`load_crop` when only the middle of a track is
+wanted); :func:`segments` and :func:`center_crop` are pure.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from genrekit.config import (
     RESAMPLE_QUALITY,
     SAMPLE_RATE,
 )
-from genrekit.errors import AudioError, ConfigError, UnsupportedFormatError
+from genrekit.errors import AudioError, ConfigError, GenreKitError, UnsupportedFormatError
 
 Source = str | os.PathLike | bytes | bytearray | BinaryIO
 log = logging.getLogger(__name__)
@@ -748,6 +749,73 @@ def center_crop(y: np.ndarray, sr: int, *, duration_s: float) -> np.ndarray:
         return y
     start = (len(y) - n) // 2
     return y[start : start + n]
+
+
+def header_duration(source: Source) -> float | None:
+    """Duration in seconds from the source's header, or None when it has no header that can be read.
+
+    Paths, bytes and file objects (rewound after).
+    """
+    src = io.BytesIO(bytes(source)) if isinstance(source, bytes | bytearray | memoryview) else source
+    try:
+        return info(src).duration_s
+    except GenreKitError:
+        return None
+    finally:
+        if hasattr(src, "seek"):
+            try:
+                src.seek(0)
+            except (OSError, ValueError):
+                pass
+
+
+def load_crop(
+    source: Source,
+    crop_s: float | None,
+    *,
+    sr: int,
+    offset_s: float = 0.0,
+    duration_s: float | None = None,
+    max_duration_s: float | None = MAX_DURATION_S,
+) -> tuple[np.ndarray, float, float]:
+    """Decode ``source``, or only the ``crop_s`` seconds around its middle: the one crop-window rule.
+
+    With ``crop_s`` (and no explicit ``duration_s``) the length is read once from the header and only
+    the window ``[offset_s + (total - crop_s) / 2, + crop_s)`` is decoded, so the cost does not grow
+    with the track. A source whose header gives no length, or a window ``offset_s, duration_s`` asked
+    for, is decoded and then cut with :func:`center_crop` (the same middle, in samples).
+
+    Returns
+    -------
+    y : np.ndarray, float32, shape (n_samples,)
+        Mono samples at ``sr``.
+    start_s : float
+        Where ``y`` starts in the source, in seconds.
+    total_s : float
+        The length of the source from ``offset_s`` on (of the window read, when ``duration_s`` is given).
+
+    Raises
+    ------
+    ConfigError
+        ``crop_s`` not above 0.
+    AudioError
+        As :func:`load`; ``max_duration_s`` applies to what is decoded.
+    """
+    if crop_s is not None and not crop_s > 0:
+        raise ConfigError(f"crop_s must be > 0 seconds, got {crop_s}")
+    if crop_s is not None and duration_s is None:
+        length = header_duration(source)
+        if length is not None and length - offset_s > crop_s:  # decode only the window
+            total = length - offset_s
+            start = offset_s + (total - crop_s) / 2
+            y, _ = load(source, sr=sr, offset_s=start, duration_s=crop_s, max_duration_s=max_duration_s)
+            return y, start, total
+    y, _ = load(source, sr=sr, offset_s=offset_s, duration_s=duration_s, max_duration_s=max_duration_s)
+    total = len(y) / sr
+    if crop_s is None:
+        return y, offset_s, total
+    cropped = center_crop(y, sr, duration_s=crop_s)
+    return cropped, offset_s + (len(y) - len(cropped)) // 2 / sr, total
 
 
 def file_digest(path: str | os.PathLike, *, chunk_size: int = 1 << 20) -> str:

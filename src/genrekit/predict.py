@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import io
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +17,7 @@ from genrekit.audio import (
     center_crop,
     check_audible,
     check_samples,
-    info,
-    load,
+    load_crop,
     resample,
     source_name,
 )
@@ -233,6 +231,50 @@ def select_segments(n: int, k: int | None) -> np.ndarray:
     return np.floor((np.arange(k) + 0.5) * n / k).astype(np.int64)
 
 
+def extract_each(
+    extractor: Extractor, signals: list[np.ndarray], keeps: list[np.ndarray | None] | None = None
+) -> list[np.ndarray | Exception]:
+    """Finite features of each signal (at the extractor's rate), or the error that signal raised.
+
+    Several signals share one ``extract_many`` call (musicnn runs one forward pass over all their
+    patches); when it fails, each signal is done alone, so one bad signal stays alone. ``keeps[i]``:
+    the rows wanted of signal ``i`` (None: all), computed alone when the extractor can
+    (``extract_selected``). Non-finite features and librosa's refusal of degenerate audio are AudioError.
+
+    Returns
+    -------
+    list of (np.ndarray, float32, shape (n_segments_i, dim)) or Exception
+    """
+    keeps = list(keeps) if keeps is not None else [None] * len(signals)
+    if not signals:
+        return []
+    try:
+        if all(k is None for k in keeps):
+            many = extractor.extract_many(signals, extractor.sr)
+        else:
+            many = extractor.extract_many(signals, extractor.sr, indices=keeps)
+        if len(many) == len(signals):
+            return [_try(check_finite_features, f) for f in many]
+    except Exception:  # noqa: BLE001 - each signal alone below (which says what failed)
+        pass
+    return [_try(_extract_one, extractor, y, k) for y, k in zip(signals, keeps, strict=True)]
+
+
+def _extract_one(extractor: Extractor, y: np.ndarray, keep: np.ndarray | None) -> np.ndarray:
+    try:
+        if keep is None:
+            feats = extractor(y, extractor.sr)
+        elif hasattr(extractor, "extract_selected"):
+            feats = extractor.extract_selected(y, extractor.sr, keep)
+        else:
+            feats = extractor(y, extractor.sr)[keep]
+    except Exception as exc:
+        if type(exc).__name__ != "ParameterError":  # librosa's refusal of degenerate audio
+            raise
+        raise AudioError(f"cannot compute features ({exc})") from None
+    return check_finite_features(feats)
+
+
 class Classifier:
     """A feature extractor, a trained model and an aggregation: audio in, :class:`Prediction` out.
 
@@ -320,30 +362,58 @@ class Classifier:
         times : np.ndarray, shape (n_segments, 2)
             Start and end in seconds of each analysed segment.
         """
-        if not np.all(np.isfinite(y)):
-            raise AudioError("contains non-finite samples (NaN or infinity)")
-        y = resample(np.asarray(y, dtype=np.float32), sr, self.extractor.sr)  # once: times match features
-        sr = self.extractor.sr
-        times = self.extractor.segment_times(len(y), sr)
-        keep = None if full else select_segments(len(times), self.max_segments)
-        try:
-            if keep is None:
-                feats = self.extractor(y, sr)
-            elif hasattr(self.extractor, "extract_selected"):
-                feats = self.extractor.extract_selected(y, sr, keep)
-            else:
-                feats = self.extractor(y, sr)[keep]
-        except Exception as exc:
-            if type(exc).__name__ != "ParameterError":  # librosa's refusal of degenerate audio
-                raise
-            raise AudioError(f"cannot compute features ({exc})") from None
-        if len(feats) == 0:
-            raise ModelError("the audio gave no segments to classify (too short?)")
-        check_finite_features(feats)
-        proba = np.asarray(self.model.predict_proba(feats), dtype=np.float64)
-        if not np.all(np.isfinite(proba)):
-            raise ModelError("the model gave non-finite probabilities for this audio")
-        return proba, times if keep is None else times[keep]
+        out = self._segments_many([y], sr, full=full)[0]
+        if isinstance(out, Exception):
+            raise out
+        return out[0], out[1]
+
+    def _segments_many(
+        self, signals: list[np.ndarray], sr: int, *, full: bool
+    ) -> list[tuple[np.ndarray, np.ndarray, int] | Exception]:
+        """Segment probabilities, times and the number of segments of each signal; its error in its place.
+
+        Several signals share one ``extract_many`` call (an extractor that batches, like musicnn, runs
+        one forward pass over the patches of all of them) and one ``predict_proba`` call over all their
+        segments; when a shared call fails, each signal is done alone, so one bad signal stays alone.
+        """
+        ext = self.extractor
+        out: list[Any] = [None] * len(signals)
+        ys, keeps, times = [], [], []
+        for i, y in enumerate(signals):
+            if not np.all(np.isfinite(y)):
+                out[i] = AudioError("contains non-finite samples (NaN or infinity)")
+                continue
+            y = resample(np.asarray(y, dtype=np.float32), sr, ext.sr)  # once: times match features
+            t = ext.segment_times(len(y), ext.sr)
+            keep = None if full else select_segments(len(t), self.max_segments)
+            ys.append((i, y))
+            keeps.append(None if keep is None or len(keep) == len(t) else keep)
+            times.append(t)
+        feats = [
+            f if isinstance(f, Exception) else _try(_some_segments, f)
+            for f in extract_each(ext, [y for _, y in ys], keeps)
+        ]
+        ok = [j for j, f in enumerate(feats) if not isinstance(f, Exception)]
+        probas = self._proba_many([feats[j] for j in ok])
+        for j, f in enumerate(feats):
+            if isinstance(f, Exception):
+                out[ys[j][0]] = f
+        for j, p in zip(ok, probas, strict=True):
+            t, keep = times[j], keeps[j]
+            out[ys[j][0]] = p if isinstance(p, Exception) else (p, t if keep is None else t[keep], len(t))
+        return out
+
+    def _proba_many(self, feats: list[np.ndarray]) -> list[np.ndarray | Exception]:
+        """Segment probabilities of each feature block, checked finite: one ``predict_proba`` call for all."""
+        if len(feats) > 1:
+            try:
+                p = np.asarray(self.model.predict_proba(np.concatenate(feats)), dtype=np.float64)
+                splits = np.cumsum([len(f) for f in feats])
+                if len(p) == splits[-1]:
+                    return [_try(_checked_proba, q) for q in np.split(p, splits[:-1])]
+            except Exception:  # noqa: BLE001 - each block alone below
+                pass
+        return [_try(lambda f: _checked_proba(self.model.predict_proba(f)), f) for f in feats]
 
     def explain(self, y: np.ndarray, sr: int) -> Explanation:
         """Explain the prediction for decoded audio ``y`` at ``sr`` (see :mod:`genrekit.explain`)."""
@@ -382,13 +452,106 @@ class Classifier:
             cropped = center_crop(y, sr, duration_s=crop_s)
             offset_s += (len(y) - len(cropped)) // 2 / sr
             y = cropped
-        try:
-            noise = self.check_signal(y, sr)
-            proba, times = self.segment_proba(y, sr, full=full)
-        except GenreKitError as exc:  # name the source
-            if source is None or exc.source is not None:
-                raise
-            raise type(exc)(exc.message, source=source) from None
+        out = self.predict_batch(
+            [y],
+            sr,
+            sources=[source],
+            offsets_s=[offset_s],
+            durations_s=[duration_s],
+            min_confidence=min_confidence,
+            explain=explain,
+            full=full,
+        )[0]
+        if isinstance(out, Exception):
+            raise out
+        return dataclasses.replace(out, elapsed_ms=round((time.perf_counter() - t0) * 1000, 1))
+
+    def predict_batch(
+        self,
+        signals: list[np.ndarray],
+        sr: int,
+        *,
+        sources: list[str | None] | None = None,
+        offsets_s: list[float] | None = None,
+        durations_s: list[float] | None = None,
+        min_confidence: float | None = None,
+        explain: bool = False,
+        full: bool = False,
+    ) -> list[Prediction | Exception]:
+        """Classify several decoded signals together; a failing one yields its error in its place.
+
+        The batched form of :meth:`predict_audio` (which is this with one signal), used by batch runs
+        and the service's batch endpoint: the same checks, segment choice, probabilities, aggregation
+        and decision, with the features of all signals in one ``extract_many`` call and their segments
+        in one ``predict_proba`` call. The caller bounds how much audio one call holds.
+
+        Parameters
+        ----------
+        signals : list of np.ndarray, float32, shape (n_samples_i,)
+            Decoded mono audio at ``sr`` (already cropped, when a crop was asked for).
+        sr : int
+        sources : list of str or None
+            Names for the predictions and the errors.
+        offsets_s : list of float
+            Where each signal starts in its source (segment times are given in the source's time).
+        durations_s : list of float
+            Each source's duration to report (default: the signal's).
+        min_confidence, explain, full
+            As :meth:`predict_audio`.
+
+        Returns
+        -------
+        list of Prediction or Exception
+            In the order of ``signals``; a library error (or, for a bug, any exception) for a signal that
+            could not be classified, named after its source.
+        """
+        t0 = time.perf_counter()
+        n = len(signals)
+        sources = list(sources) if sources is not None else [None] * n
+        offsets = list(offsets_s) if offsets_s is not None else [0.0] * n
+        durations = list(durations_s) if durations_s is not None else [len(y) / sr for y in signals]
+        out: list[Any] = [None] * n
+        noise: dict[int, str | None] = {}
+        for i, y in enumerate(signals):
+            try:
+                noise[i] = self.check_signal(y, sr)
+            except GenreKitError as exc:
+                out[i] = _named(exc, sources[i])
+        live = [i for i in range(n) if out[i] is None]
+        analysed = self._segments_many([signals[i] for i in live], sr, full=full)
+        total = sum(len(signals[i]) for i in live) or 1
+        elapsed_ms = (time.perf_counter() - t0) * 1000
+        for i, res in zip(live, analysed, strict=True):
+            if isinstance(res, Exception):
+                out[i] = _named(res, sources[i])
+                continue
+            pred = self._prediction(
+                *res,
+                noise=noise[i],
+                min_confidence=min_confidence,
+                explain=explain,
+                offset_s=float(offsets[i]),
+            )
+            out[i] = dataclasses.replace(
+                pred,
+                duration_s=round(float(durations[i]), 3),
+                source=sources[i],
+                elapsed_ms=round(elapsed_ms * len(signals[i]) / total, 1),
+            )
+        return out
+
+    def _prediction(
+        self,
+        proba: np.ndarray,
+        times: np.ndarray,
+        n_all: int,
+        *,
+        noise: str | None,
+        min_confidence: float | None,
+        explain: bool,
+        offset_s: float,
+    ) -> Prediction:
+        """The track's :class:`Prediction` from its segment probabilities: aggregate, decide, timeline."""
         track = aggregate_track(proba, method=self.aggregation)
         top = int(np.argmax(track))
         contrib = segment_contributions(proba, method=self.aggregation)[:, top]
@@ -408,10 +571,8 @@ class Classifier:
         extra: dict[str, Any] = {}
         if noise is not None:
             genre, extra["unsure_reason"] = UNSURE, noise
-        if not full and self.max_segments is not None:
-            n_all = len(self.extractor.segment_times(len(y), sr))
-            if n_all > len(proba):
-                extra["analysed"] = {"segments": len(proba), "of": n_all}
+        if n_all > len(proba):
+            extra["analysed"] = {"segments": len(proba), "of": n_all}
         if explain:
             times = np.asarray(times, dtype=np.float64) + offset_s
             extra["explanation"] = explain_track(
@@ -422,10 +583,7 @@ class Classifier:
             unsure=genre == UNSURE,
             probabilities=probs,
             segments=segs,
-            duration_s=round(duration_s, 3),
-            source=source,
             model=self.name,
-            elapsed_ms=round((time.perf_counter() - t0) * 1000, 1),
             extra=extra,
         )
 
@@ -462,30 +620,25 @@ class Classifier:
             )
         t0 = time.perf_counter()
         name = source_name(source)
-        _check_crop(crop_s)
-        total = None  # the audio's duration from offset_s on, when only a window of it is read
-        if crop_s is not None and duration_s is None:
-            length = _header_duration(source)
-            if length is not None and length - offset_s > crop_s:  # decode only the window: the crop
-                total = length - offset_s
-                offset_s, duration_s, crop_s = offset_s + (total - crop_s) / 2, crop_s, None
-        y, sr = load(
-            source, sr=self.sr, offset_s=offset_s, duration_s=duration_s, max_duration_s=max_duration_s
+        y, start_s, total = load_crop(
+            source,
+            crop_s,
+            sr=self.sr,
+            offset_s=offset_s,
+            duration_s=duration_s,
+            max_duration_s=max_duration_s,
         )
         pred = self.predict_audio(
             y,
-            sr,
-            crop_s=crop_s,
+            self.sr,
             source=name,
             min_confidence=min_confidence,
             explain=explain,
-            time_offset_s=offset_s,
+            time_offset_s=start_s,
             full=full,
         )
         return dataclasses.replace(
-            pred,
-            duration_s=round(total, 3) if total is not None else pred.duration_s,
-            elapsed_ms=round((time.perf_counter() - t0) * 1000, 1),
+            pred, duration_s=round(total, 3), elapsed_ms=round((time.perf_counter() - t0) * 1000, 1)
         )
 
     def predict_many(
@@ -534,22 +687,32 @@ def _check_crop(crop_s: float | None) -> None:
         raise ConfigError(f"crop_s must be > 0 seconds, got {crop_s}")
 
 
-def _header_duration(source: Source) -> float | None:
-    """Duration in seconds from the source's header, or None when there is none to read.
-
-    Paths, bytes and file objects (rewound after); None for containers only ffmpeg decodes.
-    """
-    src = io.BytesIO(bytes(source)) if isinstance(source, bytes | bytearray | memoryview) else source
+def _try(f: Any, *args: Any) -> Any:
+    """``f(*args)``, or the exception it raised (one item's failure stays with that item)."""
     try:
-        return info(src).duration_s
-    except GenreKitError:
-        return None
-    finally:
-        if hasattr(src, "seek"):
-            try:
-                src.seek(0)
-            except (OSError, ValueError):
-                pass
+        return f(*args)
+    except Exception as exc:  # noqa: BLE001 - returned in the item's place
+        return exc
+
+
+def _some_segments(feats: np.ndarray) -> np.ndarray:
+    if len(feats) == 0:
+        raise ModelError("the audio gave no segments to classify (too short?)")
+    return feats
+
+
+def _checked_proba(proba: Any) -> np.ndarray:
+    p = np.asarray(proba, dtype=np.float64)
+    if not np.all(np.isfinite(p)):
+        raise ModelError("the model gave non-finite probabilities for this audio")
+    return p
+
+
+def _named(exc: Exception, source: str | None) -> Exception:
+    """``exc`` naming ``source``, when it is a library error that names no input yet."""
+    if source is None or not isinstance(exc, GenreKitError) or exc.source is not None:
+        return exc
+    return type(exc)(exc.message, source=source)
 
 
 def classifier_from_bundle(bundle: Bundle, *, name: str = "") -> Classifier:

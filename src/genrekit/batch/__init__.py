@@ -13,8 +13,9 @@ dask          an existing Dask scheduler (``scheduler="tcp://host:8786"``); file
 ============  ==============================================================================================
 
 The model (or extractor) is loaded once per worker process and cached; a chunk decodes its files in
-groups of at most ``group_audio_s`` seconds of audio and hands each group to ``Extractor.extract_many``
-so that batching backbones (musicnn) see batches. The driver streams the input (a folder walk, a CSV
+groups of at most ``group_audio_s`` seconds of audio and hands each group to
+``Classifier.predict_batch`` (the predict path itself; for ``features``, ``Extractor.extract_many``), so
+that batching backbones (musicnn) see batches. The driver streams the input (a folder walk, a CSV
 reader or a text file, never a full list in memory), keeps at most ``max_in_flight`` chunks submitted,
 and writes every finished chunk as its own parquet part file, atomically.
 

@@ -17,11 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from genrekit.audio import file_digest, info, load
+from genrekit.audio import file_digest, load_crop
 from genrekit.config import MAX_DURATION_S
 from genrekit.data.sources import InputItem
-from genrekit.errors import AudioError, GenreKitError, ModelError
-from genrekit.features.base import check_finite_features
+from genrekit.errors import AudioError, GenreKitError
 from genrekit.files import to_jsonable
 
 KINDS: tuple[str, ...] = ("classify", "features")
@@ -263,102 +262,31 @@ def _file_facts(path: str) -> tuple[int | None, int | None, str | None]:
 
 def _load(job: BatchJob, path: str, sr: int) -> tuple[np.ndarray, float]:
     """Decode ``path`` (or its middle ``crop_s`` window) at ``sr``; return it and the file's duration."""
-    if job.crop_s is not None:
-        total = info(path).duration_s
-        if total > job.crop_s:
-            y, _ = load(
-                path,
-                sr=sr,
-                offset_s=(total - job.crop_s) / 2,
-                duration_s=job.crop_s,
-                max_duration_s=job.max_duration_s,
-            )
-            return y, total
-    y, _ = load(path, sr=sr, max_duration_s=job.max_duration_s)
-    return y, len(y) / sr
-
-
-def _features_each(extractor: Any, signals: list[np.ndarray], sr: int) -> list[np.ndarray | BaseException]:
-    """``extract_many`` on the group; when the batch fails, each signal alone so one bad file stays alone.
-
-    Features that are not finite come back as the AudioError of :func:`check_finite_features`.
-    """
-
-    def checked(f: np.ndarray) -> np.ndarray | BaseException:
-        try:
-            return check_finite_features(f)
-        except AudioError as exc:
-            return exc
-
-    try:
-        out = extractor.extract_many(signals, sr)
-        if len(out) == len(signals):
-            return [checked(f) for f in out]
-    except Exception:  # noqa: BLE001 - isolate below
-        pass
-    res: list[np.ndarray | BaseException] = []
-    for y in signals:
-        try:
-            res.append(checked(extractor(y, sr)))
-        except Exception as exc:  # noqa: BLE001 - one bad file becomes one error row
-            res.append(exc)
-    return res
-
-
-def _proba_each(model: Any, feats: list[np.ndarray]) -> list[np.ndarray | BaseException]:
-    """``predict_proba`` on all segments of a group at once, split back per file (per file on failure)."""
-    try:
-        p = np.asarray(model.predict_proba(np.concatenate(feats)), dtype=np.float64)
-        return np.split(p, np.cumsum([len(f) for f in feats])[:-1])
-    except Exception:  # noqa: BLE001 - isolate below
-        pass
-    res: list[np.ndarray | BaseException] = []
-    for f in feats:
-        try:
-            res.append(np.asarray(model.predict_proba(f), dtype=np.float64))
-        except Exception as exc:  # noqa: BLE001
-            res.append(exc)
-    return res
+    y, _, total = load_crop(path, job.crop_s, sr=sr, max_duration_s=job.max_duration_s)
+    return y, total
 
 
 def _classify_rows(state: _WorkerState, group: list[dict[str, Any]], signals: list[np.ndarray]) -> None:
-    """Fill the prediction fields of ``group`` rows (already holding facts) in place."""
-    from genrekit.models.aggregate import aggregate_track
-    from genrekit.models.calibrated import UNSURE, decide
+    """Fill the prediction fields of ``group`` rows (already holding facts) in place.
 
+    The rows come from :meth:`Classifier.predict_batch`: the predict path itself, with the group's
+    features in one batched call.
+    """
     clf, job = state.classifier, state.job
-    threshold = clf.min_confidence if job.min_confidence is None else job.min_confidence
-    feats = _features_each(clf.extractor, signals, clf.sr)
-    ok = []
-    for row, f in zip(group, feats, strict=True):
-        if isinstance(f, BaseException):
-            _fail(row, f)
-        elif len(f) == 0:
-            _fail(row, ModelError("the audio gave no segments to classify (too short?)"))
-        else:
-            ok.append((row, f))
-    probas = _proba_each(clf.model, [f for _, f in ok]) if ok else []
     k = len(clf.classes_) if job.top_k <= 0 else min(job.top_k, len(clf.classes_))
-    for (row, f), p in zip(ok, probas, strict=True):
-        if isinstance(p, BaseException):
-            _fail(row, p)
+    preds = clf.predict_batch(signals, clf.sr, min_confidence=job.min_confidence)
+    for row, pred in zip(group, preds, strict=True):
+        if isinstance(pred, BaseException):
+            _fail(row, pred)
             continue
-        try:
-            track = aggregate_track(p, method=clf.aggregation)
-        except Exception as exc:  # noqa: BLE001
-            _fail(row, exc)
-            continue
-        order = np.argsort(-track, kind="stable")[:k]
-        genre, _ = decide({clf.classes_[int(order[0])]: float(track[order[0]])}, threshold)
-        if row.get("_unsure_reason"):  # broadband noise: as Classifier.predict_audio answers it
-            genre = UNSURE
+        top = pred.top_k(k)
         row.update(
             status="ok",
-            n_segments=len(f),
-            genre=genre,
-            confidence=round(float(track[order[0]]), 6),
-            top_genres=[clf.classes_[int(i)] for i in order],
-            top_probs=[round(float(track[i]), 6) for i in order],
+            n_segments=len(pred.segments),
+            genre=pred.genre,
+            confidence=pred.confidence,
+            top_genres=[g for g, _ in top],
+            top_probs=[p for _, p in top],
         )
 
 
@@ -366,9 +294,11 @@ def _features_rows(
     state: _WorkerState, group: list[dict[str, Any]], signals: list[np.ndarray]
 ) -> list[dict[str, Any]]:
     """Rows of a features group: one per file (mean over segments) or one per segment."""
+    from genrekit.predict import extract_each
+
     ext, job = state.extractor, state.job
     out = []
-    for row, y, f in zip(group, signals, _features_each(ext, signals, ext.sr), strict=True):
+    for row, y, f in zip(group, signals, extract_each(ext, signals), strict=True):
         if isinstance(f, BaseException):
             _fail(row, f)
             out.append(row)
@@ -416,8 +346,9 @@ def process_chunk(job: BatchJob, items: list[InputItem]) -> ChunkResult:
     """Compute the rows of ``items`` (the per-chunk task of every engine).
 
     Every item gives at least one row: ``status="ok"``, or ``status="error"`` with the reason. Files are
-    decoded in groups of at most ``job.group_audio_s`` seconds; each group's features are computed with
-    one ``extract_many`` call and its segments classified with one ``predict_proba`` call. A file's
+    decoded in groups of at most ``job.group_audio_s`` seconds; each group is classified with one
+    :meth:`Classifier.predict_batch` call (features in one ``extract_many`` call, segments in one
+    ``predict_proba`` call), or its features extracted with one ``extract_many`` call. A file's
     ``elapsed_s`` is its decode time plus its share (by samples) of the group's feature/model time.
 
     Raises
@@ -463,9 +394,7 @@ def process_chunk(job: BatchJob, items: list[InputItem]) -> ChunkResult:
             row["size"], row["mtime_ns"], row["hash"] = _file_facts(item.path)
             y, duration_s = _load(job, item.path, sr)
             row["duration_s"] = round(duration_s, 3)
-            if job.kind == "classify":  # the predict path's refusals: silent, too short, DC, too quiet
-                row["_unsure_reason"] = state.classifier.check_signal(y, sr)
-            else:
+            if job.kind == "features":
                 _check_min_duration(y, sr, state.extractor)
         except Exception as exc:  # noqa: BLE001 - one bad file becomes one error row
             _fail(row, exc)
@@ -478,8 +407,6 @@ def process_chunk(job: BatchJob, items: list[InputItem]) -> ChunkResult:
         group.append(row)
         signals.append(y)
     flush()
-    for r in rows_out:
-        r.pop("_unsure_reason", None)
     by_path = {it.path: i for i, it in enumerate(items)}
     rows_out.sort(key=lambda r: (by_path[r["path"]], r.get("segment") or 0))
     return ChunkResult(

@@ -168,6 +168,8 @@ def _prepare(job: BatchJob) -> tuple[BatchJob, dict[str, Any], dict[str, Any], _
             "top_k": job.top_k,
             "crop_s": job.crop_s,
             "min_confidence": job.min_confidence,
+            # segments analysed per file (the predict path's sampling; an output of every segment differs)
+            "max_segments": state.classifier.max_segments,
         }
         extra = {
             "labels": list(state.classifier.classes_),
@@ -217,6 +219,32 @@ def _plan(
             yield item, "done"
         else:
             yield item, "todo" if retry_errors else "failed"
+
+
+def _check_not_empty(inputs: InputSource) -> None:
+    """Refuse an input that names no file (before the output is touched)."""
+    if next(iter(inputs), None) is None:
+        what = (
+            f"no audio files (extensions {', '.join(sorted(inputs.extensions))})"
+            if inputs.kind == "folder"
+            else "no files"
+        )
+        raise DatasetError(f"the input lists {what}; nothing to do", source=inputs.path)
+
+
+def _tally(plan: Iterable[tuple[InputItem, str]], result: BatchResult) -> tuple[int, list[str]]:
+    """Count the plan's decisions into ``result``; return the number to do and up to 3 of their paths."""
+    counts = {"todo": 0, "done": 0, "failed": 0, "duplicate": 0}
+    sample: list[str] = []
+    for item, decision in plan:
+        counts[decision] += 1
+        if decision == "todo" and len(sample) < 3:
+            sample.append(item.path)
+    result.total = counts["todo"] + counts["done"] + counts["failed"]
+    result.skipped = counts["done"] + counts["failed"]
+    result.previous_errors = counts["failed"]
+    result.duplicates = counts["duplicate"]
+    return counts["todo"], sample
 
 
 def run_batch(
@@ -282,46 +310,19 @@ def run_batch(
     result = BatchResult(out=store.out, kind=job.kind, engine=engine)
     started = False
     try:
-        if next(iter(inputs), None) is None:
-            what = (
-                f"no audio files (extensions {', '.join(sorted(inputs.extensions))})"
-                if inputs.kind == "folder"
-                else "no files"
-            )
-            raise DatasetError(f"the input lists {what}; nothing to do", source=inputs.path)
-        job, sig, extra, state = _prepare(job)
+        _check_not_empty(inputs)
+        job, sig, extra, _ = _prepare(job)
         store.open(sig, extra)
         index = store.index()
         memo: dict[str, str | None] = {}
-        counts = {"todo": 0, "done": 0, "failed": 0, "duplicate": 0}
-        sample: list[str] = []
-        for item, decision in _plan(inputs, index, retry_errors, memo):
-            counts[decision] += 1
-            if decision == "todo" and len(sample) < 3:
-                sample.append(item.path)
-        result.total = counts["todo"] + counts["done"] + counts["failed"]
-        result.skipped = counts["done"] + counts["failed"]
-        result.previous_errors = counts["failed"]
-        result.duplicates = counts["duplicate"]
+        n_todo, sample = _tally(_plan(inputs, index, retry_errors, memo), result)
         result.ignored = inputs.ignored
         started = True
-        if counts["todo"] == 0:
+        if n_todo == 0:
             return result
         todo = (it for it, d in _plan(inputs, index, retry_errors, memo) if d == "todo")
-        _execute(
-            job,
-            todo,
-            store,
-            result,
-            counts["todo"],
-            engine,
-            n_workers,
-            scheduler,
-            chunk_size,
-            max_in_flight,
-            progress,
-            sample,
-        )
+        engine_args = (engine, n_workers, scheduler, chunk_size, max_in_flight)
+        _execute(job, todo, store, result, n_todo, *engine_args, progress, sample)
         return result
     except KeyboardInterrupt:
         result.interrupted = True

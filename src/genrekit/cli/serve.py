@@ -113,7 +113,7 @@ def check_served_model(load: Callable[[Any], Any], model: str | None) -> Any:
             t = np.arange(n) / clf.sr
             rng = np.random.default_rng(0)
             y = (0.2 * np.sin(2 * np.pi * 220 * t) + 0.05 * rng.standard_normal(n)).astype(np.float32)
-            proba = clf.model.predict_proba(clf.extractor(y, clf.sr))
+            proba, _ = clf.segment_proba(y, clf.sr)  # the predict path, probabilities checked
         else:
             bundle = served.bundle
             proba = bundle.model.predict_proba(np.zeros((1, len(bundle.feature_names or [])), np.float32))

@@ -132,9 +132,19 @@ class Extractor(ABC):
         out = np.asarray(self._extract(y), dtype=np.float32)
         return out.reshape(len(out), self.dim)
 
-    def extract_many(self, signals: list[np.ndarray], sr: int) -> list[np.ndarray]:
-        """Features of several signals at once (extractors that batch, like musicnn, override this)."""
-        return [self(y, sr) for y in signals]
+    def extract_many(
+        self, signals: list[np.ndarray], sr: int, *, indices: list[np.ndarray | None] | None = None
+    ) -> list[np.ndarray]:
+        """Features of several signals at once (extractors that batch, like musicnn, override this).
+
+        ``indices``: for each signal, the rows wanted (None: all of them).
+        """
+        rows = [self(y, sr) for y in signals]
+        return (
+            rows
+            if indices is None
+            else [f if k is None else f[k] for f, k in zip(rows, indices, strict=True)]
+        )
 
     @abstractmethod
     def _extract(self, y: np.ndarray) -> np.ndarray:

@@ -20,36 +20,27 @@ Errors are JSON ``{"error": {"type": ..., "message": ...}}``: not audio / corrup
 upload cap -> 413 (from ``Content-Length`` before reading anything, or while counting streamed bytes),
 container that cannot be decoded -> 415, bad parameters or feature rows -> 422, model not loaded -> 503.
 
-Layout: ``errors`` (JSON errors, upload guard) <- ``runtime`` (served model, limits, pool) and ``schemas``
-<- ``app`` (the routes); ``server`` holds the uvicorn settings.
+Layout: ``errors`` (JSON errors, upload guard) <- ``runtime`` (served model, limits, pool, the
+``RuntimeDep`` dependency) and ``schemas`` <- ``routers`` (``info``, ``classify``, ``page``: one
+``APIRouter`` each) <- ``app`` (the factory: limits, runtime, middleware, error handlers, routers);
+``server`` holds the uvicorn settings.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import os
-import time
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any
 
-from fastapi import FastAPI, File, Request, UploadFile
-from fastapi.responses import FileResponse
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from genrekit.config import genrekit_version
-from genrekit.errors import ConfigError, GenreKitError
-from genrekit.predict import Prediction
-from genrekit.service.errors import (
-    MB,
-    ServiceError,
-    UploadLimitMiddleware,
-    install_error_handlers,
-    log,
-    public_message,
-    status_for,
-)
+from genrekit.errors import ConfigError
+from genrekit.service.errors import MB, UploadLimitMiddleware, install_error_handlers, status_for
+from genrekit.service.routers import ROUTERS
+from genrekit.service.routers.page import install_page
 from genrekit.service.runtime import (
     DEFAULT_MAX_DURATION_S,
     DEFAULT_MAX_IN_FLIGHT,
@@ -61,33 +52,11 @@ from genrekit.service.runtime import (
     ENV_MAX_QUEUE,
     ENV_MAX_UPLOAD_MB,
     ENV_MODEL,
-    MAX_BATCH_FILES,
-    MAX_FEATURE_ROWS,
-    STATIC_DIR,
     ModelRef,
     Runtime,
     ServedModel,
     _env_number,
-    check_rows,
-    classify_bytes,
     load_served_model,
-    predict_feature_rows,
-    upload_name,
-)
-from genrekit.service.schemas import (
-    _ERRORS,
-    BatchResult,
-    ClassifyResult,
-    CropS,
-    Explain,
-    FeatureResult,
-    FeatureRows,
-    Health,
-    MinConfidence,
-    ModelInfo,
-    Ready,
-    Segments,
-    TopK,
 )
 
 
@@ -157,10 +126,9 @@ def create_app(
         finally:
             rt.stop()
 
-    version = genrekit_version()
     app = FastAPI(
         title="genrekit",
-        version=version,
+        version=genrekit_version(),
         summary="Tell which genre a piece of music belongs to.",
         description=(
             "Upload audio to `/v1/classify` (multipart field `audio`) for the genre, the sorted "
@@ -172,163 +140,12 @@ def create_app(
         redoc_url=None,
     )
     install_docs(app)
-    app.state.runtime = rt
+    app.state.runtime = rt  # what the routes' RuntimeDep gives them
     app.add_middleware(UploadLimitMiddleware, max_bytes=rt.max_upload_bytes)
     install_error_handlers(app)
-
-    # ------------------------------------------------------------------------------------- probes
-    @app.get("/health", response_model=Health, tags=["probes"])
-    async def health() -> dict[str, Any]:
-        """Liveness: the process answers (whether or not the model is loaded)."""
-        return {
-            "status": "ok",
-            "genrekit_version": version,
-            "model_loaded": rt.served is not None,
-            "in_flight": rt.in_flight,
-            "waiting": rt.waiting,
-            "uptime_s": round(time.time() - rt.started_at, 1),
-        }
-
-    @app.get("/ready", response_model=Ready, tags=["probes"], responses={503: _ERRORS[503]})
-    async def ready() -> dict[str, Any]:
-        """Readiness: 200 once the model is loaded, 503 before (or when it failed to load)."""
-        if rt.served is None:
-            await rt.model_for("audio")  # raises the 503 with the reason
-        assert rt.served is not None
-        return {"status": "ready", "model": rt.served.name, "input": rt.served.input}
-
-    # -------------------------------------------------------------------------------------- model
-    @app.get("/v1/model", response_model=ModelInfo, tags=["model"], responses={503: _ERRORS[503]})
-    async def model_info() -> dict[str, Any]:
-        """Labels, feature configuration, training metrics and versions of the served model."""
-        if rt.served is None:
-            await rt.model_for("audio")
-        assert rt.served is not None
-        d = rt.served.describe()
-        d["limits"] = {
-            "max_upload_mb": rt.max_upload_bytes / MB,
-            "max_duration_s": rt.max_duration_s,
-            "max_in_flight": rt.max_in_flight,
-            "max_batch_files": MAX_BATCH_FILES,
-            "max_feature_rows": MAX_FEATURE_ROWS,
-        }
-        return d
-
-    audio_errors = {k: _ERRORS[k] for k in (400, 413, 415, 422, 503)}
-
-    @app.post("/v1/classify", response_model=ClassifyResult, response_model_exclude_unset=True,
-              tags=["classify"], responses=audio_errors)
-    async def classify(
-        request: Request,
-        audio: Annotated[UploadFile, File(description="An audio file (wav, flac, ogg, mp3, ...).")],
-        top_k: TopK = 3,
-        segments: Segments = True,
-        crop_s: CropS = None,
-        min_confidence: MinConfidence = None,
-        explain: Explain = False,
-    ) -> dict[str, Any]:
-        """Classify one audio file: genre, sorted probabilities, top-k and the segment timeline."""
-        n_parts = len((await request.form()).getlist("audio"))  # the form FastAPI parsed (cached)
-        if n_parts > 1:
-            raise ServiceError(
-                422,
-                f"{n_parts} `audio` parts in one request; /v1/classify takes one file per request "
-                "(send several to /v1/classify/batch)",
-                type_="ValidationError",
-            )
-        served = await rt.model_for("audio")
-        assert served.classifier is not None
-        pred = await rt.run(
-            classify_bytes,
-            served.classifier,
-            audio.file,
-            audio.filename,
-            crop_s=crop_s,
-            max_duration_s=rt.max_duration_s,
-            min_confidence=min_confidence,
-            explain=explain,
-        )
-        return pred.to_dict(top_k=top_k, segments=segments)
-
-    @app.post("/v1/classify/batch", response_model=BatchResult, response_model_exclude_unset=True,
-              tags=["classify"], responses=audio_errors)
-    async def classify_batch(
-        audio: Annotated[
-            list[UploadFile], File(description=f"Up to {MAX_BATCH_FILES} audio files, each as `audio`.")
-        ],
-        top_k: TopK = 3,
-        segments: Segments = False,
-        crop_s: CropS = None,
-        min_confidence: MinConfidence = None,
-        explain: Explain = False,
-    ) -> dict[str, Any]:
-        """Classify several files in one request: one result or one error per file, in order."""
-        t0 = time.perf_counter()
-        served = await rt.model_for("audio")
-        assert served.classifier is not None
-        clf = served.classifier
-        if len(audio) > MAX_BATCH_FILES:
-            raise ServiceError(
-                422,
-                f"{len(audio)} files in one batch; the limit is {MAX_BATCH_FILES}",
-                type_="ValidationError",
-            )
-
-        calls = [
-            functools.partial(
-                classify_bytes,
-                clf,
-                upload.file,
-                upload.filename,
-                crop_s=crop_s,
-                max_duration_s=rt.max_duration_s,
-                min_confidence=min_confidence,
-                explain=explain,
-            )
-            for upload in audio
-        ]
-        outcomes = await rt.run_all(calls)
-
-        def entry(upload: UploadFile, out: Prediction | BaseException) -> dict[str, Any]:
-            name = upload_name(upload.filename)
-            if isinstance(out, BaseException):
-                if isinstance(out, GenreKitError):
-                    kind, message, status = type(out).__name__, public_message(out), status_for(out)
-                else:  # a bug, not the file's fault: logged; the other files' answers still go out
-                    log.error("classifying %s failed", name, exc_info=out)
-                    kind, message, status = "InternalError", "internal error while classifying this file", 500
-                error = {"type": kind, "message": message, "status": status}
-                return {"filename": name, "ok": False, "error": error}
-            return {"filename": name, "ok": True, "result": out.to_dict(top_k=top_k, segments=segments)}
-
-        results = [entry(u, o) for u, o in zip(audio, outcomes, strict=True)]
-        n_ok = sum(r["ok"] for r in results)
-        return {
-            "results": results,
-            "n_ok": n_ok,
-            "n_failed": len(results) - n_ok,
-            "model": served.name,
-            "elapsed_ms": round((time.perf_counter() - t0) * 1000, 1),
-        }
-
-    @app.post("/v1/predict/features", response_model=FeatureResult, tags=["classify"],
-              responses={k: _ERRORS[k] for k in (400, 413, 422, 503)})
-    async def predict_features(body: FeatureRows) -> dict[str, Any]:
-        """Classify rows of named features with a tabular bundle (one row or a list of rows)."""
-        t0 = time.perf_counter()
-        served = await rt.model_for("features")
-        rows = [body.rows] if isinstance(body.rows, dict) else list(body.rows)
-        check_rows(rows)
-        results = await rt.run(predict_feature_rows, served.bundle, rows, body.top_k)
-        elapsed_ms = round((time.perf_counter() - t0) * 1000, 1)
-        return {"results": results, "model": served.name, "elapsed_ms": elapsed_ms}
-
-    # ---------------------------------------------------------------------------------- the page
-    @app.get("/", include_in_schema=False)
-    async def index() -> FileResponse:
-        return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
-
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for router in ROUTERS:
+        app.include_router(router)
+    install_page(app)
     return app
 
 
@@ -386,6 +203,11 @@ def create_app_from_env() -> FastAPI:
 
 __all__ = [
     "DEFAULT_PORT",
+    "ENV_MAX_DURATION_S",
+    "ENV_MAX_IN_FLIGHT",
+    "ENV_MAX_QUEUE",
+    "ENV_MAX_UPLOAD_MB",
+    "ENV_MODEL",
     "ServedModel",
     "create_app",
     "create_app_from_env",

@@ -12,11 +12,13 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import Annotated, Any, BinaryIO, TypeVar
 
 import numpy as np
+from fastapi import Depends, Request
 
 from genrekit.audio import info as audio_info
+from genrekit.audio import load_crop
 from genrekit.bundle import Bundle, load_bundle
 from genrekit.config import FFMPEG_EXTENSIONS, genrekit_version
 from genrekit.errors import AudioError, ConfigError, GenreKitError
@@ -303,6 +305,15 @@ class Runtime:
         return await asyncio.gather(*(one(c) for c in calls), return_exceptions=True)
 
 
+def get_runtime(request: Request) -> Runtime:
+    """The app's :class:`Runtime` (``app.state.runtime``, set by ``create_app``): the routes' dependency."""
+    return request.app.state.runtime
+
+
+#: A route parameter typed ``rt: RuntimeDep`` receives the app's runtime.
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
 def warm_up(served: ServedModel) -> None:
     """Classify a few seconds of quiet noise once, before serving.
 
@@ -365,17 +376,10 @@ def as_source(data: bytes, filename: str | None) -> io.BytesIO:
     return bio
 
 
-def classify_bytes(
-    clf: Classifier,
-    data: bytes | BinaryIO,
-    filename: str | None,
-    *,
-    crop_s: float | None = None,
-    max_duration_s: float | None = None,
-    min_confidence: float | None = None,
-    explain: bool = False,
-) -> Prediction:
-    """Decode and classify one upload (runs in the inference pool).
+def upload_source(
+    data: bytes | BinaryIO, filename: str | None, *, crop_s: float | None, max_duration_s: float | None
+) -> tuple[io.BytesIO, dict[str, Any]]:
+    """One upload as a named source, with the window and limit to read it under (runs in the pool).
 
     ``data`` is the upload's bytes or its spooled file (read here, in the pool: a large upload is on
     disk, and reading it here keeps that I/O off the event loop and out of extra threads). The header
@@ -383,24 +387,28 @@ def classify_bytes(
     ``max_duration_s`` of it), and without it audio longer than ``max_duration_s`` is refused before its
     samples are decoded (a 50 MB mp3 can hold an hour of music, over a gigabyte of float32 samples).
 
+    Returns
+    -------
+    source : io.BytesIO
+    read : dict
+        ``crop_s`` and, where the server's limit is what bounds the decoding, ``max_duration_s``: the
+        keywords of :meth:`Classifier.predict` and :func:`genrekit.audio.load_crop`.
+
     Raises
     ------
     AudioError
-        Not audio, corrupt, or longer than ``max_duration_s`` without ``crop_s``.
+        Longer than ``max_duration_s`` without ``crop_s`` (from the header).
     """
     if not isinstance(data, bytes | bytearray):
         data.seek(0)
         data = data.read()
     src = as_source(data, filename)
-    kw: dict[str, Any] = {} if min_confidence is None else {"min_confidence": min_confidence}
-    if explain:
-        kw["explain"] = True
     if Path(src.name).suffix.lower() in FFMPEG_EXTENSIONS:
         # no header to read the length from: ffmpeg decodes from the start and stops just past the
         # limit (an over-long file is refused having decoded max_duration_s + 1 s, not all of it)
         if crop_s is None and max_duration_s is not None:
-            return clf.predict(src, max_duration_s=max_duration_s, **kw)
-        return clf.predict(src, crop_s=crop_s, **kw)
+            return src, {"crop_s": None, "max_duration_s": max_duration_s}
+        return src, {"crop_s": crop_s}
     if crop_s is None and max_duration_s is not None:
         total_s = audio_info(src).duration_s
         src.seek(0)
@@ -411,7 +419,102 @@ def classify_bytes(
                 source=src.name,
             )
     window = crop_s if max_duration_s is None or crop_s is None else min(crop_s, max_duration_s)
-    return clf.predict(src, crop_s=window, **kw)  # crop_s, at most the server's limit, read as a window
+    return src, {"crop_s": window}  # crop_s, at most the server's limit, read as a window
+
+
+def classify_bytes(
+    clf: Classifier,
+    data: bytes | BinaryIO,
+    filename: str | None,
+    *,
+    crop_s: float | None = None,
+    max_duration_s: float | None = None,
+    min_confidence: float | None = None,
+    explain: bool = False,
+) -> Prediction:
+    """Decode and classify one upload (runs in the inference pool) under the limits of :func:`upload_source`.
+
+    Raises
+    ------
+    AudioError
+        Not audio, corrupt, or longer than ``max_duration_s`` without ``crop_s``.
+    """
+    src, read = upload_source(data, filename, crop_s=crop_s, max_duration_s=max_duration_s)
+    return clf.predict(src, min_confidence=min_confidence, explain=explain, **read)
+
+
+def read_upload(
+    clf: Classifier,
+    data: bytes | BinaryIO,
+    filename: str | None,
+    *,
+    crop_s: float | None = None,
+    max_duration_s: float | None = None,
+) -> tuple[np.ndarray, float, float, str]:
+    """Decode one upload at the model's rate under the limits of :func:`upload_source`.
+
+    Returns
+    -------
+    y : np.ndarray, float32, shape (n_samples,)
+    start_s, total_s : float
+        Where ``y`` starts in the upload, and the upload's duration (:func:`genrekit.audio.load_crop`).
+    name : str
+    """
+    src, read = upload_source(data, filename, crop_s=crop_s, max_duration_s=max_duration_s)
+    y, start_s, total_s = load_crop(src, sr=clf.sr, **read)
+    return y, start_s, total_s, src.name
+
+
+#: Seconds of decoded audio a batch request classifies at once (one batched feature call per group).
+GROUP_AUDIO_S = 600.0
+
+
+def classify_uploads(
+    clf: Classifier,
+    uploads: Sequence[tuple[bytes | BinaryIO, str | None]],
+    *,
+    crop_s: float | None = None,
+    max_duration_s: float | None = None,
+    min_confidence: float | None = None,
+    explain: bool = False,
+) -> list[Prediction | BaseException]:
+    """Decode and classify several uploads (runs in the pool): one answer or one error per upload.
+
+    Uploads are decoded one by one and classified in groups of at most ``GROUP_AUDIO_S`` seconds of
+    audio with :meth:`Classifier.predict_batch` (the predict path, features batched).
+    """
+    out: list[Any] = [None] * len(uploads)
+    group: list[tuple[int, np.ndarray, float, float, str]] = []
+
+    def flush() -> None:
+        preds = clf.predict_batch(
+            [g[1] for g in group],
+            clf.sr,
+            sources=[g[4] for g in group],
+            offsets_s=[g[2] for g in group],
+            durations_s=[g[3] for g in group],
+            min_confidence=min_confidence,
+            explain=explain,
+        )
+        for g, pred in zip(group, preds, strict=True):
+            out[g[0]] = pred
+        group.clear()
+
+    budget = GROUP_AUDIO_S * clf.sr
+    for i, (data, filename) in enumerate(uploads):
+        try:
+            y, start_s, total_s, name = read_upload(
+                clf, data, filename, crop_s=crop_s, max_duration_s=max_duration_s
+            )
+        except Exception as exc:  # noqa: BLE001 - one bad upload is one error entry
+            out[i] = exc
+            continue
+        if group and sum(len(g[1]) for g in group) + len(y) > budget:
+            flush()
+        group.append((i, y, start_s, total_s, name))
+    if group:
+        flush()
+    return out
 
 
 def check_rows(rows: list[dict[str, Any]]) -> None:

@@ -180,14 +180,23 @@ class MusicnnExtractor(Extractor):
         patches = self.patches(resample(np.asarray(y, dtype=np.float32), sr, self.sr))
         return self._features(patches[np.asarray(indices, dtype=np.int64)])
 
-    def extract_many(self, signals: list[np.ndarray], sr: int) -> list[np.ndarray]:
+    def extract_many(
+        self, signals: list[np.ndarray], sr: int, *, indices: list[np.ndarray | None] | None = None
+    ) -> list[np.ndarray]:
         """Features of several signals with the patches of all of them in one batched forward pass.
+
+        ``indices``: for each signal, the patches wanted (None: all), as :meth:`extract_selected`.
 
         Returns
         -------
         list of np.ndarray, float32, shape (n_patches_i, dim)
         """
         stacks = [self.patches(resample(np.asarray(y, dtype=np.float32), sr, self.sr)) for y in signals]
+        if indices is not None:
+            stacks = [
+                s if k is None else s[np.asarray(k, dtype=np.int64)]
+                for s, k in zip(stacks, indices, strict=True)
+            ]
         if not stacks:
             return []
         feats = self._features(np.concatenate(stacks, axis=0))
