@@ -20,6 +20,7 @@ from genrekit.audio import (
     check_samples,
     info,
     load,
+    load_windows,
     resample,
     source_name,
 )
@@ -337,13 +338,17 @@ class Classifier:
             if type(exc).__name__ != "ParameterError":  # librosa's refusal of degenerate audio
                 raise
             raise AudioError(f"cannot compute features ({exc})") from None
+        return self._proba(feats), times if keep is None else times[keep]
+
+    def _proba(self, feats: np.ndarray) -> np.ndarray:
+        """The model's probabilities ``(n_segments, n_classes)`` for feature rows, checked finite."""
         if len(feats) == 0:
             raise ModelError("the audio gave no segments to classify (too short?)")
         check_finite_features(feats)
         proba = np.asarray(self.model.predict_proba(feats), dtype=np.float64)
         if not np.all(np.isfinite(proba)):
             raise ModelError("the model gave non-finite probabilities for this audio")
-        return proba, times if keep is None else times[keep]
+        return proba
 
     def explain(self, y: np.ndarray, sr: int) -> Explanation:
         """Explain the prediction for decoded audio ``y`` at ``sr`` (see :mod:`genrekit.explain`)."""
@@ -389,6 +394,40 @@ class Classifier:
             if source is None or exc.source is not None:
                 raise
             raise type(exc)(exc.message, source=source) from None
+        n_all = None
+        if not full and self.max_segments is not None:
+            n_all = len(self.extractor.segment_times(len(y), sr))
+        return self._prediction(
+            proba,
+            times,
+            noise=noise,
+            n_all=n_all,
+            offset_s=offset_s,
+            duration_s=duration_s,
+            source=source,
+            min_confidence=min_confidence,
+            explain=explain,
+            t0=t0,
+        )
+
+    def _prediction(
+        self,
+        proba: np.ndarray,
+        times: np.ndarray,
+        *,
+        noise: str | None,
+        n_all: int | None,
+        offset_s: float,
+        duration_s: float,
+        source: str | None,
+        min_confidence: float | None,
+        explain: bool,
+        t0: float,
+    ) -> Prediction:
+        """The :class:`Prediction` for segment probabilities ``(n, n_classes)`` and their times ``(n, 2)``.
+
+        ``n_all``: how many segments the track has when only some were analysed (``extra["analysed"]``).
+        """
         track = aggregate_track(proba, method=self.aggregation)
         top = int(np.argmax(track))
         contrib = segment_contributions(proba, method=self.aggregation)[:, top]
@@ -408,10 +447,8 @@ class Classifier:
         extra: dict[str, Any] = {}
         if noise is not None:
             genre, extra["unsure_reason"] = UNSURE, noise
-        if not full and self.max_segments is not None:
-            n_all = len(self.extractor.segment_times(len(y), sr))
-            if n_all > len(proba):
-                extra["analysed"] = {"segments": len(proba), "of": n_all}
+        if n_all is not None and n_all > len(proba):
+            extra["analysed"] = {"segments": len(proba), "of": n_all}
         if explain:
             times = np.asarray(times, dtype=np.float64) + offset_s
             extra["explanation"] = explain_track(
@@ -427,6 +464,62 @@ class Classifier:
             model=self.name,
             elapsed_ms=round((time.perf_counter() - t0) * 1000, 1),
             extra=extra,
+        )
+
+    def _predict_sampled(
+        self,
+        source: Source,
+        name: str,
+        *,
+        min_confidence: float | None,
+        explain: bool,
+        max_duration_s: float | None,
+        t0: float,
+    ) -> Prediction | None:
+        """Classify a long file from its sampled segments, decoding only their windows; None: not here.
+
+        Applies when the extractor computes segments from windows (``window_spans``/``extract_windows``),
+        the header gives the length, and the track has more segments than ``max_segments``; the answer
+        is that of :meth:`predict_audio` on the whole decode (same segments, features equal to float32
+        rounding), at the cost of the windows. The signal checks (:func:`check_signal`: silence, DC,
+        RMS floor, noise) run on the analysed windows laid end to end, the audio actually classified;
+        when they refuse it, None is returned so that the whole file is decoded and checked as before
+        (a refusal is about the whole audio, never about a sample of it). Truncation and decoding errors
+        are raised as :func:`genrekit.audio.load` raises them (the file's end is always decoded).
+        """
+        ex = self.extractor
+        if self.max_segments is None or not hasattr(ex, "window_spans"):
+            return None
+        if hasattr(source, "read") and not (hasattr(source, "seekable") and source.seekable()):
+            return None
+        length = _header_duration(source)
+        if length is None:
+            return None
+        sr = self.sr
+        n = int(round(length * sr))  # what load() of the whole file gives (soxr rounds the same way)
+        times = ex.segment_times(n, sr)
+        keep = select_segments(len(times), self.max_segments)
+        if len(keep) == len(times):
+            return None
+        spans = ex.window_spans(n, sr, keep)
+        pieces = load_windows(source, spans, sr=sr, max_duration_s=max_duration_s)
+        try:
+            noise = self.check_signal(np.concatenate(pieces), sr, name)
+        except AudioError:
+            _rewind(source)
+            return None
+        proba = self._proba(ex.extract_windows(pieces, spans, n, keep))
+        return self._prediction(
+            proba,
+            times[keep],
+            noise=noise,
+            n_all=len(times),
+            offset_s=0.0,
+            duration_s=length,
+            source=name,
+            min_confidence=min_confidence,
+            explain=explain,
+            t0=t0,
         )
 
     def predict(
@@ -463,6 +556,17 @@ class Classifier:
         t0 = time.perf_counter()
         name = source_name(source)
         _check_crop(crop_s)
+        if crop_s is None and duration_s is None and offset_s == 0 and not full:  # only the sampled windows
+            sampled = self._predict_sampled(
+                source,
+                name,
+                min_confidence=min_confidence,
+                explain=explain,
+                max_duration_s=max_duration_s,
+                t0=t0,
+            )
+            if sampled is not None:
+                return sampled
         total = None  # the audio's duration from offset_s on, when only a window of it is read
         if crop_s is not None and duration_s is None:
             length = _header_duration(source)
@@ -532,6 +636,15 @@ def _mono(y: np.ndarray) -> np.ndarray:
 def _check_crop(crop_s: float | None) -> None:
     if crop_s is not None and not crop_s > 0:
         raise ConfigError(f"crop_s must be > 0 seconds, got {crop_s}")
+
+
+def _rewind(source: Source) -> None:
+    """Seek a file object back to its start (after a read that is not the one kept); others are left."""
+    if hasattr(source, "seek"):
+        try:
+            source.seek(0)
+        except (OSError, ValueError):
+            pass
 
 
 def _header_duration(source: Source) -> float | None:
