@@ -142,7 +142,22 @@ def _write_long_tracks(root: Path, tmp: Path, per_genre: int) -> list[Path]:
     return out
 
 
-def bench_songs(root: Path, per_genre: int, repeats: int) -> None:
+def _agreement(full_proba: list[np.ndarray], clf: object, k: int | None) -> list[bool]:
+    """Per track: does the answer from the ``k`` segments ``select_segments`` picks equal the full answer?
+
+    The sampled rows are the full analysis's rows (tested), so this is what ``Classifier(max_segments=k)``
+    answers, computed from one full analysis per track.
+    """
+    from genrekit.predict import select_segments
+
+    out = []
+    for p in full_proba:
+        keep = select_segments(len(p), k)
+        out.append(bool(np.argmax(aggregate_rows(clf, p[keep])) == np.argmax(aggregate_rows(clf, p))))
+    return out
+
+
+def bench_songs(root: Path, per_genre: int, repeats: int, segments: list[int]) -> None:
     import soundfile as sf
 
     from genrekit.audio import load
@@ -152,21 +167,26 @@ def bench_songs(root: Path, per_genre: int, repeats: int) -> None:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         tracks = _write_long_tracks(root, tmp, per_genre)
+        full_proba = []
         same, n = 0, 0
         for f in tracks:
-            a = clf.predict(f, max_duration_s=None)
-            b = clf.predict(f, max_duration_s=None, full=True)
-            same += a.genre == b.genre
+            a = clf.predict(f, max_duration_s=None)  # the default: only the sampled windows are decoded
+            y, sr = load(f, sr=clf.sr, max_duration_s=None)
+            proba, _ = clf.segment_proba(y, sr, full=True)
+            full_proba.append(proba)
+            b = clf.classes_[int(np.argmax(aggregate_rows(clf, proba)))]
+            same += a.genre == b
             n += 1
-            if a.genre != b.genre:
-                print(
-                    f"  differs: {f.name}: sampled {a.genre} {a.confidence:.2f}, "
-                    f"full {b.genre} {b.confidence:.2f}"
-                )
+            if a.genre != b:
+                print(f"  differs: {f.name}: sampled {a.genre} {a.confidence:.2f}, full {b}")
         print(
             "\n## whole songs\n\n"
-            f"sampled (default) = full analysis on {same}/{n} long tracks ({same / n:.1%})"
+            f"sampled (default, max_segments={clf.max_segments}, windows decoded) = full analysis on "
+            f"{same}/{n} long tracks ({same / n:.1%})"
         )
+        for k in segments:
+            agree = _agreement(full_proba, clf, k)
+            print(f"  {k:2d} segments: {sum(agree)}/{len(agree)} ({sum(agree) / len(agree):.1%})")
         # cost: a 4-min file against a 30 s file (both 22.05 kHz FLAC of real music)
         y, _ = load(tracks[0], sr=22050)
         short = tmp / "short.flac"
@@ -189,6 +209,13 @@ def bench_songs(root: Path, per_genre: int, repeats: int) -> None:
         )
 
 
+def aggregate_rows(clf: object, proba: np.ndarray) -> np.ndarray:
+    """The track probabilities the classifier's aggregation gives for segment rows ``(n, n_classes)``."""
+    from genrekit.models.aggregate import aggregate_track
+
+    return aggregate_track(proba, method=clf.aggregation)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("audio", type=Path)
@@ -198,13 +225,19 @@ def main() -> int:
     ap.add_argument("--skip-cv", action="store_true")
     ap.add_argument("--skip-songs", action="store_true")
     ap.add_argument("--tracks-per-genre", type=int, default=4)
+    ap.add_argument(
+        "--segments",
+        default="10,12,14,16",
+        help="whole songs: also report agreement with the full analysis at these numbers of sampled segments",
+    )
     args = ap.parse_args()
     print(cpu_info())
     print(f"load average at start: {os.getloadavg()[0]:.2f}")
     if not args.skip_cv:
         bench_cv(args.audio, args.cache_dir, args.repeats, args.quick)
     if not args.skip_songs:
-        bench_songs(args.audio, args.tracks_per_genre, repeats=5)
+        segments = [int(k) for k in args.segments.split(",") if k.strip()]
+        bench_songs(args.audio, args.tracks_per_genre, repeats=5, segments=segments)
     return 0
 
 
