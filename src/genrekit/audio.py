@@ -644,14 +644,9 @@ def load_windows(
     handle, ext, head = _as_binary(source, name)
     try:
         with _native_quiet(head), sf.SoundFile(handle) as f:
-            native_sr, total = f.samplerate, f.frames
-            _check_header(native_sr, f.channels, total, name)
-            _check_max(total / native_sr, max_duration_s, name)
-            n_out = int(round(total * sr / native_sr))
-            pieces = [_read_window(f, int(a), int(b), sr, n_out, name) for a, b in spans]
-            ends = [min(int(b), n_out) for _, b in spans]
-            if not ends or max(ends) < n_out:  # the end, as a whole-file decode would have read it
-                _read_frames(f, max(0, total - _TAIL_CHECK_FRAMES), total, name)
+            _check_header(f.samplerate, f.channels, f.frames, name)
+            _check_max(f.frames / f.samplerate, max_duration_s, name)
+            return _read_windows(f, spans, sr, name)
     except (sf.LibsndfileError, RuntimeError) as exc:
         if ext in FFMPEG_EXTENSIONS:
             raise UnsupportedFormatError(
@@ -659,54 +654,125 @@ def load_windows(
                 source=name,
             ) from None
         raise _decode_error(exc, name, head) from None
+
+
+#: Containers whose seeks soundfile (libsndfile 1.2) lands sample-exactly: measured against whole decodes.
+#: Ogg (Vorbis, Opus) is not among them: a seek after a short read, or into the last page, lands
+#: elsewhere, so Ogg windows are reached by decoding forward (still without resampling or features).
+_EXACT_SEEK_FORMATS = frozenset({"WAV", "WAVEX", "RF64", "W64", "AIFF", "AU", "CAF", "FLAC", "MP3"})
+#: Native frames an mp3 is decoded from before a window (16 MPEG frames, 0.42 s at 44.1 kHz): after a
+#: seek, mpg123's output equals the continuous decode's from 4-8 frames on (measured on 450 seeks).
+_MPEG_PREROLL_FRAMES = 16 * 1152
+#: Frames decoded per read while skipping forward (bounds the memory of a skip).
+_SKIP_BLOCK = 1 << 16
+
+
+def _read_windows(f: sf.SoundFile, spans: np.ndarray, sr: int, name: str) -> list[np.ndarray]:
+    """The pieces of :func:`load_windows` from the open file ``f`` (header already checked)."""
+    native_sr, total = f.samplerate, f.frames
+    n_out = int(round(total * sr / native_sr))
+    step = native_sr // math.gcd(native_sr, sr)  # native frames of one window_grid step
+    context = 0 if native_sr == sr else -(-int(math.ceil(WINDOW_CONTEXT_S * native_sr)) // step) * step
+    ranges = []  # native [lo, hi) decoded for each window: from a grid instant, with context
+    for start, end in spans:
+        if start >= n_out:
+            raise AudioError(
+                f"window at {start / sr:.3f} s is past the end of the audio ({n_out / sr:.3f} s)", source=name
+            )
+        lo = max(0, int(start) // window_grid(native_sr, sr) * step - context)
+        hi = min(total, -(-min(int(end), n_out) * native_sr // sr) + context)
+        ranges.append((lo, hi))
+    reader = _FrameReader(f, name, exact_seek=f.format in _EXACT_SEEK_FORMATS)
+    pieces: list[np.ndarray] = [np.zeros(0, np.float32)] * len(spans)
+    for lo, hi, members in _merged(ranges):  # overlapping windows are decoded once
+        frames = reader.read(lo, hi)
+        check_samples(frames, name)
+        for i in members:
+            a, b = ranges[i]
+            pieces[i] = _window_piece(frames[a - lo : b - lo], a, spans[i], sr, native_sr, n_out)
+    if reader.pos < total:  # the end, as a whole-file decode would have read it (truncation)
+        reader.read(max(reader.pos, total - _TAIL_CHECK_FRAMES) if reader.exact_seek else total, total)
     return pieces
 
 
-def _read_window(f: sf.SoundFile, start: int, end: int, sr: int, n_out: int, name: str) -> np.ndarray:
-    """Samples ``[start, end)`` at ``sr`` (``n_out`` in all) of the open file ``f``, mono, resampled."""
-    native_sr, total = f.samplerate, f.frames
-    if start >= n_out:
-        raise AudioError(
-            f"window at {start / sr:.3f} s is past the end of the audio ({n_out / sr:.3f} s)", source=name
-        )
-    end = min(end, n_out)
-    if native_sr == sr:
-        frames = _read_frames(f, start, end, name)
-        check_samples(frames, name)
-        piece = to_mono(frames)
-    else:
-        step = native_sr // math.gcd(native_sr, sr)  # native frames of one window_grid step
-        context = -(-int(math.ceil(WINDOW_CONTEXT_S * native_sr)) // step) * step  # whole steps
-        # decode from a grid instant (whole samples at both rates): y[j] is the whole decode's [first + j]
-        lo = max(0, start // window_grid(native_sr, sr) * step - context)
-        hi = min(total, -(-end * native_sr // sr) + context)
-        frames = _read_frames(f, lo, hi, name)
-        check_samples(frames, name)
-        y = resample(to_mono(frames), native_sr, sr)
-        first = lo * sr // native_sr
-        piece = y[start - first : end - first]
+def _merged(ranges: list[tuple[int, int]]) -> list[tuple[int, int, list[int]]]:
+    """Overlapping ``[lo, hi)`` ranges joined, in increasing order, with the indices of their members."""
+    out: list[tuple[int, int, list[int]]] = []
+    for i in sorted(range(len(ranges)), key=lambda j: ranges[j]):
+        lo, hi = ranges[i]
+        if out and lo <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], hi), [*out[-1][2], i])
+        else:
+            out.append((lo, hi, [i]))
+    return out
+
+
+def _window_piece(
+    frames: np.ndarray, lo: int, span: np.ndarray, sr: int, native_sr: int, n_out: int
+) -> np.ndarray:
+    """Samples ``span`` (at ``sr``) from native ``frames`` that start at native frame ``lo``."""
+    start, end = int(span[0]), min(int(span[1]), n_out)
+    y = resample(to_mono(frames), native_sr, sr)
+    first = lo * sr // native_sr  # lo is a grid instant: the whole decode's index of y[0]
+    piece = y[start - first : end - first]
     if len(piece) < end - start:  # an mp3's estimated length or rounding at the end: a sample or a few
         piece = np.pad(piece, (0, end - start - len(piece)), mode="edge")
     return np.ascontiguousarray(piece, dtype=np.float32)
 
 
-def _read_frames(f: sf.SoundFile, start: int, end: int, name: str) -> np.ndarray:
-    """Native frames ``[start, end)`` of the open file ``f`` as ``(n, channels)`` float32; no short read."""
-    f.seek(start)
-    n = end - start
-    try:
-        frames = f.read(n, dtype="float32", always_2d=True)
-    except sf.LibsndfileError as exc:
-        raise AudioError(f"corrupt or truncated audio data ({str(exc).strip()})", source=name) from None
-    except RuntimeError as exc:  # some decoders (mpg123) raise plain RuntimeError on bad frames
-        raise AudioError(f"corrupt or truncated audio data ({exc})", source=name) from None
-    if n - len(frames) > (_MPEG_SLACK_FRAMES if f.format == "MPEG" else 0) or (n and not len(frames)):
-        raise AudioError(
-            f"truncated: decoded {len(frames)} of the {n} frames the header declares from "
-            f"{start / f.samplerate:.3f} s",
-            source=name,
-        )
-    return frames
+class _FrameReader:
+    """Reads native frame ranges of an open file in increasing order.
+
+    By seeking where seeks are exact, else by decoding forward (discarding, block by block) to each range.
+    """
+
+    def __init__(self, f: sf.SoundFile, name: str, *, exact_seek: bool) -> None:
+        self.f, self.name, self.exact_seek, self.pos = f, name, exact_seek, 0
+
+    def read(self, start: int, end: int) -> np.ndarray:
+        """Frames ``[start, end)`` as ``(n, channels)`` float32; a short read is refused as truncation."""
+        if self.exact_seek and start != self.pos:
+            # mpg123 lands a seek on the right sample, but its first frames after a seek differ from the
+            # continuous decode (bit reservoir, overlap-add): an mp3 is decoded from a prerolled point
+            to = max(0, start - _MPEG_PREROLL_FRAMES) if self.f.format == _MPEG_FORMAT else start
+            try:
+                self.f.seek(to)
+            except (sf.LibsndfileError, RuntimeError) as exc:  # a cut-off flac cannot seek into the gap
+                raise AudioError(
+                    f"corrupt or truncated audio data (cannot seek to {to / self.f.samplerate:.3f} s: {exc})",
+                    source=self.name,
+                ) from None
+            self.pos = to
+        if start < self.pos:  # decoding forward only: start again from the beginning
+            self.f.seek(0)
+            self.pos = 0
+        if self.exact_seek:
+            # one read from the seek on: libsndfile 1.2's mp3 decoder gives wrong samples after a read
+            # that stopped inside an MPEG frame, so a window is never read in two parts
+            first = self.pos
+            return self._frames(end - first)[start - first :]
+        while self.pos < start:
+            self._frames(min(_SKIP_BLOCK, start - self.pos))
+        return self._frames(end - start)
+
+    def _frames(self, n: int) -> np.ndarray:
+        f = self.f
+        try:
+            frames = f.read(n, dtype="float32", always_2d=True)
+        except sf.LibsndfileError as exc:
+            msg = str(exc).strip()
+            raise AudioError(f"corrupt or truncated audio data ({msg})", source=self.name) from None
+        except RuntimeError as exc:  # some decoders (mpg123) raise plain RuntimeError on bad frames
+            raise AudioError(f"corrupt or truncated audio data ({exc})", source=self.name) from None
+        short = n - len(frames)
+        if short > (_MPEG_SLACK_FRAMES if f.format == _MPEG_FORMAT else 0) or (n and not len(frames)):
+            raise AudioError(
+                f"truncated: decoded {len(frames)} of the {n} frames the header declares from "
+                f"{self.pos / f.samplerate:.3f} s",
+                source=self.name,
+            )
+        self.pos += n
+        return frames
 
 
 #: Peak below which audio counts as silent (-120 dBFS): nothing to classify.
@@ -767,7 +833,7 @@ def _read_soundfile(
             raise AudioError(f"corrupt or truncated audio data ({exc})", source=name) from None
     if len(frames) == 0:
         raise AudioError("contains no decodable audio samples (corrupt or truncated)", source=name)
-    if n - len(frames) > (_MPEG_SLACK_FRAMES if fmt == "MPEG" else 0):
+    if n - len(frames) > (_MPEG_SLACK_FRAMES if fmt == _MPEG_FORMAT else 0):
         raise AudioError(
             f"truncated: decoded {len(frames) / native_sr:.2f} s of {n / native_sr:.2f} s (the header "
             f"declares {n} frames from {offset_s:.3f} s, {len(frames)} could be decoded)",
@@ -776,6 +842,8 @@ def _read_soundfile(
     return frames, native_sr
 
 
+#: soundfile's name of the mp3 container (``SoundFile.format``).
+_MPEG_FORMAT = "MP3"
 #: Frames an mp3 may decode short of its header's count without being truncated (two MPEG frames: the
 #: count of a stream without a LAME gapless tag is an estimate).
 _MPEG_SLACK_FRAMES = 2 * 1152
