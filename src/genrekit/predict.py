@@ -537,7 +537,11 @@ class Classifier:
     ) -> Prediction:
         """Load ``source`` (path, bytes or file object) and classify it.
 
-        ``full``: see :meth:`predict_audio`.
+        ``full``: see :meth:`predict_audio`. By default (no window asked for, ``full=False``) a track
+        longer than ``max_segments`` segments is classified from the windows of its sampled segments
+        only, decoded by seeking (:func:`genrekit.audio.load_windows`), when the extractor supports it
+        (musicnn): a 4-minute song then costs about as much as a 30 s clip, with the same answer as the
+        whole decode (see ``_predict_sampled`` for how the signal checks apply).
         When ``crop_s`` is given only a window of that length around the middle is decoded, so the
         time is constant whatever the track's length. ``explain``: see :meth:`predict_audio`.
         ``max_duration_s``: longer audio (the window read, when there is one) is an AudioError.

@@ -164,7 +164,7 @@ def logmel_window(piece: np.ndarray, *, start: int, n_samples: int, first: int, 
     Returns
     -------
     np.ndarray, float32, shape (count, 96)
-        The same numbers as ``logmel(y)[first : first + count]``: the reflection padding at the signal's
+        ``logmel(y)[first : first + count]`` (to float32 rounding): the reflection padding at the signal's
         ends is applied when the piece reaches them.
     """
     y = np.asarray(piece, dtype=np.float32)
