@@ -213,8 +213,10 @@ def _sorted_probs(classes: list[str], p: np.ndarray) -> dict[str, float]:
     return {classes[i]: round(float(p[i]), 6) for i in order}
 
 
-#: Segments a track is analysed at by default (``full=False``): 10 musicnn patches are a 30 s clip.
-MAX_SEGMENTS = 10
+#: Segments a track is analysed at by default (``full=False``): 12 musicnn patches (36 s of a longer song;
+#: a 30 s clip has 10). Measured on 48 four-minute tracks of real music (docs/benchmarks.md): the answer
+#: equals the full analysis's on 97.9 % of them (95.8 % with 10), at 1.20x the cost of a 30 s clip.
+MAX_SEGMENTS = 12
 
 
 def select_segments(n: int, k: int | None) -> np.ndarray:
