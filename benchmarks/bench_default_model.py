@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import sys
 import tempfile
 import time
@@ -113,7 +112,7 @@ def bench_cv(root: Path, cache_dir: Path | None, repeats: int, quick: bool) -> N
         )
 
 
-def _write_long_tracks(root: Path, tmp: Path, per_genre: int) -> list[Path]:
+def _write_long_tracks(root: Path, tmp: Path, per_genre: int, limit: int | None = None) -> list[Path]:
     """8 clips of one genre concatenated (about 4 min), ``per_genre`` tracks per genre; and each
     music_examples recording looped to 4 min. Written as 22.05 kHz FLAC (libsndfile crashed writing
     minutes of Vorbis in one call)."""
@@ -132,6 +131,8 @@ def _write_long_tracks(root: Path, tmp: Path, per_genre: int) -> list[Path]:
             f = tmp / f"{g}_{k}.flac"
             sf.write(f, y, 22050, format="FLAC")
             out.append(f)
+            if limit is not None and len(out) >= limit:
+                return out
     examples = root.parent / "music_examples"
     for p in sorted(examples.glob("*.ogg")):
         y, _ = load(p, sr=22050, max_duration_s=None)
@@ -142,7 +143,22 @@ def _write_long_tracks(root: Path, tmp: Path, per_genre: int) -> list[Path]:
     return out
 
 
-def bench_songs(root: Path, per_genre: int, repeats: int) -> None:
+def _agreement(full_proba: list[np.ndarray], clf: object, k: int | None) -> list[bool]:
+    """Per track: does the answer from the ``k`` segments ``select_segments`` picks equal the full answer?
+
+    The sampled rows are the full analysis's rows (tested), so this is what ``Classifier(max_segments=k)``
+    answers, computed from one full analysis per track.
+    """
+    from genrekit.predict import select_segments
+
+    out = []
+    for p in full_proba:
+        keep = select_segments(len(p), k)
+        out.append(bool(np.argmax(aggregate_rows(clf, p[keep])) == np.argmax(aggregate_rows(clf, p))))
+    return out
+
+
+def bench_songs(root: Path, per_genre: int, repeats: int, segments: list[int], *, cost_only: bool) -> None:
     import soundfile as sf
 
     from genrekit.audio import load
@@ -151,42 +167,78 @@ def bench_songs(root: Path, per_genre: int, repeats: int) -> None:
     clf = load_model("gtzan")
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        tracks = _write_long_tracks(root, tmp, per_genre)
+        tracks = _write_long_tracks(root, tmp, per_genre, limit=1 if cost_only else None)
+        full_proba = []
         same, n = 0, 0
-        for f in tracks:
-            a = clf.predict(f, max_duration_s=None)
-            b = clf.predict(f, max_duration_s=None, full=True)
-            same += a.genre == b.genre
+        for f in [] if cost_only else tracks:
+            a = clf.predict(f, max_duration_s=None)  # the default: only the sampled windows are decoded
+            y, sr = load(f, sr=clf.sr, max_duration_s=None)
+            proba, _ = clf.segment_proba(y, sr, full=True)
+            full_proba.append(proba)
+            b = clf.classes_[int(np.argmax(aggregate_rows(clf, proba)))]
+            same += a.genre == b
             n += 1
-            if a.genre != b.genre:
-                print(
-                    f"  differs: {f.name}: sampled {a.genre} {a.confidence:.2f}, "
-                    f"full {b.genre} {b.confidence:.2f}"
-                )
-        print(
-            "\n## whole songs\n\n"
-            f"sampled (default) = full analysis on {same}/{n} long tracks ({same / n:.1%})"
-        )
+            if a.genre != b:
+                print(f"  differs: {f.name}: sampled {a.genre} {a.confidence:.2f}, full {b}")
+        print("\n## whole songs\n")
+        if not cost_only:
+            print(
+                f"sampled (default, max_segments={clf.max_segments}, windows decoded) = full analysis on "
+                f"{same}/{n} long tracks ({same / n:.1%})"
+            )
+            for k in segments:
+                agree = _agreement(full_proba, clf, k)
+                print(f"  {k:2d} segments: {sum(agree)}/{len(agree)} ({sum(agree) / len(agree):.1%})")
         # cost: a 4-min file against a 30 s file (both 22.05 kHz FLAC of real music)
-        y, _ = load(tracks[0], sr=22050)
+        y, _ = load(tracks[0], sr=22050, max_duration_s=None)
         short = tmp / "short.flac"
         sf.write(short, y[: 30 * 22050], 22050, format="FLAC")
 
-        def timed(path: Path, **kw: object) -> float:
-            clf.predict(path, **kw)
-            walls = []
-            for _ in range(repeats):
-                t0 = time.perf_counter()
-                clf.predict(path, **kw)
-                walls.append(time.perf_counter() - t0)
-            return statistics.median(walls)
+        print(f"cost, pairs interleaved (30 s file, 4-min file), median of {repeats} per-pair ratios:")
+        for k in [clf.max_segments, *[k for k in segments if k != clf.max_segments and k <= 16]]:
+            c = clf if k == clf.max_segments else dataclasses_replace_segments(clf, k)
+            cost_row(c, short, tracks[0], repeats, label=f"{k} segments")
+        cost_row(clf, short, tracks[0], max(3, repeats // 3), label="--full", full=True)
+        print(f"load average {os.getloadavg()[0]:.2f}")
 
-        t30, t240, t240f = timed(short), timed(tracks[0]), timed(tracks[0], full=True)
-        print(
-            f"30 s file {t30:.3f} s, 4-min file {t240:.3f} s (ratio {t240 / t30:.2f}x; aim <= 1.3x), "
-            f"4-min file with --full {t240f:.3f} s ({t240f / t30:.2f}x); median of {repeats}, "
-            f"load average {os.getloadavg()[0]:.2f}"
-        )
+
+def dataclasses_replace_segments(clf: object, k: int) -> object:
+    """The classifier ``clf`` with ``max_segments=k``."""
+    from genrekit.predict import Classifier
+
+    return Classifier(clf.extractor, clf.model, aggregation=clf.aggregation, name=clf.name, max_segments=k)
+
+
+def cost_row(clf: object, short: Path, long: Path, repeats: int, *, label: str, full: bool = False) -> None:
+    """Time ``clf.predict`` on the 30 s and the 4-min file in turn; print the medians and the ratio.
+
+    Wall and CPU time (``time.process_time``: all of the process's threads) are both given: on a shared
+    machine the CPU-time ratio is the steadier one.
+    """
+    clf.predict(short)
+    clf.predict(long, max_duration_s=None, full=full)
+    rows = []
+    for _ in range(repeats):
+        one = []
+        for path, kw in ((short, {}), (long, {"max_duration_s": None, "full": full})):
+            w0, c0 = time.perf_counter(), time.process_time()
+            clf.predict(path, **kw)
+            one += [time.perf_counter() - w0, time.process_time() - c0]
+        rows.append(one)
+    a = np.array(rows)  # (repeats, 4): short wall, short CPU, long wall, long CPU
+    med = np.median(a, axis=0)
+    print(
+        f"  {label:12s} 30 s file {med[0]:.3f} s wall / {med[1]:.3f} s CPU; 4-min file {med[2]:.3f} / "
+        f"{med[3]:.3f}; ratio {np.median(a[:, 2] / a[:, 0]):.2f}x wall, {np.median(a[:, 3] / a[:, 1]):.2f}x "
+        "CPU (aim <= 1.3x)"
+    )
+
+
+def aggregate_rows(clf: object, proba: np.ndarray) -> np.ndarray:
+    """The track probabilities the classifier's aggregation gives for segment rows ``(n, n_classes)``."""
+    from genrekit.models.aggregate import aggregate_track
+
+    return aggregate_track(proba, method=clf.aggregation)
 
 
 def main() -> int:
@@ -198,13 +250,22 @@ def main() -> int:
     ap.add_argument("--skip-cv", action="store_true")
     ap.add_argument("--skip-songs", action="store_true")
     ap.add_argument("--tracks-per-genre", type=int, default=4)
+    ap.add_argument("--repeats-timing", type=int, default=9, help="whole songs: timed pairs per row")
+    ap.add_argument("--cost-only", action="store_true", help="whole songs: the cost only, not the agreement")
+    ap.add_argument(
+        "--segments",
+        default="10,12,14,16",
+        help="whole songs: also report agreement with the full analysis at these numbers of sampled segments",
+    )
     args = ap.parse_args()
     print(cpu_info())
     print(f"load average at start: {os.getloadavg()[0]:.2f}")
     if not args.skip_cv:
         bench_cv(args.audio, args.cache_dir, args.repeats, args.quick)
     if not args.skip_songs:
-        bench_songs(args.audio, args.tracks_per_genre, repeats=5)
+        segments = [int(k) for k in args.segments.split(",") if k.strip()]
+        per_genre, repeats = args.tracks_per_genre, args.repeats_timing
+        bench_songs(args.audio, per_genre, repeats, segments, cost_only=args.cost_only)
     return 0
 
 

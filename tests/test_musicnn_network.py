@@ -30,7 +30,9 @@ from genrekit.features.musicnn.network import (
     run,
 )
 from genrekit.features.musicnn.preprocess import (
+    frames_span,
     logmel,
+    logmel_window,
     mel_patches,
     n_frames,
     patch_bounds,
@@ -392,6 +394,24 @@ def test_logmel_shape_and_range():
     assert spec.dtype == np.float32 and spec.min() >= 0
     # 96 Slaney bands up to 8 kHz are ~31 Hz apart below 1 kHz: a 440 Hz tone peaks in band 13
     assert int(np.argmax(spec[90])) == 13
+
+
+@pytest.mark.parametrize("n", [SR * 4, SR * 4 + 77, 3 * SR + 100])
+def test_logmel_window_equals_the_whole_logmel(n):
+    y = (np.random.default_rng(n).standard_normal(n) * 0.2).astype(np.float32)
+    whole = logmel(y)
+    last = len(whole)
+    for first, count in [(0, 187), (3, 100), (last - 187, 187), (last - 40, 40), (last - 1, 1)]:
+        lo, hi = frames_span(first, count, n)
+        got = logmel_window(y[lo:hi], start=lo, n_samples=n, first=first, count=count)
+        np.testing.assert_allclose(got, whole[first : first + count], rtol=0, atol=1e-4)
+        a = max(0, lo - 999)
+        wider = logmel_window(y[a:], start=a, n_samples=n, first=first, count=count)
+        np.testing.assert_allclose(wider, got, rtol=0, atol=1e-4)
+    with pytest.raises(ConfigError, match="cannot give frames"):
+        logmel_window(y[300:], start=300, n_samples=n, first=0, count=10)  # misses the start
+    with pytest.raises(ConfigError, match="cannot give frames"):
+        logmel_window(y, start=0, n_samples=n, first=len(whole) - 5, count=10)  # past the last frame
 
 
 def test_patches_of_30s_clip_no_overlap_and_overlap():

@@ -168,7 +168,8 @@ def test_explanation_names_the_segments_for_and_against(tmp_path):
 
 
 def test_prediction_and_classifier_read_well():
-    clf = Classifier(LoudnessExtractor(), LoudQuietModel(), aggregation="mean_prob", name="rms")
+    kw = {"aggregation": "mean_prob", "name": "rms", "max_segments": 10}
+    clf = Classifier(LoudnessExtractor(), LoudQuietModel(), **kw)
     assert clf.labels == ["loud", "quiet"] and clf.labels is not clf.classes_
     assert repr(clf) == (
         "Classifier('rms': 2 labels [loud, quiet], features 'test-loudness' at 8000 Hz, "
@@ -196,3 +197,93 @@ def test_predict_takes_samples_with_their_rate():
         clf.predict(y)
     with pytest.raises(ConfigError, match="shape"):
         clf.predict(np.zeros((2, 2, SR), dtype=np.float32), sr=SR)
+
+
+# ---------------------------------------------------------------------- long files: only the sampled windows
+class WindowedLoudness(LoudnessExtractor):
+    """:class:`LoudnessExtractor` that also computes its rows from windows of a file (musicnn's protocol)."""
+
+    name = "test-loudness-windowed"
+
+    def window_spans(self, n_samples, sr, indices):
+        from genrekit.audio import segment_bounds
+
+        return segment_bounds(n_samples, sr, segment_s=self.config.segment_s)[np.asarray(indices)]
+
+    def extract_windows(self, pieces, spans, n_samples, indices):
+        seg = int(round(self.config.segment_s * self.sr))
+        return np.array([[np.sqrt(np.mean(np.resize(p, seg) ** 2))] for p in pieces])
+
+
+def _count_whole_decodes(monkeypatch) -> list[int]:
+    import genrekit.predict as gp
+
+    calls: list[int] = []
+    real = gp.load_crop  # the one whole-file (or crop window) decode of Classifier.predict
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(gp, "load_crop", counting)
+    return calls
+
+
+def test_long_file_decodes_only_the_sampled_windows(tmp_path, monkeypatch):
+    import io
+
+    from genrekit.audio import load
+
+    levels = [0.4 if i % 3 else 0.1 for i in range(40)]
+    path = tmp_path / "long.flac"
+    sf.write(path, _signal(levels), SR)
+    clf = Classifier(WindowedLoudness(), LoudQuietModel(), aggregation="mean_prob", max_segments=10)
+    want = clf.predict_audio(*load(path, sr=SR))  # the whole decode, sampled
+    calls = _count_whole_decodes(monkeypatch)
+    for src in (path, path.read_bytes(), io.BytesIO(path.read_bytes())):
+        got = clf.predict(src)
+        assert [(s.start_s, s.end_s) for s in got.segments] == [(s.start_s, s.end_s) for s in want.segments]
+        assert got.probabilities == pytest.approx(want.probabilities, abs=1e-5)
+        assert got.extra["analysed"] == {"segments": 10, "of": 40} and got.duration_s == pytest.approx(40.0)
+        # the analysed stretches span the song
+        assert got.segments[0].start_s <= 2.0 and got.segments[-1].end_s >= 38.0
+    assert calls == []  # never the whole file
+    full = clf.predict(path, full=True)
+    assert len(full.segments) == 40 and calls == [1]
+
+
+def test_sampled_windows_refused_by_the_signal_checks_fall_back_to_the_whole_file(tmp_path, monkeypatch):
+    from genrekit.errors import AudioError
+    from genrekit.predict import select_segments
+
+    sampled = set(select_segments(40, 10).tolist())
+    levels = [0.0 if i in sampled else 0.4 for i in range(40)]  # silent exactly where it samples
+    path = tmp_path / "gaps.wav"
+    sf.write(path, _signal(levels), SR)
+    clf = Classifier(WindowedLoudness(), LoudQuietModel(), aggregation="mean_prob", max_segments=10)
+    calls = _count_whole_decodes(monkeypatch)
+    pred = clf.predict(path)  # the windows are silent, the song is not: answered from the whole decode
+    assert calls == [1] and pred.extra["analysed"] == {"segments": 10, "of": 40}
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(40 * SR, np.float32), SR)
+    with pytest.raises(AudioError, match=r"silent.wav: is silent"):
+        clf.predict(silent)
+
+
+def test_gtzan_on_a_long_file_equals_the_whole_decode(tmp_path):
+    from genrekit.audio import load
+    from genrekit.predict import load_model
+
+    sr = 44100
+    t = np.arange(40 * sr) / sr
+    melody = np.sin(2 * np.pi * 330.0 * (1 + 0.25 * np.sign(np.sin(2 * np.pi * 0.5 * t))) * t)
+    clicks = np.where(t % 0.5 < 0.01, np.sin(2 * np.pi * 1500 * t), 0.0)  # a 120 bpm click over it
+    path = tmp_path / "song.mp3"
+    sf.write(path, (0.4 * melody + 0.3 * clicks).astype(np.float32), sr)
+    gtzan = load_model("gtzan")
+    got = gtzan.predict(path)
+    want = gtzan.predict_audio(*load(path, sr=gtzan.sr))
+    assert got.extra["analysed"] == want.extra["analysed"] == {"segments": 12, "of": 13}
+    assert [s.start_s for s in got.segments] == [s.start_s for s in want.segments]
+    assert got.genre == want.genre
+    assert got.probabilities == pytest.approx(want.probabilities, abs=1e-4)

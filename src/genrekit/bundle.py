@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import sys
 import tempfile
 import zipfile
 import zlib
@@ -178,8 +179,7 @@ def save_bundle(bundle: Bundle, path: str | Path) -> Path:
         weights["model.safetensors"] = _sha256(path / "model.safetensors")
         fmt = "safetensors"
     else:
-        import skops.io as sio
-
+        sio = skops_io()
         sio.dump(model, path / "model.skops")
         weights["model.skops"] = _sha256(path / "model.skops")
         fmt = "skops"
@@ -255,8 +255,31 @@ def meta_from_text(text: str, name: str | Path) -> dict[str, Any]:
     return meta
 
 
+def skops_io() -> Any:
+    """``skops.io``, imported without the walk through every scikit-learn module that its import does.
+
+    At import, skops builds its default trusted-type list with ``sklearn.utils.all_estimators()``, which
+    imports every scikit-learn submodule and, through them, torch, dask, pandas and pytest: 1-2 s of a
+    cold ``genrekit classify``. genrekit never relies on that list: every type in a ``model.skops`` is
+    checked against ``SKOPS_ALLOWED_TYPES`` before loading (:func:`skops_types`) and loading passes
+    exactly that list. So ``all_estimators`` gives nothing while skops is imported: skops's own
+    defaults then trust fewer types, never more. (A function-level import: it buys that start-up time.)
+    """
+    if "skops.io" not in sys.modules:
+        import sklearn.utils
+
+        walk = sklearn.utils.all_estimators
+        sklearn.utils.all_estimators = lambda *args, **kwargs: []
+        try:
+            import skops.io  # noqa: F401 - imported here for its side effect on sys.modules
+        finally:
+            sklearn.utils.all_estimators = walk
+    return sys.modules["skops.io"]
+
+
 def _node_types(tree: Any) -> set[tuple[str, str]]:
     """Every (node kind, type path) in a skops tree, walked without recursion and without building."""
+    skops_io()
     from skops.io._audit import Node
     from skops.io._utils import get_module
 
@@ -294,6 +317,7 @@ def skops_types(file: Path, name: str | Path) -> list[str]:
         A file that is not a readable skops zip, or one holding a node kind or type outside the lists
         (the message names the first such type).
     """
+    skops_io()
     from skops.io._audit import get_tree
     from skops.io._utils import read_schema
 
@@ -457,8 +481,7 @@ def _load_dir(path: Path, name: str | Path) -> Bundle:
     extractor = _check_extractor(meta, name)
     model_meta = meta["model"]
     if model_meta["format"] == "skops":
-        import skops.io as sio
-
+        sio = skops_io()
         f = path / "model.skops"
         trusted = skops_types(f, name)
         try:

@@ -355,7 +355,7 @@ def classify(
     ] = False,
     full: Annotated[
         bool,
-        typer.Option("--full", help="Analyse every segment (default: at most 10 spread over the track)."),
+        typer.Option("--full", help="Analyse every segment (default: at most 12 spread over the track)."),
     ] = False,
 ) -> None:
     """Print the genre and top-k probabilities of each file.

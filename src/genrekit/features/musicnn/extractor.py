@@ -32,9 +32,13 @@ from genrekit.features.musicnn import network
 from genrekit.features.musicnn.labels import tag_slug, tags_for
 from genrekit.features.musicnn.preprocess import (
     FFT_HOP,
+    N_MELS,
     PATCH_FRAMES,
     SR,
+    frames_span,
     logmel,
+    logmel_window,
+    n_frames,
     patch_bounds,
     patches_from_logmel,
 )
@@ -168,17 +172,68 @@ class MusicnnExtractor(Extractor):
         return self._features(self.patches(y))
 
     def extract_selected(self, y: np.ndarray, sr: int, indices: np.ndarray) -> np.ndarray:
-        """The rows ``indices`` of ``self(y, sr)``, running the networks on those patches only.
+        """The rows ``indices`` of ``self(y, sr)``, the log-mel and the networks computed for those only.
 
-        The log-mel spectrogram of the whole signal is cheap next to a forward pass; this is how a long
-        song is classified from a bounded number of patches (``Classifier(max_segments=...)``).
+        This is how a long song is classified from a bounded number of patches
+        (``Classifier(max_segments=...)``).
 
         Returns
         -------
         np.ndarray, float32, shape (len(indices), dim)
         """
-        patches = self.patches(resample(np.asarray(y, dtype=np.float32), sr, self.sr))
-        return self._features(patches[np.asarray(indices, dtype=np.int64)])
+        y = resample(np.asarray(y, dtype=np.float32), sr, self.sr)
+        spans = self.window_spans(len(y), self.sr, indices)
+        return self.extract_windows([y[a:b] for a, b in spans], spans, len(y), indices)
+
+    def window_spans(self, n_samples: int, sr: int, indices: np.ndarray) -> np.ndarray:
+        """The samples each of the rows ``indices`` is computed from, for a signal of ``n_samples`` at ``sr``.
+
+        Decoding only these windows of a file (:func:`genrekit.audio.load_windows`) and passing them to
+        :meth:`extract_windows` gives the rows of the whole file's features.
+
+        Returns
+        -------
+        np.ndarray, int64, shape (len(indices), 2)
+            ``[start, end)`` in samples at ``sr`` (which must be the extractor's 16 kHz).
+        """
+        if sr != self.sr:
+            raise ConfigError(f"musicnn windows are counted at sr={self.sr}, got sr={sr}")
+        bounds = self._patch_bounds(n_samples)[np.asarray(indices, dtype=np.int64)]
+        return np.array([frames_span(a, b - a, n_samples) for a, b in bounds], dtype=np.int64).reshape(-1, 2)
+
+    def extract_windows(
+        self, pieces: list[np.ndarray], spans: np.ndarray, n_samples: int, indices: np.ndarray
+    ) -> np.ndarray:
+        """The rows ``indices`` of the features of a 16 kHz signal of ``n_samples``, from its windows only.
+
+        Parameters
+        ----------
+        pieces : list of np.ndarray, float32, shape (end_i - start_i,)
+            The samples of each window of :meth:`window_spans` ``(n_samples, 16000, indices)``.
+        spans : np.ndarray, int64, shape (len(indices), 2)
+        n_samples : int
+        indices : np.ndarray, shape (k,)
+
+        Returns
+        -------
+        np.ndarray, float32, shape (k, dim)
+        """
+        cfg = self.config
+        bounds = self._patch_bounds(n_samples)[np.asarray(indices, dtype=np.int64)]
+        patches = np.zeros((len(bounds), cfg.patch_frames, N_MELS), dtype=np.float32)
+        for i, (piece, (start, _), (a, b)) in enumerate(zip(pieces, spans, bounds, strict=True)):
+            spec = logmel_window(piece, start=int(start), n_samples=n_samples, first=int(a), count=int(b - a))
+            patches[i] = patches_from_logmel(
+                spec, patch_frames=cfg.patch_frames, hop_frames=cfg.hop_frames, pad=cfg.pad
+            )[0]
+        return self._features(patches)
+
+    def _patch_bounds(self, n_samples: int) -> np.ndarray:
+        """Frames ``[a, b)`` of each patch of a 16 kHz signal of ``n_samples``: ``(n_patches, 2)``."""
+        cfg = self.config
+        return patch_bounds(
+            n_frames(n_samples), patch_frames=cfg.patch_frames, hop_frames=cfg.hop_frames, pad=cfg.pad
+        )
 
     def extract_many(
         self, signals: list[np.ndarray], sr: int, *, indices: list[np.ndarray | None] | None = None

@@ -32,7 +32,9 @@ __all__ = [
     "N_MELS",
     "PATCH_FRAMES",
     "SR",
+    "frames_span",
     "logmel",
+    "logmel_window",
     "mel_patches",
     "n_frames",
     "patch_bounds",
@@ -126,12 +128,62 @@ def logmel(y16k: np.ndarray) -> np.ndarray:
     # the pad; a shorter signal is zero-padded, as librosa would have to)
     half = FFT_SIZE // 2
     y_pad = np.pad(y, half, mode="reflect" if y.size > half else "constant")
-    frames = np.lib.stride_tricks.sliding_window_view(y_pad, FFT_SIZE)[::FFT_HOP]  # (n_frames, 512) view
+    return _logmel_of_frames(np.lib.stride_tricks.sliding_window_view(y_pad, FFT_SIZE)[::FFT_HOP])
+
+
+def _logmel_of_frames(frames: np.ndarray) -> np.ndarray:
+    """``log10(10000 * mel_power + 1)`` of ``(n_frames, 512)`` signal frames: ``(n_frames, 96)`` float32."""
     spec = scipy.fft.rfft(frames * _window(), axis=1)  # (n_frames, 257) complex64
     power = (spec.real**2 + spec.imag**2).astype(np.float32, copy=False)
     mel = (_mel_basis_sparse() @ power.T).T  # (n_frames, 96); the bank is 98 % zeros
     out = np.log10(np.float32(10000.0) * mel + np.float32(1.0)).astype(np.float32, copy=False)
     return np.ascontiguousarray(out)
+
+
+def frames_span(first: int, count: int, n_samples: int) -> tuple[int, int]:
+    """Samples ``[start, end)`` of a 16 kHz signal of ``n_samples`` read by frames ``first .. first+count-1``.
+
+    Frame ``i`` of :func:`logmel` reads ``[256 i - 256, 256 i + 256)``, cut to the signal.
+    """
+    half = FFT_SIZE // 2
+    return max(0, first * FFT_HOP - half), min(n_samples, (first + count - 1) * FFT_HOP + half)
+
+
+def logmel_window(piece: np.ndarray, *, start: int, n_samples: int, first: int, count: int) -> np.ndarray:
+    """Frames ``first .. first+count-1`` of ``logmel(y)`` computed from a piece of ``y`` only.
+
+    Parameters
+    ----------
+    piece : np.ndarray, float32, shape (m,)
+        ``y[start : start + m]`` of a 16 kHz signal ``y`` of ``n_samples`` samples (more than 256); it must
+        hold :func:`frames_span` ``(first, count, n_samples)``.
+    start, n_samples : int
+    first, count : int
+        The frames wanted.
+
+    Returns
+    -------
+    np.ndarray, float32, shape (count, 96)
+        ``logmel(y)[first : first + count]`` (to float32 rounding): the reflection padding at the signal's
+        ends is applied when the piece reaches them.
+    """
+    y = np.asarray(piece, dtype=np.float32)
+    lo, hi = frames_span(first, count, n_samples)
+    half = FFT_SIZE // 2
+    wanted_ok = n_samples > half and count >= 1 and 0 <= first and first + count <= n_frames(n_samples)
+    if not wanted_ok or start > lo or start + len(y) < hi:
+        raise ConfigError(
+            f"a piece of samples [{start}, {start + len(y)}) of {n_samples} cannot give frames "
+            f"{first}..{first + count - 1} (they read [{lo}, {hi}))"
+        )
+    if not np.isfinite(y).all():
+        raise AudioError("audio holds NaN or infinite samples")
+    left = half if start == 0 else 0
+    right = half if start + len(y) == n_samples else 0
+    y_pad = np.pad(y, (left, right), mode="reflect")
+    offset = first * FFT_HOP - half - start + left  # index in y_pad of frame ``first``'s first sample
+    frames = np.lib.stride_tricks.sliding_window_view(y_pad, FFT_SIZE)[offset::FFT_HOP][:count]
+    return _logmel_of_frames(frames)
 
 
 def patch_bounds(
