@@ -5,8 +5,8 @@ typer prints required arguments as ``{files}...`` and value types as ``<bool>`` 
 
 - usage ``genrekit classify [OPTIONS] FILES...`` (optional arguments in brackets);
 - value names ``PATH``, ``INTEGER``, ``FLOAT``, ``TEXT``, ``a|b|c`` for choices, nothing for flags;
-- help text without reST markup (````features```` reads ``features``) and with the single line breaks
-  of a docstring paragraph joined;
+- help text read as text, not rich markup (``{kind: [values]}`` stays), without reST double
+  backquotes, and with the single line breaks of a docstring paragraph joined;
 - ``{models}``, ``{features}``, ``{pretrained}`` in an option's help replaced, when help is shown, by
   the registered names (the registries import scikit-learn, so only ``--help`` pays for them).
 """
@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 import typer
+from rich.markup import escape
 from typer import _click
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
@@ -94,7 +95,7 @@ def polish(param: Any) -> None:
     elif isinstance(param, TyperOption) and not isinstance(param, _Option):
         param.__class__ = _Option
     if getattr(param, "help", None):
-        param.help = plain_help(param.help)
+        param.help = escape(plain_help(param.help) or "")
 
 
 class _Polished:
@@ -104,7 +105,7 @@ class _Polished:
     help: str | None
 
     def _polish_all(self) -> None:
-        self.help = plain_help(self.help)
+        self.help = escape(plain_help(self.help) or "") or None
         for p in self.params:
             polish(p)
 

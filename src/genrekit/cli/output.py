@@ -19,29 +19,30 @@ import csv
 import io
 import json
 import math
-import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from genrekit.cli import console as _stdout, err_console, say
+from genrekit.cli import console as _stdout
+from genrekit.cli import err_console, say
 from genrekit.errors import ConfigError
 
 FORMATS: tuple[str, ...] = ("table", "json", "csv", "tsv")
 EXTENSIONS: dict[str, str] = {"table": "md", "json": "json", "csv": "csv", "tsv": "tsv"}
 FORMAT_HELP = (
-    "table (rich on a terminal, Markdown when piped), json, csv or tsv (machine column names; "
-    "notes go to stderr)."
+    "table (rich on a terminal, Markdown when piped), json, csv or tsv (machine column names; notes go "
+    "to stderr)."
 )
-OUTPUT_DIR_HELP = "Also write the output to DIR/<command>.<md|json|csv|tsv>."
+OUTPUT_DIR_HELP = "Also write the output to DIR/COMMAND.EXT (EXT: md, json, csv or tsv, by --format)."
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,8 @@ class Column:
     fmt: Callable[[Any], str] | None = None
     right: bool = True
     priority: int = 1
+    #: "both", "human" (tables only) or "machine" (json/csv/tsv only)
+    show: str = "both"
 
     def text(self, value: Any) -> str:
         if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -103,7 +106,10 @@ def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[Column]) ->
     def line(cells: Iterable[str]) -> str:
         return "| " + " | ".join(_flat(c).replace("|", "\\|") for c in cells) + " |"
 
-    out = [line(c.header for c in columns), "|" + "|".join("---:" if c.right else "---" for c in columns) + "|"]
+    out = [
+        line(c.header for c in columns),
+        "|" + "|".join("---:" if c.right else "---" for c in columns) + "|",
+    ]
     out += [line(c.text(r.get(c.key)) for c in columns) for r in rows]
     return "\n".join(out)
 
@@ -195,6 +201,7 @@ class Output:
         self, rows: Sequence[dict[str, Any]], columns: Sequence[Column], *, title: str | None = None
     ) -> None:
         """Print rows in this output's format (see the module docstring)."""
+        columns = [c for c in columns if c.show in ("both", "machine" if self.machine else "human")]
         if self.fmt == "table":
             text = (f"{title}\n\n" if title else "") + markdown_table(rows, columns)
             if self.console.is_terminal:
@@ -220,6 +227,43 @@ class Output:
         atomic_write_text(path, "\n".join(self._saved) + "\n")
         say(err_console, f"wrote {path}")
         return path
+
+
+# ------------------------------------------------------------------------------------ model results
+RUN_COLUMNS: tuple[Column, ...] = (
+    Column("model", "model", right=False, priority=0),
+    Column("track_accuracy", "accuracy", "acc.", priority=0),
+    Column("accuracy_ci", "95% CI (Wilson)", "95% CI", show="human", priority=1),
+    Column("accuracy_ci_low", "95% CI low", show="machine"),
+    Column("accuracy_ci_high", "95% CI high", show="machine"),
+    Column("n_tracks", "test tracks", "n", priority=2),
+    Column("track_macro_f1", "macro-F1", priority=1),
+    Column("track_balanced_accuracy", "balanced accuracy", "bal. acc.", priority=3),
+    Column("track_log_loss", "log loss", priority=2),
+    Column("track_jaccard", "Jaccard", priority=5),
+    Column("track_roc_auc", "ROC-AUC", priority=4),
+    Column("segment_accuracy", "segment accuracy", "seg. acc.", priority=4),
+    Column("fit_s", "fit (s)", "fit s", fmt=fixed(1), priority=3),
+    Column("predict_ms_per_track", "predict (ms/track)", "ms/track", fmt=fixed(1), priority=3),
+)
+RUNS_TITLE = "track-level results, best first (95% CI: Wilson interval of the track accuracy)"
+
+
+def run_rows(runs: Sequence[Any]) -> list[dict[str, Any]]:
+    """One row per model run, ranked as in the report (track accuracy, then macro-F1)."""
+    from genrekit.evaluate import comparison_table, wilson_interval
+    from genrekit.report import rank_runs
+
+    ranked = rank_runs(runs)
+    by_name = {row["model"]: row for row in comparison_table(ranked).to_dict("records")}
+    rows = []
+    for run in ranked:
+        row = dict(by_name[run.name])
+        n = run.result.n_tracks
+        lo, hi = wilson_interval(row["track_accuracy"] * n, n)
+        row.update(n_tracks=n, accuracy_ci_low=lo, accuracy_ci_high=hi, accuracy_ci=f"{lo:.3f}-{hi:.3f}")
+        rows.append(row)
+    return rows
 
 
 # ----------------------------------------------------------------------------------------- progress
@@ -310,12 +354,6 @@ class _Timed:
         return self._wrap(self._inner)(*args, **kwargs)
 
 
-def verbose() -> bool:
-    """True when ``genrekit -v`` was given (the root logger was set to INFO)."""
-    import logging
-
-    return logging.getLogger().isEnabledFor(logging.INFO)
-
-
-def stdout_is_terminal() -> bool:
-    return bool(getattr(sys.stdout, "isatty", lambda: False)())
+# ------------------------------------------------------------------------------------ shared options
+FormatOpt = Annotated[str, typer.Option("--format", "-f", metavar="FORMAT", help=FORMAT_HELP)]
+OutputDirOpt = Annotated[Path | None, typer.Option("--output-dir", metavar="DIR", help=OUTPUT_DIR_HELP)]
