@@ -138,7 +138,7 @@ def test_terminal_table_fits_80_columns_with_short_headers():
     text = con.export_text()
     assert max(len(line) for line in text.splitlines()) <= 80
     assert "acc." in text and "95% CI" in text and "…" not in text
-    assert "not shown" in text  # the columns left out are named
+    assert "not shown at this width: " in text  # the columns left out are named
     wide = Console(width=200, record=True, file=io.StringIO())
     wide.print(rich_table(rows, RUN_COLUMNS, width=200))
     wide_text = wide.export_text()

@@ -61,6 +61,8 @@ class Column:
     priority: int = 1
     #: "both", "human" (tables only) or "machine" (json/csv/tsv only)
     show: str = "both"
+    #: long text (lists of genres, notes): a terminal table wraps it in at most ``wrap`` characters
+    wrap: int | None = None
 
     def text(self, value: Any) -> str:
         if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -136,14 +138,17 @@ def rich_table(
     The columns left out are named in the caption (``--format tsv`` shows them all).
     """
     texts = [[c.text(r.get(c.key)) for c in columns] for r in rows]
-    need = [max([len(c.short or c.header)] + [len(t[i]) for t in texts]) + 3 for i, c in enumerate(columns)]
+    need = []
+    for i, c in enumerate(columns):
+        natural = max([len(c.short or c.header)] + [len(t[i]) for t in texts])
+        need.append((natural if c.wrap is None else min(natural, c.wrap)) + 3)
     keep = list(range(len(columns)))
     for i in sorted(keep, key=lambda i: (-columns[i].priority, -i)):
         if sum(need[j] for j in keep) + 1 <= width or columns[i].priority == 0:
             break
         keep.remove(i)
     dropped = [columns[i].header for i in range(len(columns)) if i not in keep]
-    caption = f"not shown (narrow terminal; --format tsv has them): {', '.join(dropped)}" if dropped else None
+    caption = f"not shown at this width: {', '.join(dropped)}" if dropped else None
     table = Table(title=title, caption=caption, box=box.SIMPLE_HEAD, title_justify="left")
     for i in keep:
         c = columns[i]
@@ -204,6 +209,8 @@ class Output:
         columns = [c for c in columns if c.show in ("both", "machine" if self.machine else "human")]
         if self.fmt == "table":
             text = (f"{title}\n\n" if title else "") + markdown_table(rows, columns)
+            if self._saved:  # a blank line between two tables
+                text = "\n" + text
             if self.console.is_terminal:
                 self.console.print(rich_table(rows, columns, width=self.console.width, title=title))
             else:
