@@ -38,6 +38,25 @@ from genrekit.cli.output import (
 from genrekit.config import MAX_TOP_K
 from genrekit.errors import ConfigError, GenreKitError
 
+FeaturesOpt = Annotated[
+    str | None,
+    typer.Option(
+        metavar="NAME",
+        help="Feature extractor: {features}. Default: what the model family needs (`genrekit models`).",
+    ),
+]
+ExtractorOptionOpt = Annotated[
+    list[str] | None,
+    typer.Option("--option", "-o", metavar="KEY=VALUE", help="Extractor option key=value."),
+]
+SplitMissingOpt = Annotated[
+    str,
+    typer.Option(
+        metavar="error|ignore",
+        help="Split-list entries naming clips you do not have: error, or ignore (counted).",
+    ),
+]
+
 
 # ------------------------------------------------------------------------------------------------ data
 @app.command()
@@ -146,17 +165,8 @@ def features(
 def train(
     data: Annotated[Path, typer.Argument(help="Folder-per-genre tree or manifest CSV.")],
     out: Annotated[Path, typer.Option(help="Bundle directory (or .zip) to write.")],
-    features: Annotated[
-        str | None,
-        typer.Option(
-            metavar="NAME",
-            help="Feature extractor: {features}. Default: what the model family needs (`genrekit models`).",
-        ),
-    ] = None,
-    option: Annotated[
-        list[str] | None,
-        typer.Option("--option", "-o", metavar="KEY=VALUE", help="Extractor option key=value."),
-    ] = None,
+    features: FeaturesOpt = None,
+    option: ExtractorOptionOpt = None,
     model: Annotated[str, typer.Option(metavar="KIND", help="Model family: {models}.")] = "svm",
     param: Annotated[
         list[str] | None,
@@ -168,13 +178,7 @@ def train(
     split_file: Annotated[
         Path | None, typer.Option(help="Test list, or folder of train/valid/test lists.")
     ] = None,
-    split_missing: Annotated[
-        str,
-        typer.Option(
-            metavar="error|ignore",
-            help="Split-list entries naming clips you do not have: error, or ignore (counted).",
-        ),
-    ] = "error",
+    split_missing: SplitMissingOpt = "error",
     test_size: Annotated[float, typer.Option(help="Held-out fraction of tracks (0: train on all).")] = 0.2,
     aggregation: Annotated[
         str,
@@ -245,13 +249,7 @@ def evaluate(
     data: Annotated[Path, typer.Argument(help="Labelled data.")],
     report: Annotated[Path, typer.Option(help="Report folder to write.")],
     split_file: Annotated[Path | None, typer.Option(help="Score on this test list only.")] = None,
-    split_missing: Annotated[
-        str,
-        typer.Option(
-            metavar="error|ignore",
-            help="Split-list entries naming clips you do not have: error, or ignore (counted).",
-        ),
-    ] = "error",
+    split_missing: SplitMissingOpt = "error",
     folds: Annotated[int | None, typer.Option(help="Retrain the bundle's recipe on K grouped folds.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed (split, model initialisation).")] = 0,
     workers: Annotated[int, typer.Option(help="Parallel processes (-1: all cores).")] = 1,
@@ -296,17 +294,8 @@ def evaluate(
 def compare(
     data: Annotated[Path, typer.Argument(help="Labelled data.")],
     report: Annotated[Path, typer.Option(help="Report folder to write.")],
-    features: Annotated[
-        str | None,
-        typer.Option(
-            metavar="NAME",
-            help="Feature extractor: {features}. Default: what the model family needs (`genrekit models`).",
-        ),
-    ] = None,
-    option: Annotated[
-        list[str] | None,
-        typer.Option("--option", "-o", metavar="KEY=VALUE", help="Extractor option key=value."),
-    ] = None,
+    features: FeaturesOpt = None,
+    option: ExtractorOptionOpt = None,
     models: Annotated[
         str,
         typer.Option(
@@ -326,13 +315,7 @@ def compare(
     ] = None,
     search: Annotated[bool, typer.Option("--search", help="Grid search each model.")] = False,
     split_file: Annotated[Path | None, typer.Option(help="Test list, or folder of lists.")] = None,
-    split_missing: Annotated[
-        str,
-        typer.Option(
-            metavar="error|ignore",
-            help="Split-list entries naming clips you do not have: error, or ignore (counted).",
-        ),
-    ] = "error",
+    split_missing: SplitMissingOpt = "error",
     folds: Annotated[int | None, typer.Option(help="K grouped folds instead of one split.")] = None,
     test_size: Annotated[float, typer.Option(help="Held-out fraction of tracks.")] = 0.2,
     augment: Annotated[str | None, typer.Option(help="Degraded training copies, e.g. noise,codec.")] = None,

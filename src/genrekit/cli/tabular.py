@@ -156,7 +156,7 @@ def compare(
         ),
     ] = None,
     search: Annotated[
-        bool, typer.Option(help="Grid-search each model with grouped CV on the training side.")
+        bool, typer.Option("--search", help="Grid-search each model with grouped CV on the training side.")
     ] = False,
     grid: Annotated[
         str | None,
@@ -217,7 +217,9 @@ def train(
             "--param", "-p", metavar="KEY=VALUE", help="Model parameter key=value (C=0.1, transform=power)."
         ),
     ] = None,
-    search: Annotated[bool, typer.Option(help="Grid search with grouped CV on the training side.")] = False,
+    search: Annotated[
+        bool, typer.Option("--search", help="Grid search with grouped CV on the training side.")
+    ] = False,
     grid: Annotated[
         str | None, typer.Option(help="JSON (inline or file) {param: [values]} to search.")
     ] = None,
