@@ -443,6 +443,18 @@ CLASSIFY_COLUMNS: tuple[Column, ...] = (
 )
 
 
+def _exists(path: Path, *, folder: bool = False) -> bool:
+    """``path`` is a file (a folder with ``folder=True``); False when the name cannot even be looked up.
+
+    The look-up's own error (a name too long, no permission) is left to the reader of the file, which
+    reports it for that file alone.
+    """
+    try:
+        return path.is_dir() if folder else path.is_file()
+    except OSError:
+        return False
+
+
 def folder_hint(path: Path) -> str:
     """What to do with a folder given where audio files are expected."""
     return (
@@ -499,12 +511,12 @@ def classify(
     out = Output("json" if json_out else fmt, output_dir, name="classify")
     if out.fmt in ("csv", "tsv") and (segments or explain):
         raise ConfigError("--segments and --explain are shown with --format table or json, not csv/tsv")
-    if model is None and files and (files[0].suffix == ".zip" or (files[0] / "bundle.json").is_file()):
+    if model is None and files and (files[0].suffix == ".zip" or _exists(files[0] / "bundle.json")):
         model, files = str(files[0]), files[1:]
     if not files:
         fail("no audio files given", 2)
     for f in files:
-        if f.is_dir():
+        if _exists(f, folder=True):
             fail(folder_hint(f), 2)
     clf = load_model(model)
     timer = StageTimer(clf) if state.verbose else None
@@ -583,7 +595,7 @@ def tags(
     if which not in ("msd", "mtt", "both"):
         raise ConfigError(f"--which must be msd, mtt or both, got {which!r}")
     for f in files:
-        if f.is_dir():
+        if _exists(f, folder=True):
             fail(folder_hint(f).replace("batch classify", "batch features"), 2)
     extractor = get_extractor("musicnn", output="tags")
     failed = 0
