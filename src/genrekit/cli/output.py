@@ -174,7 +174,6 @@ class Output:
         self.output_dir = output_dir
         self.name = name
         self._saved: list[str] = []
-        self._records: list[dict[str, Any]] = []
 
     @property
     def console(self) -> Console:
@@ -199,7 +198,6 @@ class Output:
         """One JSON Lines object (``--format json`` of per-file commands), printed at once."""
         text = json.dumps(obj, default=_cell)
         print(text, flush=True)
-        self._records.append(obj)
         self._saved.append(text)
 
     def table(
