@@ -199,6 +199,7 @@ def test_classify_piped_explain_and_formats(tmp_path):
 
 def test_classify_verbose_prints_stage_timings(tmp_path):
     wav = _wav(tmp_path / "a.wav")
+    assert "decode" in invoke("classify", wav, "-v").stderr
     res = invoke("-v", "classify", wav)
     assert res.exit_code == 0, res.output
     timing = next(line for line in res.stderr.splitlines() if "total" in line)

@@ -499,6 +499,14 @@ def classify(
         bool,
         typer.Option("--full", help="Analyse every segment (default: at most 10 spread over the track)."),
     ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            "-v",
+            help="Time per stage (decode, features, network, total) on stderr; = genrekit -v.",
+        ),
+    ] = False,
 ) -> None:
     """Print the genre and top-k probabilities of each file.
 
@@ -519,7 +527,7 @@ def classify(
         if _exists(f, folder=True):
             fail(folder_hint(f), 2)
     clf = load_model(model)
-    timer = StageTimer(clf) if state.verbose else None
+    timer = StageTimer(clf) if verbose or state.verbose else None
     rows: list[dict[str, Any]] = []
     failed = 0
     with progress(len(files), "classifying") as advance:
