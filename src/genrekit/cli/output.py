@@ -289,6 +289,10 @@ def progress(total: int, description: str, *, show: bool | None = None) -> Itera
         TimeRemainingColumn(),
         console=err_console,
         transient=True,
+        # stdout lines are drawn above the bar only when stdout is this terminal too; redirected, they
+        # must stay on stdout (rich's proxy would send them to the bar's stream, stderr)
+        redirect_stdout=_stdout.is_terminal,
+        redirect_stderr=False,
     )
     with bar:
         task = bar.add_task(description, total=total)
