@@ -209,6 +209,21 @@ def test_classify_verbose_prints_stage_timings(tmp_path):
     assert "decode" not in res.stdout
 
 
+def test_stage_timer_leaves_the_classifier_untouched(tmp_path):
+    from genrekit.cli.output import StageTimer
+    from genrekit.predict import load_model
+
+    clf = load_model()
+    model, extractor = clf.model, clf.extractor
+    timer = StageTimer()
+    timed = timer.attach(clf)
+    wav = _wav(tmp_path / "a.wav")
+    a, b = clf.predict(wav), timed.predict(wav)
+    assert clf.model is model and clf.extractor is extractor and "predict_audio" not in vars(clf)
+    assert a.genre == b.genre and np.allclose(list(a.probabilities.values()), list(b.probabilities.values()))
+    assert timer.totals["features"] > 0 and timer.totals["network"] > 0
+
+
 def test_tags_piped_is_not_wrapped_and_top_alias(tmp_path):
     wav = _wav(tmp_path / "t.wav", seconds=3.5)
     res = invoke("tags", wav, "--top-k", "12", "--which", "msd")

@@ -527,7 +527,9 @@ def classify(
         if _exists(f, folder=True):
             fail(folder_hint(f), 2)
     clf = load_model(model)
-    timer = StageTimer(clf) if verbose or state.verbose else None
+    timer = StageTimer() if verbose or state.verbose else None
+    if timer is not None:
+        clf = timer.attach(clf)
     rows: list[dict[str, Any]] = []
     failed = 0
     with progress(len(files), "classifying") as advance:

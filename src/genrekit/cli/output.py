@@ -15,6 +15,7 @@ Progress bars and ``-v`` stage timings (stderr) live here too.
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import json
@@ -303,16 +304,22 @@ def progress(total: int, description: str, *, show: bool | None = None) -> Itera
 class StageTimer:
     """Time spent decoding, in the feature extractor and in the network of a ``Classifier``'s calls.
 
-    It wraps the instance's extractor (``__call__``, ``extract_selected``) and model
-    (``predict_proba``) with timers that delegate everything else; ``decode`` is the rest of the time
-    outside ``predict_audio``. Used by ``classify -v``; the classifier's answers are unchanged.
+    :meth:`attach` returns a shallow copy of the classifier whose extractor (``__call__``,
+    ``extract_selected``) and model (``predict_proba``) are wrapped with timers that delegate everything
+    else; ``decode`` is the time outside ``predict_audio``. The classifier given (perhaps a cached,
+    shared pretrained one) is left untouched, and the copy's answers are the same. Used by
+    ``classify -v``.
     """
 
-    def __init__(self, clf: Any) -> None:
+    def __init__(self) -> None:
         self.totals: dict[str, float] = {"features": 0.0, "network": 0.0, "predict_audio": 0.0}
-        clf.extractor = _Timed(clf.extractor, ("__call__", "extract_selected"), self.totals, "features")
-        clf.model = _Timed(clf.model, ("predict_proba",), self.totals, "network")
-        inner = clf.predict_audio
+
+    def attach(self, clf: Any) -> Any:
+        """A copy of ``clf`` that records its stage times in this timer."""
+        timed = copy.copy(clf)
+        timed.extractor = _Timed(clf.extractor, ("__call__", "extract_selected"), self.totals, "features")
+        timed.model = _Timed(clf.model, ("predict_proba",), self.totals, "network")
+        inner = timed.predict_audio
 
         def predict_audio(*args: Any, **kwargs: Any) -> Any:
             t0 = time.perf_counter()
@@ -321,7 +328,8 @@ class StageTimer:
             finally:
                 self.totals["predict_audio"] += time.perf_counter() - t0
 
-        clf.predict_audio = predict_audio
+        timed.predict_audio = predict_audio
+        return timed
 
     def reset(self) -> None:
         for k in self.totals:
