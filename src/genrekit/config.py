@@ -30,6 +30,8 @@ N_MELS = 128
 N_MFCC = 20
 #: Longest audio `load` accepts unless told otherwise (one hour).
 MAX_DURATION_S = 3600.0
+#: The most genres (or tags) a ``top_k`` may ask for: the HTTP API's bound, and the CLI's ``--top-k``.
+MAX_TOP_K = 50
 #: Accepted input sample rates and channel counts.
 MIN_SAMPLE_RATE = 1000
 MAX_SAMPLE_RATE = 384000

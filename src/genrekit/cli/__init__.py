@@ -20,21 +20,44 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from genrekit.cli.help import App
+from genrekit.config import MAX_TOP_K
 from genrekit.errors import GenreKitError
 
 F = TypeVar("F", bound=Callable[..., Any])
 C = TypeVar("C")
 
-app = typer.Typer(
+app = App(
     name="genrekit",
     help="Tell which genre a piece of music belongs to: pretrained taggers, your own models, evaluation.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-# markup off: genres, file names and messages are data ("rock [live]", "[2019] mix.mp3"), never styles
-console = Console(markup=False, highlight=False)
-err_console = Console(stderr=True, markup=False, highlight=False)
+# markup off: genres, file names and messages are data ("rock [live]", "[2019] mix.mp3"), never styles;
+# soft wrap: a long line piped to a file stays one line (rich would break it at 80 columns)
+console = Console(markup=False, highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
+
+
+class _State:
+    """Options of the ``genrekit`` group the commands read (``-v``)."""
+
+    verbose: bool = False
+
+
+state = _State()
+
+#: ``--top-k`` of every command: how many genres (or tags) to list; the same range as the HTTP API.
+TopKOpt = Annotated[
+    int,
+    typer.Option(
+        "--top-k",
+        min=1,
+        max=MAX_TOP_K,
+        help=f"How many genres to list, 1-{MAX_TOP_K} (more than the model has: all of them).",
+    ),
+]
 
 
 def say(con: Console, *parts: str | tuple[str, str]) -> None:
@@ -80,11 +103,14 @@ def main(
         bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Print the version.")
     ] = False,
     verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Log warnings and progress details.")
+        bool,
+        typer.Option("--verbose", "-v", help="Log progress details; classify prints per-stage timings."),
     ] = False,
 ) -> None:
     """Genrekit: music genre classification."""
     import logging
+
+    state.verbose = verbose
 
     logging.basicConfig(level=logging.INFO if verbose else logging.ERROR, format="%(levelname)s %(message)s")
 

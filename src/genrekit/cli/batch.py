@@ -9,6 +9,7 @@ import typer
 
 from genrekit.cli import (
     EXIT_PARTIAL,
+    TopKOpt,
     app,
     console,
     err_console,
@@ -17,8 +18,10 @@ from genrekit.cli import (
     parse_options,
     say,
 )
+from genrekit.cli.help import App
+from genrekit.cli.output import Column, FormatOpt, Output, OutputDirOpt
 
-sub = typer.Typer(
+sub = App(
     help="Classify or extract features of a whole catalogue, resumably, locally or on a Dask cluster.",
     no_args_is_help=True,
 )
@@ -111,9 +114,14 @@ def classify(
     out: OutOpt,
     model: Annotated[
         str | None,
-        typer.Option("--model", "-m", help="Bundle directory/zip or pretrained name (default: gtzan)."),
+        typer.Option(
+            "--model",
+            "-m",
+            metavar="NAME|BUNDLE",
+            help="Bundle directory/zip or pretrained model ({pretrained}; default gtzan).",
+        ),
     ] = None,
-    top_k: Annotated[int, typer.Option(help="Genres (with probabilities) kept per file; 0 for all.")] = 3,
+    top_k: TopKOpt = 3,
     workers: WorkersOpt = 1,
     scheduler: SchedulerOpt = None,
     dask_local: DaskLocalOpt = None,
@@ -153,9 +161,12 @@ def classify(
 def features(
     input: InputArg,
     out: OutOpt,
-    extractor: Annotated[str, typer.Option(help="Feature extractor name.")] = "handcrafted",
+    extractor: Annotated[
+        str, typer.Option(metavar="NAME", help="Feature extractor: {features}.")
+    ] = "handcrafted",
     option: Annotated[
-        list[str] | None, typer.Option("--option", "-o", help="Extractor option key=value.")
+        list[str] | None,
+        typer.Option("--option", "-o", metavar="KEY=VALUE", help="Extractor option key=value."),
     ] = None,
     per_segment: Annotated[
         bool, typer.Option("--per-segment", help="One row per segment instead of the mean over segments.")
@@ -191,6 +202,20 @@ def features(
     )
 
 
+GENRE_COLUMNS: tuple[Column, ...] = (
+    Column("genre", "genre", right=False, priority=0),
+    Column("files", "files", priority=0),
+    Column("share", "share of files", "share", fmt=lambda v: f"{v:.1%}", priority=0),
+)
+FEATURE_COLUMNS: tuple[Column, ...] = (
+    Column("files", "files"),
+    Column("ok", "ok"),
+    Column("errors", "errors"),
+    Column("rows", "rows"),
+    Column("features", "features per row"),
+)
+
+
 @sub.command("show")
 @handle_errors
 def show(
@@ -199,32 +224,39 @@ def show(
         Path | None, typer.Option(help="Write the de-duplicated rows to this .csv or .parquet file.")
     ] = None,
     errors: Annotated[int, typer.Option(help="How many error rows to list.")] = 20,
+    fmt: FormatOpt = "table",
+    output_dir: OutputDirOpt = None,
 ) -> None:
-    """Summarise a batch output: rows per status, genres or feature size, and the failed files."""
+    """Summarise a batch output: files per genre (classify) or feature size, and the failed files."""
     from genrekit.batch import export_csv, read_meta, read_results
 
+    result = Output(fmt, output_dir, name="batch-show")
     meta = read_meta(out)
     sig = meta["signature"]
     df = read_results(out)
     files = df.drop_duplicates("path")
-    console.print(f"{out}: batch {sig['kind']} ({sig.get('model') or sig.get('extractor', {}).get('name')})")
+    result.line(f"{out}: batch {sig['kind']} ({sig.get('model') or sig.get('extractor', {}).get('name')})")
     counts = files["status"].value_counts().to_dict()
-    console.print(f"{len(files)} files: {counts.get('ok', 0)} ok, {counts.get('error', 0)} error(s)")
+    n_ok, n_err = counts.get("ok", 0), counts.get("error", 0)
+    result.line(f"{len(files)} files: {n_ok} ok, {n_err} error(s)")
     ok = files[files["status"] == "ok"]
-    if sig["kind"] == "classify" and len(ok):
-        top = ok["genre"].value_counts().head(15)
-        console.print("genres: " + ", ".join(f"{g} {n}" for g, n in top.items()), highlight=False)
-    elif len(ok):
-        console.print(
-            f"{len(meta.get('feature_names', []))} features per row, {len(df)} rows", highlight=False
-        )
+    if sig["kind"] == "classify":
+        rows = [
+            {"genre": g, "files": int(n), "share": n / len(ok)} for g, n in ok["genre"].value_counts().items()
+        ]
+        result.table(rows, GENRE_COLUMNS, title="files per genre")
+    else:
+        n_feat = len(meta.get("feature_names", []))
+        row = {"files": len(files), "ok": n_ok, "errors": n_err, "rows": len(df), "features": n_feat}
+        result.table([row], FEATURE_COLUMNS)
     bad = files[files["status"] != "ok"]
     for _, row in bad.head(errors).iterrows():
-        err_console.print(f"  {row['path']}: {row['error']}", highlight=False, soft_wrap=True)
+        err_console.print(f"  {row['path']}: {row['error']}", highlight=False)
     if export is not None:
         export.parent.mkdir(parents=True, exist_ok=True)
         if export.suffix.lower() == ".csv":
             export_csv(df, export)
         else:
             df.to_parquet(export, index=False)
-        console.print(f"{len(df)} rows -> {export}")
+        result.note(f"{len(df)} rows -> {export}")
+    result.close()

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from genrekit.cli import (
     EXIT_PARTIAL,
+    TopKOpt,
     app,
     build_config,
     console,
@@ -22,9 +23,40 @@ from genrekit.cli import (
     parse_options,
     report_failures,
     say,
+    state,
 )
-from genrekit.config import TrainConfig
-from genrekit.errors import GenreKitError
+from genrekit.cli.output import (
+    RUN_COLUMNS,
+    RUNS_TITLE,
+    Column,
+    FormatOpt,
+    Output,
+    OutputDirOpt,
+    StageTimer,
+    progress,
+    run_rows,
+)
+from genrekit.config import MAX_TOP_K, TrainConfig
+from genrekit.errors import ConfigError, GenreKitError
+
+FeaturesOpt = Annotated[
+    str | None,
+    typer.Option(
+        metavar="NAME",
+        help="Feature extractor: {features}. Default: what the model family needs (`genrekit models`).",
+    ),
+]
+ExtractorOptionOpt = Annotated[
+    list[str] | None,
+    typer.Option("--option", "-o", metavar="KEY=VALUE", help="Extractor option key=value."),
+]
+SplitMissingOpt = Annotated[
+    str,
+    typer.Option(
+        metavar="error|ignore",
+        help="Split-list entries naming clips you do not have: error, or ignore (counted).",
+    ),
+]
 
 
 # ------------------------------------------------------------------------------------------------ data
@@ -67,8 +99,27 @@ def scan(
         print(json.dumps(report.to_dict(), indent=2))
     else:
         console.print(report.to_text(), highlight=False)
+    hint = flat_folder_hint(data, report)
+    if hint:
+        say(err_console, ("hint:", "yellow"), f" {hint}")
     if report.problems:
         raise typer.Exit(EXIT_PARTIAL)
+
+
+def flat_folder_hint(data: Path, report: Any) -> str | None:
+    """When ``data`` holds audio files directly and no genre folders: the layout training needs."""
+    from genrekit.config import AUDIO_EXTENSIONS
+
+    if report.counts or not data.is_dir():
+        return None
+    stray = [p for p in report.ignored if Path(p).suffix.lower() in AUDIO_EXTENSIONS and "/" not in p]
+    if not stray:
+        return None
+    return (
+        f"{data} holds {len(stray)} audio file(s) directly and no genre folders: labelled data is one "
+        f"folder per genre ({data}/rock/a.wav, {data}/jazz/b.wav, ...) or a manifest CSV (path,label). "
+        f"To classify unlabelled files: `genrekit batch classify {data} --out RESULTS/`."
+    )
 
 
 @app.command()
@@ -78,7 +129,8 @@ def features(
     out: Annotated[Path, typer.Option(help="Output parquet (or .csv) file.")],
     extractor: Annotated[str, typer.Option(help="Feature extractor name.")] = "handcrafted",
     option: Annotated[
-        list[str] | None, typer.Option("--option", "-o", help="Extractor option key=value.")
+        list[str] | None,
+        typer.Option("--option", "-o", metavar="KEY=VALUE", help="Extractor option key=value."),
     ] = None,
     workers: Annotated[int, typer.Option(help="Parallel processes (-1: all cores).")] = 1,
     cache_dir: Annotated[Path | None, typer.Option(help="Feature cache folder.")] = None,
@@ -114,37 +166,50 @@ def features(
 def train(
     data: Annotated[Path, typer.Argument(help="Folder-per-genre tree or manifest CSV.")],
     out: Annotated[Path, typer.Option(help="Bundle directory (or .zip) to write.")],
-    features: Annotated[str, typer.Option(help="Feature extractor.")] = "handcrafted",
-    option: Annotated[
-        list[str] | None, typer.Option("--option", "-o", help="Extractor option key=value.")
-    ] = None,
-    model: Annotated[str, typer.Option(help="Model kind.")] = "svm",
+    features: FeaturesOpt = None,
+    option: ExtractorOptionOpt = None,
+    model: Annotated[str, typer.Option(metavar="KIND", help="Model family: {models}.")] = "svm",
     param: Annotated[
-        list[str] | None, typer.Option("--param", "-p", help="Model parameter key=value.")
+        list[str] | None,
+        typer.Option("--param", "-p", metavar="KEY=VALUE", help="Model parameter key=value."),
     ] = None,
-    search: Annotated[bool, typer.Option(help="Grid search with grouped CV on the training side.")] = False,
+    search: Annotated[
+        bool, typer.Option("--search", help="Grid search with grouped CV on the training side.")
+    ] = False,
     split_file: Annotated[
         Path | None, typer.Option(help="Test list, or folder of train/valid/test lists.")
     ] = None,
-    split_missing: Annotated[
-        str, typer.Option(help="Split-list entries naming clips you do not have: error or ignore (counted).")
-    ] = "error",
+    split_missing: SplitMissingOpt = "error",
     test_size: Annotated[float, typer.Option(help="Held-out fraction of tracks (0: train on all).")] = 0.2,
-    aggregation: Annotated[str, typer.Option(help="mean_log, mean_prob or vote.")] = "mean_log",
+    aggregation: Annotated[
+        str,
+        typer.Option(
+            metavar="NAME", help="How segment probabilities make the track's: mean_log, mean_prob or vote."
+        ),
+    ] = "mean_log",
     calibrate: Annotated[
-        bool, typer.Option(help="Fit a temperature on the validation tracks and store it in the bundle.")
+        bool,
+        typer.Option(
+            "--calibrate", help="Fit a temperature on the validation tracks and store it in the bundle."
+        ),
     ] = False,
     augment: Annotated[
         str | None, typer.Option(help="Degraded training copies, e.g. noise,codec (see genrekit.degrade).")
     ] = None,
     augment_copies: Annotated[int, typer.Option(help="Degraded copies per training file.")] = 1,
-    seed: Annotated[int, typer.Option()] = 0,
+    seed: Annotated[int, typer.Option(help="Random seed (split, model initialisation).")] = 0,
     workers: Annotated[int, typer.Option(help="Parallel processes (-1: all cores).")] = 1,
     cache_dir: Annotated[Path | None, typer.Option(help="Feature cache folder.")] = None,
 ) -> None:
     """Train a model on labelled audio and save it as a bundle."""
+    from genrekit.models.registry import default_features
+
     cfg = build_config(
-        TrainConfig, locals(), feature_options=parse_options(option), params=parse_options(param)
+        TrainConfig,
+        locals(),
+        features=features or default_features(model),
+        feature_options=parse_options(option),
+        params=parse_options(param),
     )
     from genrekit.evaluate import accuracy_with_interval, small_test_warnings
     from genrekit.training import train as train_fn
@@ -172,31 +237,32 @@ def evaluate(
     data: Annotated[Path, typer.Argument(help="Labelled data.")],
     report: Annotated[Path, typer.Option(help="Report folder to write.")],
     split_file: Annotated[Path | None, typer.Option(help="Score on this test list only.")] = None,
-    split_missing: Annotated[
-        str, typer.Option(help="Split-list entries naming clips you do not have: error or ignore (counted).")
-    ] = "error",
+    split_missing: SplitMissingOpt = "error",
     folds: Annotated[int | None, typer.Option(help="Retrain the bundle's recipe on K grouped folds.")] = None,
-    seed: Annotated[int, typer.Option()] = 0,
-    workers: Annotated[int, typer.Option()] = 1,
-    cache_dir: Annotated[Path | None, typer.Option()] = None,
+    seed: Annotated[int, typer.Option(help="Random seed (split, model initialisation).")] = 0,
+    workers: Annotated[int, typer.Option(help="Parallel processes (-1: all cores).")] = 1,
+    cache_dir: Annotated[Path | None, typer.Option(help="Feature cache folder.")] = None,
     importance: Annotated[
         bool, typer.Option("--importance", help="Add permutation importance of the named features.")
     ] = False,
+    fmt: FormatOpt = "table",
+    output_dir: OutputDirOpt = None,
 ) -> None:
     """Evaluate a bundle on labelled data and write a report (with reliability diagrams and ECE)."""
     cfg = build_config(TrainConfig, locals())
     from genrekit.training import evaluate as evaluate_fn
 
+    out = Output(fmt, output_dir, name="evaluate")
     res = evaluate_fn(model_dir, data, cfg, report=report, **_where(workers, cache_dir))
-    _print_runs(res.runs)
+    _print_runs(res.runs, out)
     if res.importance is not None:
         top = res.importance.head(5)
-        console.print(
+        out.line(
             "most important features: "
-            + ", ".join(f"{r.feature} ({r.accuracy_drop_mean:+.3f} acc)" for r in top.itertuples()),
-            highlight=False,
+            + ", ".join(f"{r.feature} ({r.accuracy_drop_mean:+.3f} acc)" for r in top.itertuples())
         )
-    console.print(f"report: {res.report}")
+    out.note(f"report: {res.report}")
+    out.close()
     report_failures(res.failures)
 
 
@@ -205,61 +271,67 @@ def evaluate(
 def compare(
     data: Annotated[Path, typer.Argument(help="Labelled data.")],
     report: Annotated[Path, typer.Option(help="Report folder to write.")],
-    features: Annotated[str, typer.Option(help="Feature extractor.")] = "handcrafted",
-    option: Annotated[
-        list[str] | None, typer.Option("--option", "-o", help="Extractor option key=value.")
-    ] = None,
+    features: FeaturesOpt = None,
+    option: ExtractorOptionOpt = None,
     models: Annotated[
-        str, typer.Option(help="Comma-separated model kinds.")
+        str,
+        typer.Option(
+            metavar="KIND,...",
+            show_default=False,
+            help="Comma-separated model families: {models}. Default: knn, logreg, rf, svm, xgboost, mlp.",
+        ),
     ] = "knn,logreg,rf,svm,xgboost,mlp",
     param: Annotated[
         list[str] | None,
         typer.Option(
             "--param",
             "-p",
+            metavar="[KIND:]KEY=VALUE",
             help="Model parameter key=value (every model), or kind:key=value (that model only).",
         ),
     ] = None,
-    search: Annotated[bool, typer.Option(help="Grid search each model.")] = False,
+    search: Annotated[bool, typer.Option("--search", help="Grid search each model.")] = False,
     split_file: Annotated[Path | None, typer.Option(help="Test list, or folder of lists.")] = None,
-    split_missing: Annotated[
-        str, typer.Option(help="Split-list entries naming clips you do not have: error or ignore (counted).")
-    ] = "error",
+    split_missing: SplitMissingOpt = "error",
     folds: Annotated[int | None, typer.Option(help="K grouped folds instead of one split.")] = None,
-    test_size: Annotated[float, typer.Option()] = 0.2,
+    test_size: Annotated[float, typer.Option(help="Held-out fraction of tracks.")] = 0.2,
     augment: Annotated[str | None, typer.Option(help="Degraded training copies, e.g. noise,codec.")] = None,
-    augment_copies: Annotated[int, typer.Option()] = 1,
-    seed: Annotated[int, typer.Option()] = 0,
-    workers: Annotated[int, typer.Option()] = 1,
-    cache_dir: Annotated[Path | None, typer.Option()] = None,
+    augment_copies: Annotated[int, typer.Option(help="Degraded copies per training file.")] = 1,
+    seed: Annotated[int, typer.Option(help="Random seed (split, model initialisation).")] = 0,
+    workers: Annotated[int, typer.Option(help="Parallel processes (-1: all cores).")] = 1,
+    cache_dir: Annotated[Path | None, typer.Option(help="Feature cache folder.")] = None,
     ablate: Annotated[
         bool, typer.Option("--ablate", help="Refit without each hand-crafted feature group (report section).")
     ] = False,
     separability: Annotated[
         bool, typer.Option("--separability", help="Genre-pair separability heat map in the report.")
     ] = False,
+    fmt: FormatOpt = "table",
+    output_dir: OutputDirOpt = None,
 ) -> None:
     """Compare model families on the same features and split, side by side."""
     kinds = parse_list(models)
     cfg = build_config(
         TrainConfig,
         locals(),
+        features=features or _shared_features(kinds),
         feature_options=parse_options(option),
         models=kinds,
         model_params=per_model_params(param, kinds),
     )
     from genrekit.training import compare as compare_fn
 
+    out = Output(fmt, output_dir, name="compare")
     res = compare_fn(data, cfg, report=report, **_where(workers, cache_dir))
-    _print_runs(res.runs)
+    _print_runs(res.runs, out)
     for r in res.ablation or []:
         if r["dropped"] != "none":
-            console.print(
+            out.line(
                 f"{r['model']} without {r['dropped']}: accuracy {r['accuracy']:.3f}, change "
-                f"{r['change']:+.3f} (95% {r['change_lo']:+.3f} .. {r['change_hi']:+.3f})",
-                highlight=False,
+                f"{r['change']:+.3f} (95% {r['change_lo']:+.3f} .. {r['change_hi']:+.3f})"
             )
-    console.print(f"report: {res.report}")
+    out.note(f"report: {res.report}")
+    out.close()
     report_failures(res.failures)
 
 
@@ -268,26 +340,24 @@ def _where(workers: int, cache_dir: Path | None) -> dict[str, Any]:
     return {"workers": workers, "cache_dir": cache_dir, "progress": sys.stderr.isatty()}
 
 
-def _print_runs(runs: list[Any]) -> None:
-    from genrekit.evaluate import comparison_table, small_test_warnings, wilson_interval
+def _shared_features(kinds: list[str]) -> str:
+    """The features every compared family reads by default, or ConfigError asking for ``--features``."""
+    from genrekit.models.registry import default_features
 
-    df = comparison_table(runs)
-    n_tracks = {r.name: r.result.n_tracks for r in runs}
-    table = Table(title="track-level results (95% CI: Wilson interval of the track accuracy)")
-    for col in df.columns:
-        table.add_column(col, justify="left" if col == "model" else "right")
-        if col == "track_accuracy":
-            table.add_column("95% CI", justify="right")
-    for _, row in df.iterrows():
-        cells = []
-        for col, v in row.items():
-            cells.append(str(v) if isinstance(v, str) else f"{v:.3f}")
-            if col == "track_accuracy":
-                n = n_tracks[row["model"]]
-                lo, hi = wilson_interval(v * n, n)
-                cells.append(f"{lo:.3f}-{hi:.3f} (n={n})")
-        table.add_row(*cells)
-    console.print(table)
+    wanted = {k: default_features(k) for k in kinds}
+    if len(set(wanted.values())) > 1:
+        pairs = ", ".join(f"{k}: {v}" for k, v in wanted.items())
+        raise ConfigError(
+            f"the compared models read different features ({pairs}); choose one with --features"
+        )
+    return next(iter(wanted.values()), "handcrafted")
+
+
+def _print_runs(runs: list[Any], out: Output | None = None) -> None:
+    """The models' track-level results (``output.RUN_COLUMNS``), then small-test warnings on stderr."""
+    from genrekit.evaluate import small_test_warnings
+
+    (out or Output(name="results")).table(run_rows(runs), RUN_COLUMNS, title=RUNS_TITLE)
     warned = set()
     for r in runs:
         for line in small_test_warnings(r.result):
@@ -322,27 +392,68 @@ def per_model_params(items: list[str] | None, kinds: list[str]) -> dict[str, dic
     return {k: v for k, v in out.items() if v}
 
 
-def _print_explanation(ex: dict[str, Any]) -> None:
+def _explanation_lines(ex: dict[str, Any]) -> list[str]:
     """The runner-up and the segments most for and against, with units (``explain.explanation_lines``)."""
     from genrekit.explain import explanation_lines
 
-    for line in explanation_lines(ex):
-        console.print(f"  {line}", highlight=False)
+    return [f"  {line}" for line in explanation_lines(ex)]
+
+
+#: ``classify --format csv|tsv``: one row per file (``json``: the full prediction, one per line).
+CLASSIFY_COLUMNS: tuple[Column, ...] = (
+    Column("source", "file", right=False),
+    Column("genre", "genre", right=False),
+    Column("confidence", "confidence"),
+    Column("unsure", "unsure"),
+    Column("top_k", "top genres", right=False),
+    Column("duration_s", "duration (s)"),
+    Column("elapsed_ms", "time (ms)"),
+    Column("error", "error", right=False),
+)
+
+
+def _exists(path: Path, *, folder: bool = False) -> bool:
+    """``path`` is a file (a folder with ``folder=True``); False when the name cannot even be looked up.
+
+    The look-up's own error (a name too long, no permission) is left to the reader of the file, which
+    reports it for that file alone.
+    """
+    try:
+        return path.is_dir() if folder else path.is_file()
+    except OSError:
+        return False
+
+
+def folder_hint(path: Path) -> str:
+    """What to do with a folder given where audio files are expected."""
+    return (
+        f"{path} is a folder: use `genrekit batch classify {path} --out RESULTS/` for a whole folder, "
+        "or pass the audio files (a model folder needs its bundle.json)"
+    )
 
 
 @app.command()
 @handle_errors
 def classify(
-    files: Annotated[list[Path], typer.Argument(help="Audio files.")],
+    files: Annotated[
+        list[Path], typer.Argument(help="Audio files (a folder: use `genrekit batch classify`).")
+    ],
     model: Annotated[
         str | None,
         typer.Option(
-            "--model", "-m", help="Pretrained model name (see `genrekit models`; default gtzan) or a bundle."
+            "--model",
+            "-m",
+            metavar="NAME|BUNDLE",
+            help="Pretrained model ({pretrained}; default gtzan; see `genrekit models`) or a bundle.",
         ),
     ] = None,
-    top_k: Annotated[int, typer.Option(help="How many genres to show.")] = 3,
+    top_k: TopKOpt = 3,
     segments: Annotated[bool, typer.Option("--segments", help="Show the genre of every segment.")] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    fmt: FormatOpt = "table",
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Same as --format json (one object per line).")
+    ] = False,
+    output_dir: OutputDirOpt = None,
     crop_s: Annotated[
         float | None, typer.Option(help="Classify only this many seconds around the middle.")
     ] = None,
@@ -357,39 +468,83 @@ def classify(
         bool,
         typer.Option("--full", help="Analyse every segment (default: at most 12 spread over the track)."),
     ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            "-v",
+            help="Time per stage (decode, features, network, total) on stderr; = genrekit -v.",
+        ),
+    ] = False,
 ) -> None:
     """Print the genre and top-k probabilities of each file.
 
     The model may also be given as the first argument when it is a bundle directory or zip.
+    Formats: table (one line per file), json (one object per file and line), csv or tsv (one row per
+    file). With -v, per-stage timings go to stderr.
     """
     from genrekit.predict import load_model
 
-    if model is None and files and (files[0].is_dir() or files[0].suffix == ".zip"):
+    out = Output("json" if json_out else fmt, output_dir, name="classify")
+    if out.fmt in ("csv", "tsv") and (segments or explain):
+        raise ConfigError("--segments and --explain are shown with --format table or json, not csv/tsv")
+    if model is None and files and (files[0].suffix == ".zip" or _exists(files[0] / "bundle.json")):
         model, files = str(files[0]), files[1:]
     if not files:
         fail("no audio files given", 2)
-    clf = load_model(model)
-    failed = 0
     for f in files:
-        try:
-            pred = clf.predict(f, crop_s=crop_s, min_confidence=min_confidence, explain=explain, full=full)
-        except GenreKitError as exc:
-            failed += 1
-            if json_out:
-                print(json.dumps({"source": str(f), "error": str(exc)}))
-            else:
-                say(err_console, (f"{f}: {exc.message}", "red"))
-            continue
-        if json_out:
-            print(json.dumps(pred.to_dict(top_k=top_k, segments=segments)))
-            continue
-        tops = ", ".join(f"{g} {p:.1%}" for g, p in pred.top_k(top_k))
-        say(console, (str(f), "bold"), f": {pred.genre}  ({tops})")
-        if segments:
-            for s in pred.segments:
-                console.print(f"  {s.start_s:7.2f}-{s.end_s:7.2f} s  {s.genre}", highlight=False)
-        if explain:
-            _print_explanation(pred.extra["explanation"])
+        if _exists(f, folder=True):
+            fail(folder_hint(f), 2)
+    clf = load_model(model)
+    timer = StageTimer() if verbose or state.verbose else None
+    if timer is not None:
+        clf = timer.attach(clf)
+    rows: list[dict[str, Any]] = []
+    failed = 0
+    with progress(len(files), "classifying") as advance:
+        for f in files:
+            t0 = time.perf_counter()
+            if timer is not None:
+                timer.reset()
+            try:
+                pred = clf.predict(
+                    f, crop_s=crop_s, min_confidence=min_confidence, explain=explain, full=full
+                )
+            except GenreKitError as exc:
+                failed += 1
+                rows.append({"source": str(f), "error": str(exc)})
+                if out.fmt == "json":
+                    out.record({"source": str(f), "error": str(exc)})
+                else:
+                    say(err_console, (f"{f}: {exc.message}", "red"))
+                advance()
+                continue
+            if timer is not None:
+                say(err_console, f"{f}: {timer.line(time.perf_counter() - t0)}")
+            advance()
+            tops = pred.top_k(top_k)
+            rows.append(
+                {
+                    "source": str(f),
+                    "genre": pred.genre,
+                    "confidence": pred.confidence,
+                    "unsure": pred.unsure,
+                    "top_k": ", ".join(f"{g} {p:.3f}" for g, p in tops),
+                    "duration_s": pred.duration_s,
+                    "elapsed_ms": pred.elapsed_ms,
+                }
+            )
+            if out.fmt == "json":
+                out.record(pred.to_dict(top_k=top_k, segments=segments))
+            elif out.fmt == "table":
+                out.line((str(f), "bold"), f": {pred.genre}  ({', '.join(f'{g} {p:.1%}' for g, p in tops)})")
+                for s in pred.segments if segments else []:
+                    out.line(f"  {s.start_s:7.2f}-{s.end_s:7.2f} s  {s.genre}")
+                for line in _explanation_lines(pred.extra["explanation"]) if explain else []:
+                    out.line(line)
+    if out.fmt in ("csv", "tsv"):
+        out.table(rows, CLASSIFY_COLUMNS)
+    out.close()
     if failed:
         raise typer.Exit(EXIT_PARTIAL if failed < len(files) else 3)
 
@@ -398,18 +553,29 @@ def classify(
 @handle_errors
 def tags(
     files: Annotated[list[Path], typer.Argument(help="Audio files.")],
-    which: Annotated[str, typer.Option("--which", help="msd, mtt or both.")] = "both",
-    top: Annotated[int, typer.Option(help="How many tags per model (50 = all).")] = 10,
+    which: Annotated[
+        str, typer.Option("--which", metavar="msd|mtt|both", help="Which tagger's tags.")
+    ] = "both",
+    top_k: Annotated[
+        int,
+        typer.Option(
+            "--top-k", min=1, max=MAX_TOP_K, help=f"How many tags per model, 1-{MAX_TOP_K} (50: all)."
+        ),
+    ] = 10,
+    top: Annotated[int | None, typer.Option("--top", min=1, max=MAX_TOP_K, hidden=True)] = None,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """Print the raw musicnn tags (MSD and/or MTT, 50 each) of each file, averaged over its patches."""
     from genrekit.audio import load
-    from genrekit.errors import ConfigError
     from genrekit.features.registry import get_extractor
     from genrekit.models.tagger import top_tags
 
+    k = top if top is not None else top_k
     if which not in ("msd", "mtt", "both"):
         raise ConfigError(f"--which must be msd, mtt or both, got {which!r}")
+    for f in files:
+        if _exists(f, folder=True):
+            fail(folder_hint(f).replace("batch classify", "batch features"), 2)
     extractor = get_extractor("musicnn", output="tags")
     failed = 0
     for f in files:
@@ -420,12 +586,12 @@ def tags(
             failed += 1
             say(err_console, (f"{f}: {exc.message}", "red"))
             continue
-        result = {m: top_tags(t, which=m, k=top) for m in (["msd", "mtt"] if which == "both" else [which])}
+        result = {m: top_tags(t, which=m, k=k) for m in (["msd", "mtt"] if which == "both" else [which])}
         if json_out:
             print(json.dumps({"source": str(f), **{m: dict(v) for m, v in result.items()}}))
             continue
         say(console, (str(f), "bold"))
         for m, v in result.items():
-            console.print(f"  {m.upper()}: " + ", ".join(f"{name} {p:.2f}" for name, p in v), highlight=False)
+            say(console, f"  {m.upper()}: " + ", ".join(f"{name} {p:.2f}" for name, p in v))
     if failed:
         raise typer.Exit(EXIT_PARTIAL if failed < len(files) else 3)

@@ -1,43 +1,76 @@
-"""The ``models`` command: the pretrained models ``classify --model NAME`` takes, with no training."""
+"""The ``models`` command: the pretrained models ``classify --model NAME`` takes; the trainable families."""
 
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from genrekit.cli import app, console, handle_errors
+from genrekit.cli import app, handle_errors
+from genrekit.cli.output import Column, Output
 
 
-def _figure(acc: dict[str, object], key: str) -> str:
+def _figure(acc: dict[str, object], key: str) -> float | None:
     v = acc.get(key)
-    return f"{v:.1%}" if isinstance(v, (int, float)) else "-"
+    return float(v) if isinstance(v, (int, float)) else None
+
+
+def _percent(v: Any) -> str:
+    return f"{v:.1%}"
+
+
+PRETRAINED_COLUMNS: tuple[Column, ...] = (
+    Column("name", "name", right=False, priority=0),
+    Column("genres", "genres", right=False, priority=0, wrap=30),
+    Column("networks", "networks", right=False, priority=2),
+    Column("macro_recall", "macro recall", "recall", fmt=_percent, priority=1),
+    Column(
+        "accuracy_complete4", "accuracy on blues/classical/jazz/pop", "acc. (4)", fmt=_percent, priority=3
+    ),
+    Column("measured", "measured on", right=False, priority=4, wrap=20),
+)
+FAMILY_COLUMNS: tuple[Column, ...] = (
+    Column("family", "family", right=False, priority=0),
+    Column("kind", "kind", right=False, priority=0),
+    Column("features", "default features", "features", right=False, priority=0),
+)
 
 
 @app.command()
 @handle_errors
 def models(
-    json_out: Annotated[bool, typer.Option("--json", help="One JSON list of the models.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON list of the pretrained models.")] = False,
 ) -> None:
-    """List the pretrained models (name, genres, networks, measured accuracy); the default first."""
+    """List the pretrained models (name, genres, networks, measured accuracy) and the trainable families."""
+    from genrekit.models.registry import NEURAL_KINDS, available, default_features
     from genrekit.pretrained import list_models
 
     found = list_models()
     if json_out:
         print(json.dumps([m.to_dict() for m in found]))
         return
-    table = Table(title="pretrained models (classify --model NAME)", show_lines=True)
-    for col in ("name", "genres", "networks", "macro recall", "acc. blues/classical/jazz/pop", "measured on"):
-        table.add_column(col, overflow="fold")
-    for m in found:
-        table.add_row(
-            m.name + (" (default)" if m.to_dict()["default"] else ""),
-            f"{len(m.genres)}: {', '.join(m.genres)}",
-            "+".join(n.upper() for n in m.networks),
-            _figure(m.accuracy, "macro_recall"),
-            _figure(m.accuracy, "accuracy_complete4"),
-            str(m.accuracy.get("measured", "-")),
-        )
-    console.print(table)
+    out = Output(name="models")
+    rows = [
+        {
+            "name": m.name + (" (default)" if m.to_dict()["default"] else ""),
+            "genres": f"{len(m.genres)}: {', '.join(m.genres)}",
+            "networks": "+".join(n.upper() for n in m.networks),
+            "macro_recall": _figure(m.accuracy, "macro_recall"),
+            "accuracy_complete4": _figure(m.accuracy, "accuracy_complete4"),
+            "measured": str(m.accuracy.get("measured", "-")),
+        }
+        for m in found
+    ]
+    out.table(rows, PRETRAINED_COLUMNS, title="pretrained models (classify --model NAME)")
+    families = [
+        {
+            "family": kind,
+            "kind": "neural (torch)" if kind in NEURAL_KINDS else "classical",
+            "features": default_features(kind),
+        }
+        for kind in available()
+    ]
+    out.table(
+        families, FAMILY_COLUMNS, title="model families (train --model KIND; --features defaults to these)"
+    )

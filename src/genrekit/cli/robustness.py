@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from genrekit.cli import app, console, handle_errors, report_failures
+from genrekit.cli.output import Column, Output
 
 
 @app.command()
@@ -62,12 +62,13 @@ def robustness(
     )
     out = write_robustness_report(report, result)
     acc = result.pivot("accuracy")
-    table = Table(title=f"track accuracy ({result.info['tracks']} tracks)")
-    table.add_column("condition")
-    for m in acc.columns:
-        table.add_column(str(m), justify="right")
-    for cond, row in zip(acc.index, acc.to_numpy(), strict=True):
-        table.add_row(str(cond), *[f"{v:.3f}" if v == v else "n/a" for v in row])
-    console.print(table)
+    columns = [Column("condition", "condition", right=False, priority=0)] + [
+        Column(f"m{i}", str(m), priority=1) for i, m in enumerate(acc.columns)
+    ]
+    rows = [
+        {"condition": str(cond), **{f"m{i}": float(v) for i, v in enumerate(row)}}
+        for cond, row in zip(acc.index, acc.to_numpy(), strict=True)
+    ]
+    Output(name="robustness").table(rows, columns, title=f"track accuracy ({result.info['tracks']} tracks)")
     console.print(f"report: {out}")
     report_failures(result.failures)

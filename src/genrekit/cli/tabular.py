@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from genrekit.cli import (
+    TopKOpt,
     app,
     build_config,
     console,
@@ -18,10 +19,11 @@ from genrekit.cli import (
     parse_options,
     say,
 )
+from genrekit.cli.help import App
 from genrekit.config import TableTrainConfig
 from genrekit.errors import ConfigError
 
-sub = typer.Typer(
+sub = App(
     help="Genre from feature tables (Spotify-style audio features, the Kaggle GTZAN table): "
     "clean, compare models, train bundles, predict rows.",
     no_args_is_help=True,
@@ -140,7 +142,12 @@ def compare(
     label: LabelOpt,
     report: Annotated[Path, typer.Option(help="Report folder to write.")],
     models: Annotated[
-        str, typer.Option(help="Comma-separated model kinds.")
+        str,
+        typer.Option(
+            metavar="KIND,...",
+            show_default=False,
+            help="Comma-separated model families. Default: logreg, knn, rf, svm, xgboost, mlp.",
+        ),
     ] = "logreg,knn,rf,svm,xgboost,mlp",
     features: FeaturesOpt = None,
     exclude: ExcludeOpt = None,
@@ -150,10 +157,13 @@ def compare(
     duplicates: DuplicatesOpt = "majority",
     min_label_count: MinCountOpt = 2,
     param: Annotated[
-        list[str] | None, typer.Option("--param", "-p", help="Model parameter kind:key=value (logreg:C=0.1).")
+        list[str] | None,
+        typer.Option(
+            "--param", "-p", metavar="KIND:KEY=VALUE", help="Model parameter kind:key=value (logreg:C=0.1)."
+        ),
     ] = None,
     search: Annotated[
-        bool, typer.Option(help="Grid-search each model with grouped CV on the training side.")
+        bool, typer.Option("--search", help="Grid-search each model with grouped CV on the training side.")
     ] = False,
     grid: Annotated[
         str | None,
@@ -163,7 +173,7 @@ def compare(
     test_size: TestSizeOpt = 0.2,
     folds: Annotated[int | None, typer.Option(help="K grouped folds instead of one holdout.")] = None,
     group_by: GroupByOpt = "auto",
-    seed: Annotated[int, typer.Option()] = 0,
+    seed: Annotated[int, typer.Option(help="Random seed (split, model initialisation).")] = 0,
     workers: Annotated[int, typer.Option(help="Parallel jobs (-1: all cores).")] = 1,
 ) -> None:
     """Compare model families on one cleaned table and split; write a report (with the cleaning report)."""
@@ -194,12 +204,16 @@ def train(
     table: TableArg,
     label: LabelOpt,
     out: Annotated[Path, typer.Option(help="Bundle directory (or .zip) to write.")],
-    model: Annotated[str, typer.Option(help="Model kind.")] = "xgboost",
+    model: Annotated[str, typer.Option(metavar="KIND", help="Model family: {models}.")] = "xgboost",
     param: Annotated[
         list[str] | None,
-        typer.Option("--param", "-p", help="Model parameter key=value (C=0.1, transform=power)."),
+        typer.Option(
+            "--param", "-p", metavar="KEY=VALUE", help="Model parameter key=value (C=0.1, transform=power)."
+        ),
     ] = None,
-    search: Annotated[bool, typer.Option(help="Grid search with grouped CV on the training side.")] = False,
+    search: Annotated[
+        bool, typer.Option("--search", help="Grid search with grouped CV on the training side.")
+    ] = False,
     grid: Annotated[
         str | None, typer.Option(help="JSON (inline or file) {param: [values]} to search.")
     ] = None,
@@ -210,7 +224,10 @@ def train(
         ),
     ] = None,
     option: Annotated[
-        list[str] | None, typer.Option("--option", "-o", help="Extractor option key=value (segment_s=null).")
+        list[str] | None,
+        typer.Option(
+            "--option", "-o", metavar="KEY=VALUE", help="Extractor option key=value (segment_s=null)."
+        ),
     ] = None,
     features: FeaturesOpt = None,
     exclude: ExcludeOpt = None,
@@ -222,7 +239,7 @@ def train(
     split_file: SplitOpt = None,
     test_size: Annotated[float, typer.Option(help="Held-out fraction of rows (0: train on all).")] = 0.2,
     group_by: GroupByOpt = "auto",
-    seed: Annotated[int, typer.Option()] = 0,
+    seed: Annotated[int, typer.Option(help="Random seed (split, model initialisation).")] = 0,
     workers: Annotated[int, typer.Option(help="Parallel jobs (-1: all cores).")] = 1,
 ) -> None:
     """Train a model on a feature table and save it as a bundle."""
@@ -257,7 +274,7 @@ def train(
 def predict(
     model_dir: Annotated[Path, typer.Argument(help="Bundle trained on a table.")],
     rows: Annotated[Path, typer.Argument(help="Feature rows: .csv, .tsv, .parquet, .json or .jsonl.")],
-    top_k: Annotated[int, typer.Option(help="How many genres to show.")] = 3,
+    top_k: TopKOpt = 3,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """Print the genre and top-k probabilities of every row."""

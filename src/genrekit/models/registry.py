@@ -15,6 +15,17 @@ NEURAL_KINDS: dict[str, str] = {
     "musicnn-finetune": "genrekit.models.neural.finetune:MusicnnFinetuneClassifier",
 }
 
+#: The feature extractor each family reads when none is named (``train --model cnn`` needs log-mel
+#: matrices, ``musicnn-finetune`` musicnn's mel patches; the classical families summary vectors).
+DEFAULT_FEATURES: dict[str, str] = {"dnn": "mfcc", "cnn": "logmel", "musicnn-finetune": "musicnn-mel"}
+
+
+def default_features(kind: str) -> str:
+    """The feature extractor ``kind`` trains on by default; unknown kinds raise ConfigError."""
+    if kind not in CLASSICAL_KINDS and kind not in NEURAL_KINDS:
+        raise unknown_name("model", kind, available())
+    return DEFAULT_FEATURES.get(kind, "handcrafted")
+
 
 def available() -> list[str]:
     """Every model kind that ``build_model`` accepts."""
