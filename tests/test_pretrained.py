@@ -53,6 +53,9 @@ def test_shipped_bundle_metadata():
     cm = np.asarray(cv["confusion"]["matrix"])
     assert cm.shape == (10, 10) and cm.sum() == 321 * cv["confusion"]["repeats"]
     assert set(cv["degraded"]) == {"noise_white@10", "noise_pink@10", "mp3@16"}
+    for name, deg in cv["degraded"].items():  # every clip's held-out fold degraded, within 10 points of clean
+        assert deg["n_clips"] == 321 and deg["gap"]["macro_recall"][0] <= 0.10, name
+        assert deg["gap"]["accuracy_complete4"][0] <= 0.10 and 0 <= cv[f"ece_{name}"] <= 0.1, name
     assert "StratifiedGroupKFold" in cv["protocol"] and set(cv["rotation"]) == {
         "train->valid",
         "valid->train",
