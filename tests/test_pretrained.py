@@ -39,6 +39,9 @@ def test_shipped_bundle_metadata():
     cm = np.asarray(cv["confusion"]["matrix"])
     assert cm.shape == (10, 10) and cm.sum() == 321 * cv["confusion"]["repeats"]
     assert set(cv["degraded"]) == {"noise_white@10", "noise_pink@10", "mp3@16"}
+    for name, deg in cv["degraded"].items():  # every clip's held-out fold degraded, within 10 points of clean
+        assert deg["n_clips"] == 321 and deg["gap"]["macro_recall"][0] <= 0.10, name
+        assert deg["gap"]["accuracy_complete4"][0] <= 0.10 and 0 <= cv[f"ece_{name}"] <= 0.1, name
     assert "StratifiedGroupKFold" in cv["protocol"] and set(cv["rotation"]) == {
         "train->valid",
         "valid->train",
@@ -77,6 +80,27 @@ def test_gtzan_by_name_is_the_same_cached_classifier(gtzan):
     from genrekit.predict import load_model
 
     assert load_model("gtzan") is gtzan
+
+
+def test_robustness_cli_takes_the_shipped_model_by_name(gtzan, tmp_path):
+    import soundfile as sf
+    from typer.testing import CliRunner
+
+    import genrekit.cli.robustness  # noqa: F401 - registers the command
+    from genrekit.cli import app
+
+    for genre, seed in (("blues", 0), ("jazz", 1)):
+        (tmp_path / "data" / genre).mkdir(parents=True)
+        sf.write(tmp_path / "data" / genre / f"{genre}.00000.wav", _song(4.0, seed=seed), SR)
+    (tmp_path / "held_out.txt").write_text("jazz/jazz.00000.wav\n")
+    args = ["robustness", "gtzan", str(tmp_path / "data"), "--report", str(tmp_path / "r")]
+    args += ["--degradations", "noise_white", "--split-file", str(tmp_path / "held_out.txt")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    payload = json.loads((tmp_path / "r" / "robustness.json").read_text())
+    assert payload["models"] == ["gtzan"] and payload["info"]["tracks"] == 1  # the held-out list only
+    rows = [(r["degradation"], r["label"]) for r in payload["table"]][1:]
+    assert rows == [("noise_white", f"{v} dB SNR") for v in (30, 20, 10)]
 
 
 # -------------------------------------------------------------------------------------------- listing

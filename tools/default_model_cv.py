@@ -114,6 +114,8 @@ class CVResult:
     oof: list[np.ndarray] = field(default_factory=list)
     folds: list[np.ndarray] = field(default_factory=list)
     track_proba: list[np.ndarray] = field(default_factory=list)
+    #: per condition of ``test_data``: per-repeat track probabilities of its held-out copies
+    deg_track_proba: dict[str, list[np.ndarray]] = field(default_factory=dict)
 
 
 def fold_ids(labels: np.ndarray, n_folds: int, seed: int) -> np.ndarray:
@@ -194,6 +196,49 @@ def oof_predict(
     return out, outs
 
 
+def _stats(correct: np.ndarray, y: np.ndarray, idx: np.ndarray) -> tuple[float, float, float]:
+    """Macro recall, accuracy on the complete genres and accuracy of ``correct`` (R, n) over clips
+    ``idx`` (``y`` the class index of every clip)."""
+    c, yy = correct[:, idx], y[idx]
+    comp = np.isin(yy, [GENRES.index(g) for g in COMPLETE])
+    rec = [c[:, yy == j].mean() for j in range(len(GENRES)) if np.any(yy == j)]
+    return float(np.mean(rec)), float(c[:, comp].mean()), float(c.mean())
+
+
+def _boot_indices(y: np.ndarray, n_boot: int, seed: int) -> list[np.ndarray]:
+    """``n_boot`` bootstrap resamples of the clips, stratified by genre (class indices ``y``)."""
+    rng = np.random.default_rng(seed)
+    by_class = [np.flatnonzero(y == j) for j in range(len(GENRES))]
+    return [np.concatenate([rng.choice(ix, len(ix)) for ix in by_class if len(ix)]) for _ in range(n_boot)]
+
+
+def paired_gap(
+    base: list[np.ndarray],
+    other: list[np.ndarray],
+    labels: np.ndarray,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict[str, list[float]]:
+    """``base`` minus ``other`` (per-repeat track probabilities of the same clips, each (n, 10)) for
+    macro recall, accuracy on the complete genres and accuracy: ``[gap, lo, hi]`` with a paired
+    bootstrap 95% interval over clips (stratified by genre). Positive: ``other`` is worse."""
+    y = np.array([GENRES.index(g) for g in labels])
+    ca = np.stack([p.argmax(axis=1) for p in base]) == y[None, :]
+    cb = np.stack([p.argmax(axis=1) for p in other]) == y[None, :]
+
+    def gap(idx: np.ndarray) -> np.ndarray:
+        return np.subtract(_stats(ca, y, idx), _stats(cb, y, idx))
+
+    point = gap(np.arange(len(y)))
+    boots = np.array([gap(idx) for idx in _boot_indices(y, n_boot, seed)])
+    lo, hi = np.percentile(boots, [2.5, 97.5], axis=0)
+    return {
+        k: [round(float(point[i]), 4), round(float(lo[i]), 4), round(float(hi[i]), 4)]
+        for i, k in enumerate(("macro_recall", "accuracy_complete4", "accuracy"))
+    }
+
+
 def summarise(
     track_proba: list[np.ndarray], labels: np.ndarray, *, n_boot: int = 1000, seed: int = 0
 ) -> dict[str, Any]:
@@ -209,22 +254,8 @@ def summarise_preds(
     y = np.array([GENRES.index(g) for g in labels])
     preds = np.stack(predictions)  # (R, n)
     correct = preds == y[None, :]
-    complete = np.isin(y, [GENRES.index(g) for g in COMPLETE])
-
-    def stats(idx: np.ndarray) -> tuple[float, float, float]:
-        c, yy, comp = correct[:, idx], y[idx], complete[idx]
-        rec = [c[:, yy == j].mean() for j in range(len(GENRES)) if np.any(yy == j)]
-        return float(np.mean(rec)), float(c[:, comp].mean()), float(c.mean())
-
-    macro, acc4, acc = stats(np.arange(len(y)))
-    rng = np.random.default_rng(seed)
-    by_class = [np.flatnonzero(y == j) for j in range(len(GENRES))]
-    boots = np.array(
-        [
-            stats(np.concatenate([rng.choice(ix, len(ix)) for ix in by_class if len(ix)]))
-            for _ in range(n_boot)
-        ]
-    )
+    macro, acc4, acc = _stats(correct, y, np.arange(len(y)))
+    boots = np.array([_stats(correct, y, idx) for idx in _boot_indices(y, n_boot, seed)])
     lo, hi = np.percentile(boots, [2.5, 97.5], axis=0)
     cm = np.zeros((len(GENRES), len(GENRES)), dtype=np.int64)
     for p in preds:
@@ -282,7 +313,9 @@ def cross_validate(
                 deg_rows[k] = pk
             deg_tracks[k].append(track_probs(pk, test_data[k]["clip"], n, cand.mode))
     res.metrics = summarise(res.track_proba, labels)
-    keys = ("macro_recall", "accuracy_complete4", "accuracy", "per_genre_recall")
+    res.deg_track_proba = deg_tracks
+    keys = ("macro_recall", "accuracy_complete4", "accuracy")
+    keys = (*keys, *(f"{k}_ci95" for k in keys), "per_genre_recall")
     if names:  # scored on the clips that have degraded copies, next to the clean figures of those clips
         res.metrics["degraded"] = {}
         for k in names:
@@ -291,7 +324,11 @@ def cross_validate(
             clean = summarise([t[sub] for t in res.track_proba], labels[sub], n_boot=200)
             res.metrics["degraded"][k] = {kk: deg[kk] for kk in keys}
             res.metrics["degraded"][k]["n_clips"] = int(len(sub))
-            res.metrics["degraded"][k]["clean_same_clips"] = {kk: clean[kk] for kk in keys[:3]}
+            if len(sub) < n:
+                res.metrics["degraded"][k]["clean_same_clips"] = {kk: clean[kk] for kk in keys[:3]}
+            res.metrics["degraded"][k]["gap"] = paired_gap(
+                [t[sub] for t in res.track_proba], [t[sub] for t in deg_tracks[k]], labels[sub], n_boot=500
+            )
     if calibrate and cand.mode == "patch":
         res.metrics.update(calibration(res, data, labels, test_data, deg_rows))
     return res
@@ -324,22 +361,27 @@ def calibration(
             p0[m], labels[clip[m]], clip[m], list(GENRES), aggregation="mean_log"
         )
 
-    def ece(rows: np.ndarray, c: np.ndarray) -> tuple[float, float]:
+    def ece(rows: np.ndarray, c: np.ndarray) -> tuple[float, float, list[float]]:
         present = np.unique(c)
         with np.errstate(invalid="ignore", divide="ignore"):
             raw = aggregate_codes(rows, c, n, method="mean_log")
             scaled = np.zeros_like(raw)
             for k, t in t_fold.items():
                 scaled[folds == k] = _scaled_tracks(rows, c, n, t)[folds == k]
+        yp, sp = y[present], scaled[present]
+        boots = [expected_calibration_error(yp[i], sp[i]) for i in _boot_indices(yp, 200, 0)]
         return (
-            round(expected_calibration_error(y[present], raw[present]), 4),
-            round(expected_calibration_error(y[present], scaled[present]), 4),
+            round(expected_calibration_error(yp, raw[present]), 4),
+            round(expected_calibration_error(yp, sp), 4),
+            [round(float(v), 4) for v in np.percentile(boots, [2.5, 97.5])],
         )
 
     out: dict[str, Any] = {"temperature": round(float(t_all), 4)}
-    out["ece_clean_raw"], out["ece_clean"] = ece(p0, clip)
+    out["ece_clean_raw"], out["ece_clean"], out["ece_clean_ci95"] = ece(p0, clip)
     for name, rows in deg_rows.items():
-        out[f"ece_{name}_raw"], out[f"ece_{name}"] = ece(rows, test_data[name]["clip"])
+        out[f"ece_{name}_raw"], out[f"ece_{name}"], out[f"ece_{name}_ci95"] = ece(
+            rows, test_data[name]["clip"]
+        )
     return out
 
 

@@ -7,7 +7,8 @@ clips, so the heads are compared on exactly the same numbers.
 
 Conditions: ``clean``; ``noise_white@10``, ``noise_pink@10`` (dB SNR), ``mp3@16`` (kbps) for the
 robustness check; ``aug`` (each clip gets one degradation drawn from white/pink noise at 5-20 dB SNR or
-MP3 at 16-48 kbps, seeded by the clip) for training augmentation. Degradations run on the 16 kHz signal
+MP3 at 16-48 kbps, seeded by the clip) for training augmentation; ``aug2``, ``aug3`` ... further copies
+(independent draws). Degradations run on the 16 kHz signal
 the networks see (as ``genrekit robustness`` does).
 """
 
@@ -49,12 +50,17 @@ def read_manifest(root: str | os.PathLike) -> list[Clip]:
         return [Clip(root / r["path"], r["label"], r["split"]) for r in csv.DictReader(fh)]
 
 
+def aug_condition(copy: int) -> str:
+    """The condition name of training copy ``copy`` (0-based): ``aug``, ``aug2``, ``aug3`` ..."""
+    return "aug" if copy == 0 else f"aug{copy + 1}"
+
+
 def degrade(y: np.ndarray, condition: str, index: int) -> np.ndarray:
     """``y`` (16 kHz) under ``condition`` (see the module docstring); seeded by the clip's index."""
     if condition == "clean":
         return y
     rng = np.random.default_rng([20261205, index, sum(map(ord, condition))])
-    if condition == "aug":
+    if condition.startswith("aug"):  # "aug", "aug2", ...: one independent draw per copy
         name, lo, hi = AUG_CHOICES[int(rng.integers(len(AUG_CHOICES)))]
         return apply(name, float(rng.uniform(lo, hi)), y, SR, rng)
     name, level = condition.split("@")
@@ -86,6 +92,23 @@ def eval_subset(clips: list[Clip]) -> np.ndarray:
         idx = [i for i, lab in enumerate(labels) if lab == g]
         out += idx[::3] if len(idx) >= 50 else idx
     return np.array(sorted(out), dtype=np.int64)
+
+
+def all_outputs(
+    clips: list[Clip],
+    condition: str,
+    *,
+    cache_dir: str | os.PathLike | None = None,
+    nets: tuple[str, ...] = ("msd",),
+) -> dict[str, np.ndarray]:
+    """:func:`outputs` of every clip under ``condition``, assembled from two cached parts: the
+    :func:`eval_subset` clips (shared with earlier runs) and the rest; rows ordered by clip."""
+    sub = eval_subset(clips)
+    rest = np.setdiff1d(np.arange(len(clips)), sub)
+    parts = [outputs(clips, condition, cache_dir=cache_dir, nets=nets, subset=s) for s in (sub, rest)]
+    merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    order = np.argsort(merged["clip"], kind="stable")
+    return {k: v[order] for k, v in merged.items()}
 
 
 def clips_key(clips: list[Clip]) -> str:

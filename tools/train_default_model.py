@@ -8,9 +8,10 @@ Usage::
 The head (:data:`CHOSEN`) was chosen by ``benchmarks/bench_default_model.py`` (cross-validation of every
 candidate on the same clips; figures in docs/benchmarks.md). This script:
 
-1. computes the per-patch musicnn outputs of every clip, clean and one degraded copy each (white or pink
-   noise at 5-20 dB SNR or MP3 at 16-48 kbps, seeded per clip), and of the held-out evaluation
-   conditions (white and pink noise at 10 dB SNR, MP3 16 kbps) (cached in ``--cache-dir``);
+1. computes the per-patch musicnn outputs of every clip, clean and ``--augment-copies`` degraded copies
+   each (white or pink noise at 5-20 dB SNR or MP3 at 16-48 kbps, seeded per clip and copy), and of the
+   held-out evaluation conditions (white and pink noise at 10 dB SNR, MP3 16 kbps; every clip) (cached
+   in ``--cache-dir``);
 2. cross-validates the chosen head, trained on clean + degraded copies, with StratifiedGroupKFold
    (each clip its own group) x repeats: macro recall over the 10 genres, accuracy on the 4 complete
    genres, per-genre recall, confusion matrix, the degraded held-out folds, and the artist-disjoint
@@ -43,7 +44,8 @@ from genrekit.features.musicnn.extractor import MusicnnMSDExtractor  # noqa: E40
 #: The head chosen by cross-validation (benchmarks/bench_default_model.py): MSD penultimate embeddings,
 #: per-patch logistic regression (balanced class weights), patches aggregated by mean log-probability.
 CHOSEN = cv.Candidate("msd-pen", "logreg", 0.1, "patch")
-TRAIN_CONDITIONS = ("aug",)
+#: Degraded copies of every clip in the training set (chosen by benchmarks/bench_default_robustness.py).
+AUGMENT_COPIES = 1
 
 
 def extractor_for(cand: cv.Candidate) -> MusicnnMSDExtractor:
@@ -58,9 +60,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache-dir", type=Path, default=None, help="cache of per-patch outputs (npz)")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--no-augment", action="store_true", help="train on clean clips only")
+    ap.add_argument(
+        "--augment-copies",
+        type=int,
+        default=AUGMENT_COPIES,
+        help="degraded copies of every clip added to the training set (0: clean clips only)",
+    )
     ap.add_argument(
         "--no-robustness", action="store_true", help="skip the degraded held-out folds (a quick rebuild)"
+    )
+    ap.add_argument(
+        "--fit-only",
+        choices=("train", "valid"),
+        default=None,
+        help="fit on this list of the artist-filtered split only, without cross-validation: a held-out "
+        "model for scoring the other list with `genrekit robustness` (never shipped)",
     )
     args = ap.parse_args(argv)
 
@@ -70,39 +84,17 @@ def main(argv: list[str] | None = None) -> int:
     splits = np.array([c.split for c in clips])
     nets = ("msd",)
     clean = dm.outputs(clips, "clean", cache_dir=args.cache_dir)  # both networks (shared with the bench)
-    extra = (
-        []
-        if args.no_augment
-        else [dm.outputs(clips, c, cache_dir=args.cache_dir, nets=nets) for c in TRAIN_CONDITIONS]
-    )
-    subset = dm.eval_subset(clips)  # CPU budget: the degraded copies of a stratified subset
-    degraded = (
-        {}
-        if args.no_robustness
-        else {
-            c: dm.outputs(clips, c, cache_dir=args.cache_dir, nets=nets, subset=subset)
-            for c in dm.EVAL_CONDITIONS
-        }
-    )
-
-    print(f"cross-validating {CHOSEN.name} on {len(clips)} clips ...", flush=True)
-    res = cv.cross_validate(
-        CHOSEN,
-        clean,
-        labels,
-        n_folds=args.folds,
-        n_repeats=args.repeats,
-        train_extra=extra,
-        test_data=degraded,
-        calibrate=True,
-    )
-    metrics = res.metrics
-    metrics["protocol"] = (
-        f"StratifiedGroupKFold {args.folds} folds x {args.repeats} repeats over the {len(clips)} shared real "
-        "GTZAN clips (each clip its own group); 95% intervals: bootstrap over clips stratified by genre"
-    )
-    metrics["rotation"] = cv.rotation(CHOSEN, clean, labels, splits, train_extra=extra)
-    print(json.dumps({k: metrics[k] for k in ("macro_recall", "accuracy_complete4", "accuracy")}), flush=True)
+    extra = [
+        dm.outputs(clips, dm.aug_condition(k), cache_dir=args.cache_dir, nets=nets)
+        for k in range(args.augment_copies)
+    ]
+    if args.fit_only is not None:
+        keep = np.flatnonzero(splits == args.fit_only)
+        clean, *extra = (_rows_of(d, keep) for d in (clean, *extra))
+        clips, labels = [clips[i] for i in keep], labels[keep]
+        metrics: dict = {"fit_only": f"the {args.fit_only} list ({len(keep)} clips), no cross-validation"}
+    else:
+        metrics = _cross_validate(args, clips, clean, extra, labels, splits, nets)
 
     # the shipped head: every clip, clean and degraded copies
     X = [cv.features(clean, CHOSEN.feature_set)] + [cv.features(d, CHOSEN.feature_set) for d in extra]
@@ -131,13 +123,13 @@ def main(argv: list[str] | None = None) -> int:
         ),
         extra=to_jsonable(
             {
-                "temperature": metrics["temperature"],
-                "augment": None
-                if args.no_augment
-                else {
-                    "copies": 1,
+                "temperature": metrics.get("temperature", 1.0),
+                "augment": {
+                    "copies": args.augment_copies,
                     "choices": [{"degradation": n, "range": [lo, hi]} for n, lo, hi in dm.AUG_CHOICES],
-                },
+                }
+                if args.augment_copies
+                else None,
                 "recipe": "python tools/train_default_model.py /work/shared/data/gtzan_audio "
                 "--out src/genrekit/pretrained/gtzan",
                 "head": CHOSEN.name,
@@ -145,8 +137,54 @@ def main(argv: list[str] | None = None) -> int:
         ),
     )
     save_bundle(bundle, args.out)
-    print(f"wrote {args.out} in {time.perf_counter() - t0:.0f} s; temperature {metrics['temperature']}")
+    print(f"wrote {args.out} in {time.perf_counter() - t0:.0f} s; temperature {metrics.get('temperature')}")
     return 0
+
+
+def _rows_of(d: dict[str, np.ndarray], keep: np.ndarray) -> dict[str, np.ndarray]:
+    """The rows of the clips ``keep`` (sorted indices into the clip list), clips renumbered 0..len-1."""
+    m = np.isin(d["clip"], keep)
+    out = {k: v[m] for k, v in d.items()}
+    out["clip"] = np.searchsorted(keep, d["clip"][m]).astype(np.int32)
+    return out
+
+
+def _cross_validate(
+    args: argparse.Namespace,
+    clips: list[dm.Clip],
+    clean: dict[str, np.ndarray],
+    extra: list[dict[str, np.ndarray]],
+    labels: np.ndarray,
+    splits: np.ndarray,
+    nets: tuple[str, ...],
+) -> dict:
+    """The figures stored in the bundle: CV clean and on degraded held-out folds (all clips), the
+    temperature and ECE, the artist-disjoint rotation."""
+    degraded = (
+        {}
+        if args.no_robustness
+        else {c: dm.all_outputs(clips, c, cache_dir=args.cache_dir, nets=nets) for c in dm.EVAL_CONDITIONS}
+    )
+    print(f"cross-validating {CHOSEN.name} on {len(clips)} clips ...", flush=True)
+    res = cv.cross_validate(
+        CHOSEN,
+        clean,
+        labels,
+        n_folds=args.folds,
+        n_repeats=args.repeats,
+        train_extra=extra,
+        test_data=degraded,
+        calibrate=True,
+    )
+    metrics = res.metrics
+    metrics["protocol"] = (
+        f"StratifiedGroupKFold {args.folds} folds x {args.repeats} repeats over the {len(clips)} shared real "
+        "GTZAN clips (each clip its own group); 95% intervals: bootstrap over clips stratified by genre; "
+        "degraded: the held-out folds' audio degraded (gap: clean minus degraded, paired bootstrap)"
+    )
+    metrics["rotation"] = cv.rotation(CHOSEN, clean, labels, splits, train_extra=extra)
+    print(json.dumps({k: metrics[k] for k in ("macro_recall", "accuracy_complete4", "accuracy")}), flush=True)
+    return metrics
 
 
 if __name__ == "__main__":

@@ -361,8 +361,10 @@ def evaluate_robustness(
 
     Parameters
     ----------
-    models : sequence of bundle path, ``"musicnn"`` or Classifier
-        The models compared (their names label the table; duplicates get ``" (2)"`` ...).
+    models : sequence of bundle path, pretrained model name or Classifier
+        Bundles, names of :func:`genrekit.pretrained.list_models` (``"gtzan"``, ``"musicnn"``, ...; loaded
+        by :func:`genrekit.predict.load_model`) or classifiers; their names label the table
+        (duplicates get ``" (2)"`` ...).
     data : folder, manifest or Dataset
         Labelled audio.
     degradations : str or sequence of str, optional

@@ -18,7 +18,8 @@ def robustness(
     model_dirs: Annotated[
         list[str],
         typer.Argument(
-            help="Bundles to compare (directories or zips; 'musicnn' for the pretrained tagger).",
+            help="Models to compare: bundle directories or zips, or pretrained names ('gtzan', the default "
+            "model; 'musicnn', the tag taxonomy; see `genrekit models`).",
             metavar="MODEL_DIR...",
         ),
     ],
