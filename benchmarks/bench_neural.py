@@ -184,7 +184,7 @@ def main() -> None:
 
     from genrekit.data.folders import load_dataset
     from genrekit.data.splits import grouped_kfold, train_val_test_split
-    from genrekit.evaluate import ModelRun, comparison_table, evaluate_predictions
+    from genrekit.metrics import ModelRun, comparison_table, evaluate_predictions
     from genrekit.report import write_report
     from genrekit.synth import write_corpus
 

@@ -43,7 +43,7 @@ from genrekit.data.folders import load_dataset
 from genrekit.data.splits import split_from_files
 from genrekit.data.tracks import Dataset
 from genrekit.errors import GenreKitError
-from genrekit.evaluate import wilson_interval
+from genrekit.metrics import wilson_interval
 from genrekit.training import FeatureSet, extract_features, fit_model, score_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

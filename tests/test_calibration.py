@@ -167,7 +167,7 @@ def test_plot_reliability_and_table(tmp_path, calibrated):
 
 
 def test_calibration_section_for_a_report(tmp_path, rng):
-    from genrekit.evaluate import ModelRun, evaluate_predictions
+    from genrekit.metrics import ModelRun, evaluate_predictions
 
     classes = ["a", "b", "c"]
     y = np.repeat(np.array(classes)[rng.integers(0, 3, 20)], 2)

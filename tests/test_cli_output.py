@@ -21,7 +21,7 @@ from genrekit.cli import app
 from genrekit.cli.help import plain_help
 from genrekit.cli.output import RUN_COLUMNS, Column, Output, markdown_table, rich_table, run_rows
 from genrekit.config import MAX_TOP_K
-from genrekit.evaluate import ModelRun, evaluate_predictions
+from genrekit.metrics import ModelRun, evaluate_predictions
 from genrekit.training import CompareResult
 
 runner = CliRunner()

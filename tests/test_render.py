@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 
-from genrekit.evaluate import wilson_interval
+from genrekit.metrics import wilson_interval
 from genrekit.render import (
     Figures,
     Markdown,

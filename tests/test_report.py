@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from genrekit.errors import ConfigError, GenreKitError
-from genrekit.evaluate import (
+from genrekit.metrics import (
     HEADLINE_METRICS,
     Metrics,
     ModelRun,

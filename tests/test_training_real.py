@@ -15,13 +15,13 @@ from genrekit.cli import app
 from genrekit.data.folders import load_dataset
 from genrekit.data.splits import split_from_files
 from genrekit.errors import ConfigError, DatasetError
-from genrekit.evaluate import (
+from genrekit.features.handcrafted import HandcraftedExtractor
+from genrekit.metrics import (
     accuracy_with_interval,
     evaluate_predictions,
     small_test_warnings,
     wilson_interval,
 )
-from genrekit.features.handcrafted import HandcraftedExtractor
 from genrekit.training import FeatureSet, compare, fit_model, make_split, train
 
 runner = CliRunner()

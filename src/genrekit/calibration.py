@@ -26,7 +26,7 @@ from genrekit.models.calibrated import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from genrekit.evaluate import ModelRun
+    from genrekit.metrics import ModelRun
     from genrekit.render import Section
 
 

@@ -60,7 +60,7 @@ def _step(title: str) -> float:
 def run(out: Path, *, per_genre: int = 8, duration_s: float = 10.0, seed: int = 0, workers: int = -1) -> int:
     """Run the demo into ``out``; returns a process exit code."""
     from genrekit.data.folders import scan
-    from genrekit.evaluate import comparison_table
+    from genrekit.metrics import comparison_table
     from genrekit.predict import load_model
     from genrekit.synth import write_corpus
     from genrekit.training import compare, train

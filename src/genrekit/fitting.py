@@ -23,10 +23,10 @@ import numpy as np
 from genrekit.data.featureset import FeatureSet
 from genrekit.data.tracks import Dataset
 from genrekit.errors import DatasetError, ModelError
-from genrekit.evaluate import EvaluationResult, ModelRun, evaluate_predictions, fold_summary
 from genrekit.features.base import Extractor
 from genrekit.features.cache import FeatureCache, extract_files
 from genrekit.files import to_jsonable
+from genrekit.metrics import EvaluationResult, ModelRun, evaluate_predictions, fold_summary
 from genrekit.models.registry import build_model, search_grid
 
 log = logging.getLogger(__name__)

@@ -30,8 +30,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from genrekit.errors import ConfigError, GenreKitError
-from genrekit.evaluate import Metrics
 from genrekit.files import atomic_write_text
+from genrekit.metrics import Metrics
 
 _DPI = 100
 
@@ -163,7 +163,7 @@ def plot_comparison(table: pd.DataFrame, path: str | Path) -> Path:
     Parameters
     ----------
     table : pandas.DataFrame
-        Output of :func:`genrekit.evaluate.comparison_table`. Log loss, times are not drawn (other scales);
+        Output of :func:`genrekit.metrics.comparison_table`. Log loss, times are not drawn (other scales);
         undefined values (NaN) leave a gap.
     path : str or Path
         PNG file to write.
@@ -497,7 +497,7 @@ def fmt_accuracy(accuracy: float | None, n: int, *, digits: int = 4, with_n: boo
 
     ``with_n=False`` leaves the count out (for a table that shows it in its own column).
     """
-    from genrekit.evaluate import wilson_interval
+    from genrekit.metrics import wilson_interval
 
     count = f", n={int(n)}" if with_n else ""
     if accuracy is None or not math.isfinite(float(accuracy)):

@@ -25,8 +25,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from genrekit.errors import ConfigError, GenreKitError
-from genrekit.evaluate import HEADLINE_METRICS, Metrics, ModelRun, comparison_table, format_mean_std
 from genrekit.files import to_jsonable
+from genrekit.metrics import HEADLINE_METRICS, Metrics, ModelRun, comparison_table, format_mean_std
 from genrekit.render import (
     Figures,
     Markdown,

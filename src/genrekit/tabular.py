@@ -64,7 +64,6 @@ from genrekit.data.tables import (
     rows_frame,
 )
 from genrekit.errors import ConfigError, ModelError, unknown_name
-from genrekit.evaluate import EvaluationResult, ModelRun
 from genrekit.files import to_jsonable
 from genrekit.fitting import (
     FeatureSet,
@@ -75,6 +74,7 @@ from genrekit.fitting import (
     score_model,
     score_on_split,
 )
+from genrekit.metrics import EvaluationResult, ModelRun
 
 __all__ = [
     "DUPLICATE_POLICIES",

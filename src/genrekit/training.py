@@ -1,7 +1,7 @@
 """Train, evaluate and compare: the dataset -> features -> model -> metrics -> bundle/report workflow.
 
 The CLI commands ``train``, ``evaluate``, ``compare`` and ``features`` and the Python functions
-``genrekit.train`` / ``genrekit.evaluate`` / ``genrekit.compare`` are thin layers over this module.
+``genrekit.train`` / ``genrekit.metrics`` / ``genrekit.compare`` are thin layers over this module.
 Every training choice is one :class:`~genrekit.config.TrainConfig`, which the bundle stores whole; the
 functions take it (``train(data, config)``) or build it from keywords (``train(data, model="logreg")``:
 the config's field names), and take where results go and how fast (``out``, ``report``, ``workers``,
@@ -28,7 +28,6 @@ from genrekit.data.splits import Split, grouped_kfold, make_split
 from genrekit.data.tracks import Dataset, fingerprint
 from genrekit.diagnostics import ablation, separability
 from genrekit.errors import ConfigError, DatasetError, ModelError, unknown_name
-from genrekit.evaluate import EvaluationResult, ModelRun, evaluate_predictions
 from genrekit.features.base import Extractor
 from genrekit.features.registry import get_extractor
 from genrekit.files import to_jsonable
@@ -42,6 +41,7 @@ from genrekit.fitting import (
     score_model,
     score_on_split,
 )
+from genrekit.metrics import EvaluationResult, ModelRun, evaluate_predictions
 from genrekit.models.registry import available as model_kinds
 from genrekit.predict import Classifier
 

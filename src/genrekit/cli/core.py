@@ -211,7 +211,7 @@ def train(
         feature_options=parse_options(option),
         params=parse_options(param),
     )
-    from genrekit.evaluate import accuracy_with_interval, small_test_warnings
+    from genrekit.metrics import accuracy_with_interval, small_test_warnings
     from genrekit.training import train as train_fn
 
     res = train_fn(data, cfg, out=out, **_where(workers, cache_dir))
@@ -355,7 +355,7 @@ def _shared_features(kinds: list[str]) -> str:
 
 def _print_runs(runs: list[Any], out: Output | None = None) -> None:
     """The models' track-level results (``output.RUN_COLUMNS``), then small-test warnings on stderr."""
-    from genrekit.evaluate import small_test_warnings
+    from genrekit.metrics import small_test_warnings
 
     (out or Output(name="results")).table(run_rows(runs), RUN_COLUMNS, title=RUNS_TITLE)
     warned = set()

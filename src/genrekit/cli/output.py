@@ -257,7 +257,7 @@ RUNS_TITLE = "track-level results, best first (95% CI: Wilson interval of the tr
 
 def run_rows(runs: Sequence[Any]) -> list[dict[str, Any]]:
     """One row per model run, ranked as in the report (track accuracy, then macro-F1)."""
-    from genrekit.evaluate import comparison_table, wilson_interval
+    from genrekit.metrics import comparison_table, wilson_interval
     from genrekit.report import rank_runs
 
     ranked = rank_runs(runs)

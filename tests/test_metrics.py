@@ -15,7 +15,7 @@ from sklearn.metrics import (
 )
 
 from genrekit.errors import ConfigError
-from genrekit.evaluate import (
+from genrekit.metrics import (
     AGGREGATIONS,
     COMPARISON_COLUMNS,
     HEADLINE_METRICS,
@@ -351,3 +351,17 @@ def test_fold_summary_skips_undefined_folds_and_needs_results():
     assert stats["n"] == 1 and stats["values"][1] is None and stats["mean"] == ok.track.roc_auc
     with pytest.raises(ConfigError, match="at least one"):
         fold_summary([])
+
+
+def test_package_name_evaluate_stays_the_workflow_function():
+    """``genrekit.evaluate`` is the evaluate workflow even after every module has been imported.
+
+    The metrics module used to be ``genrekit/evaluate.py``: importing it replaced the package's lazy
+    ``evaluate`` function with the module (issue 15).
+    """
+    import genrekit
+    import genrekit.metrics
+    import genrekit.training
+
+    assert callable(genrekit.evaluate) and genrekit.evaluate is genrekit.training.evaluate
+    assert genrekit.metrics.aggregate is genrekit.models.aggregate.aggregate
