@@ -76,23 +76,6 @@ def config_from_dict(cls: type, d: dict[str, Any]) -> Any:
     return cls(**kwargs)
 
 
-@dataclass(frozen=True)
-class SegmentConfig:
-    """How a track is cut into segments for features and predictions."""
-
-    segment_s: float = SEGMENT_S
-    hop_s: float | None = None  # None: equal to segment_s (no overlap)
-    pad: str = "repeat"  # "repeat" | "zero" | "drop"
-
-    def __post_init__(self) -> None:
-        if self.segment_s <= 0:
-            raise ConfigError(f"segment_s must be > 0, got {self.segment_s}")
-        if self.hop_s is not None and self.hop_s <= 0:
-            raise ConfigError(f"hop_s must be > 0, got {self.hop_s}")
-        if self.pad not in ("repeat", "zero", "drop"):
-            raise ConfigError(f"pad must be one of 'repeat', 'zero', 'drop', got {self.pad!r}")
-
-
 # -------------------------------------------------------------------------------------- training configs
 #: Segment-to-track aggregation rules (:mod:`genrekit.models.aggregate`).
 AGGREGATIONS: tuple[str, ...] = ("mean_log", "mean_prob", "vote")
