@@ -169,7 +169,7 @@ def test_sample_rate_out_of_range(tmp_path):
 def test_m4a_needs_ffmpeg(tmp_path, monkeypatch):
     path = tmp_path / "song.m4a"
     path.write_bytes(b"\x00\x00\x00\x20ftypM4A " + bytes(200))
-    monkeypatch.setattr(audio.shutil, "which", lambda name: None)
+    monkeypatch.setattr(audio.decoding.shutil, "which", lambda name: None)
     with pytest.raises(UnsupportedFormatError, match="ffmpeg"):
         audio.load(path)
 
@@ -220,8 +220,8 @@ def test_ffmpeg_decodes_no_more_than_the_window_or_the_limit(tmp_path, monkeypat
     path = tmp_path / "song.m4a"
     path.write_bytes(b"\x00\x00\x00\x20ftypM4A " + bytes(200))
     fake = FakeFfmpeg(30.0)
-    monkeypatch.setattr(audio.shutil, "which", lambda name: "/usr/bin/ffmpeg")
-    monkeypatch.setattr(audio.subprocess, "run", fake)
+    monkeypatch.setattr(audio.decoding.shutil, "which", lambda name: "/usr/bin/ffmpeg")
+    monkeypatch.setattr(audio.decoding.subprocess, "run", fake)
     y, sr = audio.load(path, sr=SR)  # the library's own cap (an hour) is far away: decoded whole
     assert len(y) == 30 * SR and fake.calls[-1][fake.calls[-1].index("-t") + 1] == f"{3601.0:.3f}"
     y, _ = audio.load(path, sr=SR, offset_s=5.0, duration_s=2.0)  # a window: decoding stops at its end

@@ -288,9 +288,9 @@ def test_corrupt_and_empty_audio_are_400(client):
 
 
 def test_unsupported_container_is_415(client, monkeypatch):
-    import genrekit.audio
+    import genrekit.audio.decoding
 
-    monkeypatch.setattr(genrekit.audio.shutil, "which", lambda name: None)  # as if ffmpeg were absent
+    monkeypatch.setattr(genrekit.audio.decoding.shutil, "which", lambda name: None)  # no ffmpeg
     m4a = b"\x00\x00\x00\x20ftypM4A \x00\x00\x02\x00M4A mp42isom" + bytes(200)
     assert_error(client.post("/v1/classify", files=upload(m4a, "song.m4a", "audio/mp4")), 415, "ffmpeg")
     # recognised by its bytes even when the client's name says nothing
@@ -740,8 +740,8 @@ def test_ffmpeg_containers_are_held_to_the_duration_limit(classifier, monkeypatc
         seconds = min(30.0, float(cmd[cmd.index("-t") + 1])) if "-t" in cmd else 30.0
         return subprocess.CompletedProcess(cmd, 0, audio_bytes(noise(seconds)), b"")
 
-    monkeypatch.setattr(audio.shutil, "which", lambda name: "/usr/bin/ffmpeg")
-    monkeypatch.setattr(audio.subprocess, "run", fake_ffmpeg)
+    monkeypatch.setattr(audio.decoding.shutil, "which", lambda name: "/usr/bin/ffmpeg")
+    monkeypatch.setattr(audio.decoding.subprocess, "run", fake_ffmpeg)
     m4a = b"\x00\x00\x00\x20ftypM4A " + bytes(200)  # 30 s of audio, as far as the fake ffmpeg goes
     with TestClient(create_app(classifier, max_duration_s=10, warmup=False)) as c:
         r = c.post("/v1/classify", files=upload(m4a, "song.m4a", "audio/mp4"))
