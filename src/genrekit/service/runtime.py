@@ -54,9 +54,6 @@ MAX_BATCH_FILES = 16
 MAX_FEATURE_ROWS = 10_000
 
 
-MAX_TOP_K = 50
-
-
 #: Environment read by :func:`create_app_from_env` (the gunicorn / ``--workers N`` path).
 ENV_MODEL = "GENREKIT_MODEL"
 

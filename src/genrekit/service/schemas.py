@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from genrekit.service.runtime import MAX_TOP_K
+from genrekit.config import MAX_TOP_K
 
 
 # ---------------------------------------------------------------------------------------- API schemas
