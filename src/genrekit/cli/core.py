@@ -488,13 +488,7 @@ def classify(
     out = Output("json" if json_out else fmt, output_dir, name="classify")
     if out.fmt in ("csv", "tsv") and (segments or explain):
         raise ConfigError("--segments and --explain are shown with --format table or json, not csv/tsv")
-    if model is None and files and (files[0].suffix == ".zip" or _exists(files[0] / "bundle.json")):
-        model, files = str(files[0]), files[1:]
-    if not files:
-        fail("no audio files given", 2)
-    for f in files:
-        if _exists(f, folder=True):
-            fail(folder_hint(f), 2)
+    model, files = _model_and_files(model, files)
     clf = load_model(model)
     timer = StageTimer() if verbose or state.verbose else None
     if timer is not None:
@@ -522,31 +516,56 @@ def classify(
             if timer is not None:
                 say(err_console, f"{f}: {timer.line(time.perf_counter() - t0)}")
             advance()
-            tops = pred.top_k(top_k)
-            rows.append(
-                {
-                    "source": str(f),
-                    "genre": pred.genre,
-                    "confidence": pred.confidence,
-                    "unsure": pred.unsure,
-                    "top_k": ", ".join(f"{g} {p:.3f}" for g, p in tops),
-                    "duration_s": pred.duration_s,
-                    "elapsed_ms": pred.elapsed_ms,
-                }
-            )
-            if out.fmt == "json":
-                out.record(pred.to_dict(top_k=top_k, segments=segments))
-            elif out.fmt == "table":
-                out.line((str(f), "bold"), f": {pred.genre}  ({', '.join(f'{g} {p:.1%}' for g, p in tops)})")
-                for s in pred.segments if segments else []:
-                    out.line(f"  {s.start_s:7.2f}-{s.end_s:7.2f} s  {s.genre}")
-                for line in _explanation_lines(pred.extra["explanation"]) if explain else []:
-                    out.line(line)
+            rows.append(_show_prediction(out, f, pred, top_k, segments=segments, explain=explain))
     if out.fmt in ("csv", "tsv"):
         out.table(rows, CLASSIFY_COLUMNS)
     out.close()
+    exit_for_failures(failed, len(files))
+
+
+def _model_and_files(model: str | None, files: list[Path]) -> tuple[str | None, list[Path]]:
+    """The model (the first argument when it is a bundle directory or zip) and the audio files, checked.
+
+    Exits with code 2 when no file is left or one of them is a folder.
+    """
+    if model is None and files and (files[0].suffix == ".zip" or _exists(files[0] / "bundle.json")):
+        model, files = str(files[0]), files[1:]
+    if not files:
+        fail("no audio files given", 2)
+    for f in files:
+        if _exists(f, folder=True):
+            fail(folder_hint(f), 2)
+    return model, files
+
+
+def _show_prediction(
+    out: Output, f: Path, pred: Any, top_k: int, *, segments: bool, explain: bool
+) -> dict[str, Any]:
+    """Write one file's prediction in ``out``'s format (csv/tsv: later, from the row); return its row."""
+    tops = pred.top_k(top_k)
+    if out.fmt == "json":
+        out.record(pred.to_dict(top_k=top_k, segments=segments))
+    elif out.fmt == "table":
+        out.line((str(f), "bold"), f": {pred.genre}  ({', '.join(f'{g} {p:.1%}' for g, p in tops)})")
+        for s in pred.segments if segments else []:
+            out.line(f"  {s.start_s:7.2f}-{s.end_s:7.2f} s  {s.genre}")
+        for line in _explanation_lines(pred.extra["explanation"]) if explain else []:
+            out.line(line)
+    return {
+        "source": str(f),
+        "genre": pred.genre,
+        "confidence": pred.confidence,
+        "unsure": pred.unsure,
+        "top_k": ", ".join(f"{g} {p:.3f}" for g, p in tops),
+        "duration_s": pred.duration_s,
+        "elapsed_ms": pred.elapsed_ms,
+    }
+
+
+def exit_for_failures(failed: int, total: int) -> None:
+    """Exit with code 6 (:data:`EXIT_PARTIAL`) when some of ``total`` items failed, 3 when all did."""
     if failed:
-        raise typer.Exit(EXIT_PARTIAL if failed < len(files) else 3)
+        raise typer.Exit(EXIT_PARTIAL if failed < total else 3)
 
 
 @app.command()
@@ -593,5 +612,4 @@ def tags(
         say(console, (str(f), "bold"))
         for m, v in result.items():
             say(console, f"  {m.upper()}: " + ", ".join(f"{name} {p:.2f}" for name, p in v))
-    if failed:
-        raise typer.Exit(EXIT_PARTIAL if failed < len(files) else 3)
+    exit_for_failures(failed, len(files))
