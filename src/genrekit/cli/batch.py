@@ -19,6 +19,7 @@ from genrekit.cli import (
     say,
 )
 from genrekit.cli.help import App
+from genrekit.cli.options import ExtractorOptionOpt, MinConfidenceOpt
 from genrekit.cli.output import Column, FormatOpt, Output, OutputDirOpt
 
 sub = App(
@@ -131,9 +132,7 @@ def classify(
     crop_s: CropOpt = None,
     extensions: ExtOpt = None,
     progress: ProgressOpt = None,
-    min_confidence: Annotated[
-        float | None, typer.Option(help="Answer 'unsure' when the top probability is below this.")
-    ] = None,
+    min_confidence: MinConfidenceOpt = None,
 ) -> None:
     """Classify every audio file of INPUT into the parquet folder OUT (one row per file).
 
@@ -164,10 +163,7 @@ def features(
     extractor: Annotated[
         str, typer.Option(metavar="NAME", help="Feature extractor: {features}.")
     ] = "handcrafted",
-    option: Annotated[
-        list[str] | None,
-        typer.Option("--option", "-o", metavar="KEY=VALUE", help="Extractor option key=value."),
-    ] = None,
+    option: ExtractorOptionOpt = None,
     per_segment: Annotated[
         bool, typer.Option("--per-segment", help="One row per segment instead of the mean over segments.")
     ] = False,

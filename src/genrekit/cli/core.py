@@ -25,6 +25,20 @@ from genrekit.cli import (
     say,
     state,
 )
+from genrekit.cli.options import (
+    AugmentCopiesOpt,
+    BundleOutOpt,
+    CacheDirOpt,
+    DataArg,
+    ExtractorOptionOpt,
+    LabelledDataArg,
+    MinConfidenceOpt,
+    ModelKindOpt,
+    ReportOpt,
+    SearchOpt,
+    SeedOpt,
+    WorkersOpt,
+)
 from genrekit.cli.output import (
     RUN_COLUMNS,
     RUNS_TITLE,
@@ -45,10 +59,6 @@ FeaturesOpt = Annotated[
         metavar="NAME",
         help="Feature extractor: {features}. Default: what the model family needs (`genrekit models`).",
     ),
-]
-ExtractorOptionOpt = Annotated[
-    list[str] | None,
-    typer.Option("--option", "-o", metavar="KEY=VALUE", help="Extractor option key=value."),
 ]
 SplitMissingOpt = Annotated[
     str,
@@ -87,7 +97,7 @@ def synth(
 @app.command()
 @handle_errors
 def scan(
-    data: Annotated[Path, typer.Argument(help="Folder-per-genre tree or manifest CSV.")],
+    data: DataArg,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     no_check: Annotated[bool, typer.Option("--no-check", help="Do not open the files.")] = False,
 ) -> None:
@@ -125,15 +135,12 @@ def flat_folder_hint(data: Path, report: Any) -> str | None:
 @app.command()
 @handle_errors
 def features(
-    data: Annotated[Path, typer.Argument(help="Folder-per-genre tree or manifest CSV.")],
+    data: DataArg,
     out: Annotated[Path, typer.Option(help="Output parquet (or .csv) file.")],
     extractor: Annotated[str, typer.Option(help="Feature extractor name.")] = "handcrafted",
-    option: Annotated[
-        list[str] | None,
-        typer.Option("--option", "-o", metavar="KEY=VALUE", help="Extractor option key=value."),
-    ] = None,
-    workers: Annotated[int, typer.Option(help="Parallel processes (-1: all cores).")] = 1,
-    cache_dir: Annotated[Path | None, typer.Option(help="Feature cache folder.")] = None,
+    option: ExtractorOptionOpt = None,
+    workers: WorkersOpt = 1,
+    cache_dir: CacheDirOpt = None,
 ) -> None:
     """Extract segment features of a dataset into a table (one row per segment)."""
     import pandas as pd
@@ -164,18 +171,16 @@ def features(
 @app.command()
 @handle_errors
 def train(
-    data: Annotated[Path, typer.Argument(help="Folder-per-genre tree or manifest CSV.")],
-    out: Annotated[Path, typer.Option(help="Bundle directory (or .zip) to write.")],
+    data: DataArg,
+    out: BundleOutOpt,
     features: FeaturesOpt = None,
     option: ExtractorOptionOpt = None,
-    model: Annotated[str, typer.Option(metavar="KIND", help="Model family: {models}.")] = "svm",
+    model: ModelKindOpt = "svm",
     param: Annotated[
         list[str] | None,
         typer.Option("--param", "-p", metavar="KEY=VALUE", help="Model parameter key=value."),
     ] = None,
-    search: Annotated[
-        bool, typer.Option("--search", help="Grid search with grouped CV on the training side.")
-    ] = False,
+    search: SearchOpt = False,
     split_file: Annotated[
         Path | None, typer.Option(help="Test list, or folder of train/valid/test lists.")
     ] = None,
@@ -196,10 +201,10 @@ def train(
     augment: Annotated[
         str | None, typer.Option(help="Degraded training copies, e.g. noise,codec (see genrekit.degrade).")
     ] = None,
-    augment_copies: Annotated[int, typer.Option(help="Degraded copies per training file.")] = 1,
-    seed: Annotated[int, typer.Option(help="Random seed (split, model initialisation).")] = 0,
-    workers: Annotated[int, typer.Option(help="Parallel processes (-1: all cores).")] = 1,
-    cache_dir: Annotated[Path | None, typer.Option(help="Feature cache folder.")] = None,
+    augment_copies: AugmentCopiesOpt = 1,
+    seed: SeedOpt = 0,
+    workers: WorkersOpt = 1,
+    cache_dir: CacheDirOpt = None,
 ) -> None:
     """Train a model on labelled audio and save it as a bundle."""
     from genrekit.models.registry import default_features
@@ -234,14 +239,14 @@ def train(
 @handle_errors
 def evaluate(
     model_dir: Annotated[Path, typer.Argument(help="Bundle to evaluate.")],
-    data: Annotated[Path, typer.Argument(help="Labelled data.")],
-    report: Annotated[Path, typer.Option(help="Report folder to write.")],
+    data: LabelledDataArg,
+    report: ReportOpt,
     split_file: Annotated[Path | None, typer.Option(help="Score on this test list only.")] = None,
     split_missing: SplitMissingOpt = "error",
     folds: Annotated[int | None, typer.Option(help="Retrain the bundle's recipe on K grouped folds.")] = None,
-    seed: Annotated[int, typer.Option(help="Random seed (split, model initialisation).")] = 0,
-    workers: Annotated[int, typer.Option(help="Parallel processes (-1: all cores).")] = 1,
-    cache_dir: Annotated[Path | None, typer.Option(help="Feature cache folder.")] = None,
+    seed: SeedOpt = 0,
+    workers: WorkersOpt = 1,
+    cache_dir: CacheDirOpt = None,
     importance: Annotated[
         bool, typer.Option("--importance", help="Add permutation importance of the named features.")
     ] = False,
@@ -269,8 +274,8 @@ def evaluate(
 @app.command()
 @handle_errors
 def compare(
-    data: Annotated[Path, typer.Argument(help="Labelled data.")],
-    report: Annotated[Path, typer.Option(help="Report folder to write.")],
+    data: LabelledDataArg,
+    report: ReportOpt,
     features: FeaturesOpt = None,
     option: ExtractorOptionOpt = None,
     models: Annotated[
@@ -296,10 +301,10 @@ def compare(
     folds: Annotated[int | None, typer.Option(help="K grouped folds instead of one split.")] = None,
     test_size: Annotated[float, typer.Option(help="Held-out fraction of tracks.")] = 0.2,
     augment: Annotated[str | None, typer.Option(help="Degraded training copies, e.g. noise,codec.")] = None,
-    augment_copies: Annotated[int, typer.Option(help="Degraded copies per training file.")] = 1,
-    seed: Annotated[int, typer.Option(help="Random seed (split, model initialisation).")] = 0,
-    workers: Annotated[int, typer.Option(help="Parallel processes (-1: all cores).")] = 1,
-    cache_dir: Annotated[Path | None, typer.Option(help="Feature cache folder.")] = None,
+    augment_copies: AugmentCopiesOpt = 1,
+    seed: SeedOpt = 0,
+    workers: WorkersOpt = 1,
+    cache_dir: CacheDirOpt = None,
     ablate: Annotated[
         bool, typer.Option("--ablate", help="Refit without each hand-crafted feature group (report section).")
     ] = False,
@@ -457,9 +462,7 @@ def classify(
     crop_s: Annotated[
         float | None, typer.Option(help="Classify only this many seconds around the middle.")
     ] = None,
-    min_confidence: Annotated[
-        float | None, typer.Option(help="Answer 'unsure' when the top probability is below this.")
-    ] = None,
+    min_confidence: MinConfidenceOpt = None,
     explain: Annotated[
         bool,
         typer.Option("--explain", help="Show the runner-up and the segments most for and against."),

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from genrekit.cli import app, console, handle_errors, report_failures
+from genrekit.cli.options import ReportOpt
 from genrekit.cli.output import Column, Output
 
 
@@ -24,7 +25,7 @@ def robustness(
         ),
     ],
     data: Annotated[Path, typer.Argument(help="Labelled audio: folder-per-genre tree or manifest CSV.")],
-    report: Annotated[Path, typer.Option(help="Report folder to write.")],
+    report: ReportOpt,
     degradations: Annotated[
         str,
         typer.Option(

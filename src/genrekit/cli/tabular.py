@@ -20,6 +20,7 @@ from genrekit.cli import (
     say,
 )
 from genrekit.cli.help import App
+from genrekit.cli.options import BundleOutOpt, ModelKindOpt, ReportOpt, SearchOpt, SeedOpt
 from genrekit.config import TableTrainConfig
 from genrekit.errors import ConfigError
 
@@ -140,7 +141,7 @@ def clean(
 def compare(
     table: TableArg,
     label: LabelOpt,
-    report: Annotated[Path, typer.Option(help="Report folder to write.")],
+    report: ReportOpt,
     models: Annotated[
         str,
         typer.Option(
@@ -173,7 +174,7 @@ def compare(
     test_size: TestSizeOpt = 0.2,
     folds: Annotated[int | None, typer.Option(help="K grouped folds instead of one holdout.")] = None,
     group_by: GroupByOpt = "auto",
-    seed: Annotated[int, typer.Option(help="Random seed (split, model initialisation).")] = 0,
+    seed: SeedOpt = 0,
     workers: Annotated[int, typer.Option(help="Parallel jobs (-1: all cores).")] = 1,
 ) -> None:
     """Compare model families on one cleaned table and split; write a report (with the cleaning report)."""
@@ -203,17 +204,15 @@ def compare(
 def train(
     table: TableArg,
     label: LabelOpt,
-    out: Annotated[Path, typer.Option(help="Bundle directory (or .zip) to write.")],
-    model: Annotated[str, typer.Option(metavar="KIND", help="Model family: {models}.")] = "xgboost",
+    out: BundleOutOpt,
+    model: ModelKindOpt = "xgboost",
     param: Annotated[
         list[str] | None,
         typer.Option(
             "--param", "-p", metavar="KEY=VALUE", help="Model parameter key=value (C=0.1, transform=power)."
         ),
     ] = None,
-    search: Annotated[
-        bool, typer.Option("--search", help="Grid search with grouped CV on the training side.")
-    ] = False,
+    search: SearchOpt = False,
     grid: Annotated[
         str | None, typer.Option(help="JSON (inline or file) {param: [values]} to search.")
     ] = None,
@@ -239,7 +238,7 @@ def train(
     split_file: SplitOpt = None,
     test_size: Annotated[float, typer.Option(help="Held-out fraction of rows (0: train on all).")] = 0.2,
     group_by: GroupByOpt = "auto",
-    seed: Annotated[int, typer.Option(help="Random seed (split, model initialisation).")] = 0,
+    seed: SeedOpt = 0,
     workers: Annotated[int, typer.Option(help="Parallel jobs (-1: all cores).")] = 1,
 ) -> None:
     """Train a model on a feature table and save it as a bundle."""
