@@ -25,7 +25,7 @@ from genrekit.config import (
     MAX_SAMPLE_RATE,
     MIN_SAMPLE_RATE,
 )
-from genrekit.errors import AudioError
+from genrekit.errors import AudioError, ConfigError
 
 Source = str | os.PathLike | bytes | bytearray | BinaryIO
 log = logging.getLogger(__name__)
@@ -391,3 +391,14 @@ _MPEG_FORMAT = "MP3"
 #: Frames an mp3 may decode short of its header's count without being truncated (two MPEG frames: the
 #: count of a stream without a LAME gapless tag is an estimate).
 _MPEG_SLACK_FRAMES = 2 * 1152
+
+
+def _slack_frames(fmt: str) -> int:
+    """Frames a container of soundfile format ``fmt`` may decode short of its header's count."""
+    return _MPEG_SLACK_FRAMES if fmt == _MPEG_FORMAT else 0
+
+
+def _check_rate(sr: int) -> None:
+    """Refuse an output sample rate outside the library's range (a ConfigError naming ``sr``)."""
+    if not MIN_SAMPLE_RATE <= sr <= MAX_SAMPLE_RATE:
+        raise ConfigError(f"sr must be in [{MIN_SAMPLE_RATE}, {MAX_SAMPLE_RATE}], got {sr}")

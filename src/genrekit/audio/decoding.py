@@ -16,24 +16,18 @@ import numpy as np
 import soundfile as sf
 
 from genrekit.audio.containers import (
-    _MPEG_FORMAT,
-    _MPEG_SLACK_FRAMES,
     Source,
     _as_binary,
     _check_header,
     _check_max,
+    _check_rate,
     _decode_error,
     _native_quiet,
+    _slack_frames,
     source_name,
 )
 from genrekit.audio.samples import check_samples, resample, to_mono
-from genrekit.config import (
-    FFMPEG_EXTENSIONS,
-    MAX_DURATION_S,
-    MAX_SAMPLE_RATE,
-    MIN_SAMPLE_RATE,
-    SAMPLE_RATE,
-)
+from genrekit.config import FFMPEG_EXTENSIONS, MAX_DURATION_S, SAMPLE_RATE
 from genrekit.errors import AudioError, ConfigError, UnsupportedFormatError
 
 
@@ -149,8 +143,8 @@ def load(
         raise ConfigError(f"offset_s must be >= 0, got {offset_s}")
     if duration_s is not None and duration_s <= 0:
         raise ConfigError(f"duration_s must be > 0, got {duration_s}")
-    if sr is not None and not MIN_SAMPLE_RATE <= sr <= MAX_SAMPLE_RATE:
-        raise ConfigError(f"sr must be in [{MIN_SAMPLE_RATE}, {MAX_SAMPLE_RATE}], got {sr}")
+    if sr is not None:
+        _check_rate(sr)
     handle, ext, head = _as_binary(source, name)
     try:
         with _native_quiet(head):
@@ -217,7 +211,7 @@ def _read_soundfile(
             raise AudioError(f"corrupt or truncated audio data ({exc})", source=name) from None
     if len(frames) == 0:
         raise AudioError("contains no decodable audio samples (corrupt or truncated)", source=name)
-    if n - len(frames) > (_MPEG_SLACK_FRAMES if fmt == _MPEG_FORMAT else 0):
+    if n - len(frames) > _slack_frames(fmt):
         raise AudioError(
             f"truncated: decoded {len(frames) / native_sr:.2f} s of {n / native_sr:.2f} s (the header "
             f"declares {n} frames from {offset_s:.3f} s, {len(frames)} could be decoded)",

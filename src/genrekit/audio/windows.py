@@ -15,24 +15,19 @@ import soundfile as sf
 
 from genrekit.audio.containers import (
     _MPEG_FORMAT,
-    _MPEG_SLACK_FRAMES,
     Source,
     _as_binary,
     _check_header,
     _check_max,
+    _check_rate,
     _decode_error,
     _native_quiet,
+    _slack_frames,
     source_name,
 )
 from genrekit.audio.decoding import info, load
 from genrekit.audio.samples import center_crop, check_samples, resample, to_mono
-from genrekit.config import (
-    FFMPEG_EXTENSIONS,
-    MAX_DURATION_S,
-    MAX_SAMPLE_RATE,
-    MIN_SAMPLE_RATE,
-    SAMPLE_RATE,
-)
+from genrekit.config import FFMPEG_EXTENSIONS, MAX_DURATION_S, SAMPLE_RATE
 from genrekit.errors import AudioError, ConfigError, GenreKitError, UnsupportedFormatError
 
 #: Native-rate audio decoded on each side of a window and resampled with it, then cut off: the resampler's
@@ -93,8 +88,7 @@ def load_windows(
         A container that only ffmpeg decodes.
     """
     name = source_name(source)
-    if not MIN_SAMPLE_RATE <= sr <= MAX_SAMPLE_RATE:
-        raise ConfigError(f"sr must be in [{MIN_SAMPLE_RATE}, {MAX_SAMPLE_RATE}], got {sr}")
+    _check_rate(sr)
     spans = np.asarray(windows, dtype=np.int64).reshape(-1, 2)
     if len(spans) and (np.any(spans[:, 0] < 0) or np.any(spans[:, 1] <= spans[:, 0])):
         raise ConfigError("windows must be [start, end) sample pairs with 0 <= start < end")
@@ -222,7 +216,7 @@ class _FrameReader:
         except RuntimeError as exc:  # some decoders (mpg123) raise plain RuntimeError on bad frames
             raise AudioError(f"corrupt or truncated audio data ({exc})", source=self.name) from None
         short = n - len(frames)
-        if short > (_MPEG_SLACK_FRAMES if f.format == _MPEG_FORMAT else 0) or (n and not len(frames)):
+        if short > _slack_frames(f.format) or (n and not len(frames)):
             raise AudioError(
                 f"truncated: decoded {len(frames)} of the {n} frames the header declares from "
                 f"{self.pos / f.samplerate:.3f} s",
