@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Query
+from fastapi import Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from genrekit.config import MAX_TOP_K
@@ -177,3 +178,19 @@ MinConfidence = Annotated[
     float | None,
     Query(ge=0.0, le=1.0, description="Answer genre 'unsure' when the top probability is below this."),
 ]
+
+
+@dataclass(frozen=True)
+class AudioQuery:
+    """The query parameters ``/v1/classify`` and ``/v1/classify/batch`` share (a FastAPI dependency).
+
+    ``segments`` is not among them: its default differs (the timeline of one file, not of a batch).
+    """
+
+    top_k: TopK = 3
+    crop_s: CropS = None
+    min_confidence: MinConfidence = None
+    explain: Explain = False
+
+
+AudioQueryDep = Annotated[AudioQuery, Depends()]

@@ -26,15 +26,12 @@ from genrekit.service.runtime import (
 )
 from genrekit.service.schemas import (
     _ERRORS,
+    AudioQueryDep,
     BatchResult,
     ClassifyResult,
-    CropS,
-    Explain,
     FeatureResult,
     FeatureRows,
-    MinConfidence,
     Segments,
-    TopK,
 )
 
 router = APIRouter(tags=["classify"])
@@ -48,11 +45,8 @@ async def classify(
     request: Request,
     rt: RuntimeDep,
     audio: Annotated[UploadFile, File(description="An audio file (wav, flac, ogg, mp3, ...).")],
-    top_k: TopK = 3,
+    q: AudioQueryDep,
     segments: Segments = True,
-    crop_s: CropS = None,
-    min_confidence: MinConfidence = None,
-    explain: Explain = False,
 ) -> dict[str, Any]:
     """Classify one audio file: genre, sorted probabilities, top-k and the segment timeline."""
     n_parts = len((await request.form()).getlist("audio"))  # the form FastAPI parsed (cached)
@@ -70,12 +64,12 @@ async def classify(
         served.classifier,
         audio.file,
         audio.filename,
-        crop_s=crop_s,
+        crop_s=q.crop_s,
         max_duration_s=rt.max_duration_s,
-        min_confidence=min_confidence,
-        explain=explain,
+        min_confidence=q.min_confidence,
+        explain=q.explain,
     )
-    return pred.to_dict(top_k=top_k, segments=segments)
+    return pred.to_dict(top_k=q.top_k, segments=segments)
 
 
 def _entry(upload: UploadFile, out: Prediction | BaseException, top_k: int, segments: bool) -> dict[str, Any]:
@@ -98,11 +92,8 @@ async def classify_batch(
     audio: Annotated[
         list[UploadFile], File(description=f"Up to {MAX_BATCH_FILES} audio files, each as `audio`.")
     ],
-    top_k: TopK = 3,
+    q: AudioQueryDep,
     segments: Segments = False,
-    crop_s: CropS = None,
-    min_confidence: MinConfidence = None,
-    explain: Explain = False,
 ) -> dict[str, Any]:
     """Classify several files in one request: one result or one error per file, in order."""
     t0 = time.perf_counter()
@@ -116,12 +107,12 @@ async def classify_batch(
         classify_uploads,
         served.classifier,
         [(upload.file, upload.filename) for upload in audio],
-        crop_s=crop_s,
+        crop_s=q.crop_s,
         max_duration_s=rt.max_duration_s,
-        min_confidence=min_confidence,
-        explain=explain,
+        min_confidence=q.min_confidence,
+        explain=q.explain,
     )
-    results = [_entry(u, o, top_k, segments) for u, o in zip(audio, outcomes, strict=True)]
+    results = [_entry(u, o, q.top_k, segments) for u, o in zip(audio, outcomes, strict=True)]
     n_ok = sum(r["ok"] for r in results)
     return {
         "results": results,
