@@ -19,7 +19,7 @@ from genrekit.cli import (
     say,
 )
 from genrekit.cli.help import App
-from genrekit.cli.options import ExtractorOptionOpt, MinConfidenceOpt
+from genrekit.cli.options import ExtractorOptionOpt, MinConfidenceOpt, ModelRefOpt
 from genrekit.cli.output import Column, FormatOpt, Output, OutputDirOpt
 
 sub = App(
@@ -113,15 +113,7 @@ def _run(fn: Any, *args: Any, **kwargs: Any) -> None:
 def classify(
     input: InputArg,
     out: OutOpt,
-    model: Annotated[
-        str | None,
-        typer.Option(
-            "--model",
-            "-m",
-            metavar="NAME|BUNDLE",
-            help="Bundle directory/zip or pretrained model ({pretrained}; default gtzan).",
-        ),
-    ] = None,
+    model: ModelRefOpt = None,
     top_k: TopKOpt = 3,
     workers: WorkersOpt = 1,
     scheduler: SchedulerOpt = None,

@@ -34,6 +34,7 @@ from genrekit.cli.options import (
     LabelledDataArg,
     MinConfidenceOpt,
     ModelKindOpt,
+    ModelRefOpt,
     ReportOpt,
     SearchOpt,
     SeedOpt,
@@ -443,15 +444,7 @@ def classify(
     files: Annotated[
         list[Path], typer.Argument(help="Audio files (a folder: use `genrekit batch classify`).")
     ],
-    model: Annotated[
-        str | None,
-        typer.Option(
-            "--model",
-            "-m",
-            metavar="NAME|BUNDLE",
-            help="Pretrained model ({pretrained}; default gtzan; see `genrekit models`) or a bundle.",
-        ),
-    ] = None,
+    model: ModelRefOpt = None,
     top_k: TopKOpt = 3,
     segments: Annotated[bool, typer.Option("--segments", help="Show the genre of every segment.")] = False,
     fmt: FormatOpt = "table",

@@ -15,6 +15,16 @@ DataArg = Annotated[Path, typer.Argument(help="Folder-per-genre tree or manifest
 LabelledDataArg = Annotated[Path, typer.Argument(help="Labelled data.")]
 BundleOutOpt = Annotated[Path, typer.Option(help="Bundle directory (or .zip) to write.")]
 ReportOpt = Annotated[Path, typer.Option(help="Report folder to write.")]
+ModelRefOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        "-m",
+        metavar="NAME|BUNDLE",
+        help="Pretrained model ({pretrained}; default gtzan; see `genrekit models`) "
+        "or a bundle directory/zip.",
+    ),
+]
 ModelKindOpt = Annotated[str, typer.Option(metavar="KIND", help="Model family: {models}.")]
 ExtractorOptionOpt = Annotated[
     list[str] | None,

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from genrekit.cli import app, console, handle_errors
+from genrekit.cli.options import ModelRefOpt
 from genrekit.errors import GenreKitError, ModelError, unknown_name
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
@@ -19,14 +20,7 @@ LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 @app.command()
 @handle_errors
 def serve(
-    model: Annotated[
-        str | None,
-        typer.Option(
-            "--model",
-            "-m",
-            help="Bundle directory/zip, or a pretrained name (`genrekit models`; default gtzan).",
-        ),
-    ] = None,
+    model: ModelRefOpt = None,
     host: Annotated[str, typer.Option(help="Interface to listen on (0.0.0.0: every one).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port.")] = 9698,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes, each loading the model once.")] = 1,
