@@ -14,15 +14,15 @@ from genrekit.training import compare, evaluate, extract_features, make_split, t
 pytestmark = pytest.mark.slow
 
 
-def test_train_scores_held_out_tracks_and_saves_a_bundle(tiny_corpus, tmp_path):
-    res = train(
-        tiny_corpus,
-        features="handcrafted",
-        model="logreg",
-        out=tmp_path / "m",
-        seed=0,
-        cache_dir=tmp_path / "cache",
+def train_logreg(corpus, root, **options):
+    """Train logreg on hand-crafted features into ``root/m``, with the feature cache in ``root/cache``."""
+    return train(
+        corpus, features="handcrafted", model="logreg", out=root / "m", cache_dir=root / "cache", **options
     )
+
+
+def test_train_scores_held_out_tracks_and_saves_a_bundle(tiny_corpus, tmp_path):
+    res = train_logreg(tiny_corpus, tmp_path, seed=0)
     run = res.run
     assert run is not None and run.result.n_tracks >= 4
     assert run.result.track.accuracy > 0.5  # 4 genres: chance is 0.25
@@ -66,14 +66,7 @@ def test_compare_with_folds_writes_a_report(tiny_corpus, tmp_path):
 def all_tracks_bundle(tiny_corpus, tmp_path_factory):
     """A logreg bundle trained on every track of the tiny corpus, and its feature cache."""
     root = tmp_path_factory.mktemp("all_tracks")
-    train(
-        tiny_corpus,
-        features="handcrafted",
-        model="logreg",
-        out=root / "m",
-        test_size=0,
-        cache_dir=root / "cache",
-    )
+    train_logreg(tiny_corpus, root, test_size=0)
     return root / "m", root / "cache"
 
 
@@ -117,15 +110,7 @@ def test_bad_datasets(tiny_corpus, tmp_path):
 def test_calibrated_and_augmented_training(tiny_corpus, tmp_path):
     from genrekit.models.calibrated import TemperatureScaled
 
-    res = train(
-        tiny_corpus,
-        features="handcrafted",
-        model="logreg",
-        calibrate=True,
-        augment="noise",
-        out=tmp_path / "m",
-        cache_dir=tmp_path / "cache",
-    )
+    res = train_logreg(tiny_corpus, tmp_path, calibrate=True, augment="noise")
     cal = res.bundle.metrics["calibration"]
     assert cal["temperature"] > 0 and cal["fitted_on_tracks"] >= 4
     assert {"test_ece_before", "test_ece_after"} <= set(cal)
