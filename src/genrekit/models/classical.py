@@ -67,18 +67,10 @@ class XGBoostClassifier(ClassifierMixin, BaseEstimator):
         self.n_jobs = n_jobs
 
     def _xgb_params(self) -> dict[str, Any]:
-        return {
-            "n_estimators": self.n_estimators,
-            "max_depth": self.max_depth,
-            "learning_rate": self.learning_rate,
-            "subsample": self.subsample,
-            "colsample_bytree": self.colsample_bytree,
-            "reg_lambda": self.reg_lambda,
-            "min_child_weight": self.min_child_weight,
-            "random_state": self.random_state,
-            "n_jobs": self.n_jobs,
-            "tree_method": "hist",
-        }
+        """The keywords of :class:`xgboost.XGBClassifier`: every parameter but ``pca_components``."""
+        params = self.get_params()
+        del params["pca_components"]
+        return {**params, "tree_method": "hist"}
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> XGBoostClassifier:
         """Fit on ``X`` (n, d) and labels ``y`` (n,)."""
