@@ -28,8 +28,7 @@ import numpy as np
 from genrekit.audio import resample
 from genrekit.errors import ConfigError
 from genrekit.features.base import Extractor
-from genrekit.features.musicnn import network
-from genrekit.features.musicnn.labels import tag_slug, tags_for
+from genrekit.features.musicnn.labels import MIDEND_CHANNELS, PENULTIMATE_DIM, tag_slug, tags_for
 from genrekit.features.musicnn.preprocess import (
     FFT_HOP,
     N_MELS,
@@ -127,12 +126,12 @@ class MusicnnExtractor(Extractor):
         out: list[str] = []
         for prefix, model in self.models:
             if cfg.output in ("embedding", "both"):
-                out += [f"{prefix}_emb_{i:03d}" for i in range(network.PENULTIMATE_DIM)]
+                out += [f"{prefix}_emb_{i:03d}" for i in range(PENULTIMATE_DIM)]
             if cfg.output in ("tags", "both"):
                 out += [f"{prefix}_tag_{tag_slug(t)}" for t in tags_for(model)]
             if cfg.pooled_midend:
-                out += [f"{prefix}_midmean_{i:03d}" for i in range(network.MIDEND_CHANNELS)]
-                out += [f"{prefix}_midmax_{i:03d}" for i in range(network.MIDEND_CHANNELS)]
+                out += [f"{prefix}_midmean_{i:03d}" for i in range(MIDEND_CHANNELS)]
+                out += [f"{prefix}_midmax_{i:03d}" for i in range(MIDEND_CHANNELS)]
         return out
 
     @property
@@ -153,6 +152,10 @@ class MusicnnExtractor(Extractor):
 
     def _features(self, patches: np.ndarray) -> np.ndarray:
         """Rows of features for a stack of patches: one forward pass (per ``batch_size``) per model."""
+        # imported here, not with the module: torch's import (~1 s) waits for the first forward pass, so
+        # loading a bundle (and refusing a bad file) does not pay it
+        from genrekit.features.musicnn import network
+
         cfg = self.config
         network.configure_threads()
         blocks: list[np.ndarray] = []

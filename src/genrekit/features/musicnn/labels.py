@@ -12,7 +12,12 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["MSD_TAGS", "MTT_TAGS", "tag_slug", "tags_for"]
+__all__ = ["MIDEND_CHANNELS", "MSD_TAGS", "MTT_TAGS", "PENULTIMATE_DIM", "tag_slug", "tags_for"]
+
+#: Widths of the musicnn outputs that name feature columns (the network re-exports them): here, so that
+#: an extractor's names (read when a bundle loads) need no torch; the networks import it at first use.
+MIDEND_CHANNELS = 561 + 3 * 64
+PENULTIMATE_DIM = 200
 
 MSD_TAGS: tuple[str, ...] = (
     "rock", "pop", "alternative", "indie", "electronic", "female vocalists", "dance", "00s",

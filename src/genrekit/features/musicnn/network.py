@@ -46,9 +46,12 @@ from genrekit.errors import ConfigError, ModelError, unknown_name
 from genrekit.features.musicnn import kernels
 from genrekit.features.musicnn.checkpoint import read_checkpoint
 from genrekit.features.musicnn.kernels import DEFAULT_KERNEL, dtype_of
+from genrekit.features.musicnn.labels import MIDEND_CHANNELS, PENULTIMATE_DIM
 
 __all__ = [
     "BN_EPS",
+    "MIDEND_CHANNELS",
+    "PENULTIMATE_DIM",
     "MODELS",
     "MusicnnNet",
     "VGGNet",
@@ -73,8 +76,6 @@ MODELS: dict[str, str] = {
 N_TAGS = 50
 N_MELS = 96
 PATCH_FRAMES = 187
-MIDEND_CHANNELS = 561 + 3 * 64
-PENULTIMATE_DIM = 200
 #: patches per musicnn forward pass at inference: the intermediate maps of 2 patches stay in the caches;
 #: 10 at once was 1.3x slower per patch (one thread, AVX-512 Xeon; docs/benchmarks.md)
 MICRO_BATCH = 2
