@@ -8,8 +8,11 @@ Prints, with the CPU model, its vector extensions and the load average:
    and range of the wall time over ``--runs`` fresh processes, and their CPU time (user + system);
 2. where one process spends it (median of each phase over ``--runs`` probe processes that do what the
    command does, in its order): interpreter and numpy, the CLI's own imports, scikit-learn, the rest of
-   genrekit's predict path, skops, torch, loading the model (checkpoint, kernels), the first prediction
-   (decode, features, head) and, for comparison, a second (warm) one;
+   genrekit's predict path, skops, loading the model (bundle, digests, allow-list), torch (which the
+   command imports at the first forward pass), the first prediction (decode, network load, features,
+   head) and, for comparison, a second (warm) one; the whole command's median wall time minus the sum
+   of those phases is what lies outside them (interpreter start before the probe's clock, typer's
+   parsing, printing, exit);
 3. the modules that cost most in ``python -X importtime`` of one whole command.
 
 Without ``--audio`` a 30 s stereo 44.1 kHz mp3 of a synthesized chord progression (``bench_musicnn``'s) is
@@ -54,10 +57,10 @@ lap("genrekit predict path")
 from genrekit.bundle import skops_io
 skops_io()
 lap("skops")
-import torch
-lap("torch")
 clf = genrekit.predict.load_model(sys.argv[2])
 lap("load model")
+import torch  # the command imports it at the first forward pass
+lap("torch")
 pred = clf.predict(sys.argv[1])
 lap("first prediction")
 clf.predict(sys.argv[1])
@@ -138,6 +141,7 @@ def main() -> int:
             print(f"  {name:28s} {sec:6.3f} s")
         cold = sum(v for k, v in steps.items() if not k.startswith("second"))
         print(f"  {'command to answer':28s} {cold:6.3f} s")
+        print(f"  {'outside the phases':28s} {wall - cold:6.3f} s  (whole command's wall median - the above)")
         print("\nlargest imports (python -X importtime, cumulative):")
         for name, sec in top_imports(audio, args.model):
             print(f"  {name:40s} {sec:6.3f} s")

@@ -31,6 +31,7 @@ from genrekit.errors import GenreKitError
 F = TypeVar("F", bound=Callable[..., Any])
 C = TypeVar("C")
 
+
 def _exit_now(code: int | None) -> NoReturn:
     """End the ``genrekit`` process with ``code`` without the interpreter's teardown.
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from genrekit.cli import app, handle_errors
+from genrekit.cli import app, handle_errors, state
 from genrekit.cli.output import Column, Output
 
 
@@ -40,15 +40,33 @@ FAMILY_COLUMNS: tuple[Column, ...] = (
 @app.command()
 @handle_errors
 def models(
-    json_out: Annotated[bool, typer.Option("--json", help="One JSON list of the pretrained models.")] = False,
+    json_out: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help='One JSON list of the pretrained models (with --verbose: {"models": [...], '
+            '"musicnn": {...}}).',
+        ),
+    ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            "-v",
+            help="Also the musicnn kernels and precision chosen on this machine (CPU, extensions, "
+            "torch, threads).",
+        ),
+    ] = False,
 ) -> None:
     """List the pretrained models (name, genres, networks, measured accuracy) and the trainable families."""
     from genrekit.models.registry import NEURAL_KINDS, available, default_features
     from genrekit.pretrained import list_models
 
     found = list_models()
+    machine = _musicnn_info() if verbose or state.verbose else None
     if json_out:
-        print(json.dumps([m.to_dict() for m in found]))
+        listed = [m.to_dict() for m in found]
+        print(json.dumps(listed if machine is None else {"models": listed, "musicnn": machine}))
         return
     out = Output(name="models")
     rows = [
@@ -74,3 +92,29 @@ def models(
     out.table(
         families, FAMILY_COLUMNS, title="model families (train --model KIND; --features defaults to these)"
     )
+    if machine is not None:
+        out.line(("musicnn on this machine", "bold"))
+        for key, value in _musicnn_lines(machine):
+            out.line(f"  {key:<12s} {value}")
+
+
+def _musicnn_info() -> dict[str, Any]:
+    """:func:`genrekit.features.musicnn.kernels.kernel_info` (imported here: it imports torch, ~1 s)."""
+    from genrekit.features.musicnn.kernels import kernel_info
+
+    return kernel_info()
+
+
+def _musicnn_lines(info: dict[str, Any]) -> list[tuple[str, str]]:
+    """``kernel_info()`` as (label, text) lines for the table output."""
+    kernels = info["kernels"]
+    chosen = ", ".join(f"{block} {kernel}" for block, kernel in kernels.items()) if kernels else "-"
+    setting = info["kernel_setting"]
+    return [
+        ("precision", str(info["precision"])),
+        ("kernels", f"{chosen} ({info['source']}{'' if setting == 'auto' else f', forced {setting}'})"),
+        ("CPU", str(info["cpu"])),
+        ("extensions", " ".join(info["extensions"]) or "none listed"),
+        ("torch", f"{info['torch']} ({info['capability']}), {info['threads']} threads"),
+        ("cache", str(info["cache"])),
+    ]
