@@ -93,6 +93,32 @@ def test_crop_is_taken_from_offset_on_and_the_same_for_paths_bytes_and_files(tmp
         clf.predict(path, crop_s=0)
 
 
+def test_window_s_decodes_a_window_and_duration_s_is_its_deprecated_name(tmp_path):
+    path = tmp_path / "a.wav"
+    sf.write(path, _signal([0.1, 0.1, 0.1, 0.1, 0.4, 0.4, 0.1, 0.1]), SR)  # loud seconds 4-6
+    clf = Classifier(LoudnessExtractor(), LoudQuietModel(), aggregation="mean_prob")
+    p = clf.predict(path, offset_s=4.0, window_s=2.0)  # seconds 4-6 only
+    assert [(s.start_s, s.end_s) for s in p.segments] == [(4.0, 5.0), (5.0, 6.0)] and p.genre == "loud"
+    with pytest.warns(DeprecationWarning, match=r"duration_s=\.\.\.\) is deprecated, use window_s") as rec:
+        old = clf.predict(path, offset_s=4.0, duration_s=2.0)
+    assert rec[0].filename == __file__  # the warning points at the caller's line
+    assert old.probabilities == p.probabilities and old.segments == p.segments
+    with pytest.raises(ConfigError, match="give window_s only"):
+        clf.predict(path, window_s=2.0, duration_s=2.0)
+
+
+def test_result_types_and_signal_checks_are_re_exported_by_predict():
+    import genrekit
+    import genrekit.predict as gp
+    from genrekit import prediction, signal_checks
+
+    assert gp.Prediction is prediction.Prediction is genrekit.Prediction
+    assert gp.SegmentPrediction is prediction.SegmentPrediction
+    assert gp.check_signal is signal_checks.check_signal
+    assert gp.spectral_flatness is signal_checks.spectral_flatness
+    assert (gp.NOISE_FLATNESS, gp.MIN_RMS_DBFS) == (signal_checks.NOISE_FLATNESS, signal_checks.MIN_RMS_DBFS)
+
+
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 def test_silent_and_non_finite_audio_are_audio_errors_naming_the_source():
     from genrekit.errors import AudioError

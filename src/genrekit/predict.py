@@ -5,18 +5,15 @@ from __future__ import annotations
 import dataclasses
 import functools
 import time
-from dataclasses import dataclass, field
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from genrekit.audio import (
-    SILENCE_PEAK,
     Source,
     center_crop,
-    check_audible,
-    check_samples,
     header_duration,
     load_crop,
     load_windows,
@@ -34,177 +31,24 @@ from genrekit.models.aggregate import AGGREGATIONS, aggregate_track
 from genrekit.models.calibrated import UNSURE, TemperatureScaled, check_min_confidence, decide
 from genrekit.models.tagger import taxonomy_model
 
+# the result types and the signal checks live in their own modules; imported from here as before
+from genrekit.prediction import Prediction, SegmentPrediction
+from genrekit.signal_checks import MIN_RMS_DBFS, NOISE_FLATNESS, check_signal, spectral_flatness
 
-@dataclass(frozen=True)
-class SegmentPrediction:
-    """The genre of one segment of a track."""
-
-    start_s: float
-    end_s: float
-    genre: str
-    probabilities: dict[str, float]
-    #: This segment's additive share in the track's score for the track's top genre
-    #: (see :func:`genrekit.explain.segment_contributions`); the shares of all segments sum to it.
-    contribution: float | None = None
-
-    def __repr__(self) -> str:
-        top = next(iter(self.probabilities.values()), 0.0)
-        return f"SegmentPrediction({self.start_s:.1f}-{self.end_s:.1f} s: {self.genre} {top:.0%})"
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """A track's genre, its class probabilities (sorted, highest first) and the per-segment timeline."""
-
-    genre: str
-    probabilities: dict[str, float]
-    segments: list[SegmentPrediction] = field(default_factory=list)
-    duration_s: float = 0.0
-    source: str | None = None
-    model: str = ""
-    elapsed_ms: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
-    #: True when the top probability was below the classifier's ``min_confidence``; ``genre`` is then
-    #: ``"unsure"`` and the probabilities are still all there.
-    unsure: bool = False
-
-    @property
-    def confidence(self) -> float:
-        """The top probability (whether or not the answer is ``unsure``)."""
-        return next(iter(self.probabilities.values()))
-
-    def top_k(self, k: int = 3) -> list[tuple[str, float]]:
-        """The ``k`` most probable genres with their probabilities."""
-        return list(self.probabilities.items())[: max(1, k)]
-
-    def __repr__(self) -> str:
-        """A short summary: genre, confidence, top 3, duration and segment count (not every segment)."""
-        tops = ", ".join(f"{g} {p:.1%}" for g, p in self.top_k(3))
-        where = f"{self.source!r}, " if self.source else ""
-        return (
-            f"Prediction({where}genre={self.genre!r}, confidence={self.confidence:.3f}, top 3: {tops}; "
-            f"{self.duration_s:.1f} s, {len(self.segments)} segments, model={self.model!r})"
-        )
-
-    def __str__(self) -> str:
-        tops = ", ".join(f"{g} {p:.0%}" for g, p in self.top_k(3))
-        name = f"{self.source}: " if self.source else ""
-        return f"{name}{self.genre} ({tops}; {self.duration_s:.1f} s, {len(self.segments)} segments)"
-
-    def to_dict(self, *, top_k: int | None = None, segments: bool = True) -> dict[str, Any]:
-        """JSON-ready dict (the service's and ``classify --json`` answer)."""
-        d: dict[str, Any] = {
-            "source": self.source,
-            "genre": self.genre,
-            "unsure": self.unsure,
-            "confidence": self.confidence,
-            "probabilities": dict(self.probabilities),
-            "top_k": [{"genre": g, "probability": p} for g, p in self.top_k(top_k or 3)],
-            "duration_s": self.duration_s,
-            "model": self.model,
-            "elapsed_ms": self.elapsed_ms,
-        }
-        if segments:
-            d["segments"] = [
-                {
-                    "start_s": s.start_s,
-                    "end_s": s.end_s,
-                    "genre": s.genre,
-                    "probabilities": s.probabilities,
-                    "contribution": s.contribution,
-                }
-                for s in self.segments
-            ]
-        d.update(self.extra)
-        return d
-
-
-#: Audio whose RMS (DC removed) is below this, in dBFS, is refused as nearly silent: 60 dB under music's
-#: usual -20 dBFS; a genre of a dither floor or of hum would be a guess.
-MIN_RMS_DBFS = -80.0
-#: Median spectral flatness (0..1, below 0.8 x Nyquist) from which a signal is broadband noise, answered
-#: ``unsure``. White noise measures 0.56, pink noise 0.20; the noisiest of 321 GTZAN clips (metal) 0.23.
-NOISE_FLATNESS = 0.4
-#: Frames (of 1024 samples) the flatness is measured on, spread over the signal: bounded work.
-_FLATNESS_FRAMES = 256
-
-
-def spectral_flatness(y: np.ndarray) -> float:
-    """Median over frames of the spectral flatness (geometric / arithmetic mean of the power spectrum).
-
-    Measured on at most ``_FLATNESS_FRAMES`` Hann-windowed frames of 1024 samples spread evenly over
-    ``y`` (n_samples,), on the bins below 0.8 x Nyquist (resamplers and codecs empty the top of the
-    band). 0 for a pure tone, about 0.56 for white noise.
-    """
-    n_fft = 1024
-    if len(y) < n_fft:
-        y = np.pad(y, (0, n_fft - len(y)))
-    starts = np.unique(np.linspace(0, len(y) - n_fft, min(_FLATNESS_FRAMES, 1 + (len(y) - n_fft) // 512)))
-    frames = np.stack([y[int(s) : int(s) + n_fft] for s in starts]).astype(np.float64) * np.hanning(n_fft)
-    power = np.abs(np.fft.rfft(frames, axis=1)[:, 1 : int(0.8 * (n_fft // 2))]) ** 2 + 1e-20
-    flat = np.exp(np.mean(np.log(power), axis=1)) / np.mean(power, axis=1)
-    return float(np.median(flat))
-
-
-def check_signal(
-    y: np.ndarray,
-    sr: int,
-    extractor: Extractor,
-    source: str | None = None,
-    *,
-    noise_flatness: float | None = NOISE_FLATNESS,
-) -> str | None:
-    """Refuse audio a genre would be a guess for; return why the answer must be ``unsure``, or None.
-
-    Parameters
-    ----------
-    y : np.ndarray, float32, shape (n_samples,)
-        The audio that will be classified (after any crop).
-    sr : int
-    extractor : Extractor
-        Its ``min_duration_s`` is the shortest audio taken.
-    source : str or None
-        Name for the errors.
-    noise_flatness : float or None
-        Median spectral flatness from which the signal counts as broadband noise; None: never.
-
-    Returns
-    -------
-    str or None
-        A reason when the signal is broadband noise (median spectral flatness >= ``noise_flatness``).
-
-    Raises
-    ------
-    AudioError
-        Silent, shorter than the extractor's minimum, constant (DC), or RMS below ``MIN_RMS_DBFS``.
-    """
-    check_samples(y, source)
-    check_audible(y, source)
-    seconds, minimum = len(y) / sr, extractor.min_duration_s
-    if seconds < minimum:
-        raise AudioError(
-            f"too short: {seconds:.3g} s of audio ({len(y)} samples at {sr} Hz); the model's "
-            f"{extractor.name} features need at least {minimum:.2f} s",
-            source=source,
-        )
-    edge = int(0.01 * sr) if len(y) > 40 * sr // 100 else 0  # a resampler rings at a step's two ends
-    inner = np.asarray(y[edge : len(y) - edge], dtype=np.float64)
-    dc = float(np.mean(inner))
-    ac = inner - dc
-    if float(np.max(np.abs(ac))) < SILENCE_PEAK + 1e-5 * abs(dc):  # flat to -100 dB of its level
-        raise AudioError("is a constant (DC) signal: there is no music to classify", source=source)
-    rms_db = 10 * np.log10(float(np.mean(ac * ac)) + 1e-30)
-    if rms_db < MIN_RMS_DBFS:
-        raise AudioError(
-            f"is nearly silent: RMS {rms_db:.1f} dBFS (DC removed), below the floor of {MIN_RMS_DBFS:g} dBFS",
-            source=source,
-        )
-    if noise_flatness is None:
-        return None
-    flat = spectral_flatness(ac)
-    if flat >= noise_flatness:
-        return f"noise-like signal (spectral flatness {flat:.2f} >= {noise_flatness:g}): not music"
-    return None
+__all__ = [
+    "MAX_SEGMENTS",
+    "MIN_RMS_DBFS",
+    "NOISE_FLATNESS",
+    "Classifier",
+    "Prediction",
+    "SegmentPrediction",
+    "check_signal",
+    "classifier_from_bundle",
+    "extract_each",
+    "load_model",
+    "select_segments",
+    "spectral_flatness",
+]
 
 
 def _sorted_probs(classes: list[str], p: np.ndarray) -> dict[str, float]:
@@ -658,12 +502,13 @@ class Classifier:
         *,
         crop_s: float | None = None,
         offset_s: float = 0.0,
-        duration_s: float | None = None,
+        window_s: float | None = None,
         min_confidence: float | None = None,
         explain: bool = False,
         max_duration_s: float | None = MAX_DURATION_S,
         sr: int | None = None,
         full: bool = False,
+        duration_s: float | None = None,
     ) -> Prediction:
         """Load ``source`` (path, bytes or file object) and classify it.
 
@@ -673,7 +518,11 @@ class Classifier:
         (musicnn): a 4-minute song then costs about as much as a 30 s clip, with the same answer as the
         whole decode (see ``_predict_sampled`` for how the signal checks apply).
         When ``crop_s`` is given only a window of that length around the middle is decoded, so the
-        time is constant whatever the track's length. ``explain``: see :meth:`predict_audio`.
+        time is constant whatever the track's length. ``offset_s`` and ``window_s``: decode only the
+        window of ``window_s`` seconds (None: to the end) starting ``offset_s`` seconds in (``crop_s`` then
+        applies inside it); the prediction's ``duration_s`` is still the whole track's length.
+        ``duration_s`` is the old name of ``window_s`` (deprecated, removed in the next release).
+        ``explain``: see :meth:`predict_audio`.
         ``max_duration_s``: longer audio (the window read, when there is one) is an AudioError.
         Decoded samples (a numpy array, mono) need their rate: ``predict(y, sr=22050)`` is
         :meth:`predict_audio` ``(y, sr)``.
@@ -687,9 +536,11 @@ class Classifier:
             return self.predict_audio(
                 _mono(source), int(sr), crop_s=crop_s, min_confidence=min_confidence, explain=explain
             )
+        if duration_s is not None:
+            window_s = _renamed_window(duration_s, window_s)
         t0 = time.perf_counter()
         name = source_name(source)
-        if crop_s is None and duration_s is None and offset_s == 0 and not full:  # only the sampled windows
+        if crop_s is None and window_s is None and offset_s == 0 and not full:  # only the sampled windows
             sampled = self._predict_sampled(
                 source,
                 name,
@@ -705,7 +556,7 @@ class Classifier:
             crop_s,
             sr=self.sr,
             offset_s=offset_s,
-            duration_s=duration_s,
+            duration_s=window_s,
             max_duration_s=max_duration_s,
         )
         pred = self.predict_audio(
@@ -760,6 +611,19 @@ def _mono(y: np.ndarray) -> np.ndarray:
     if a.ndim != 1:
         raise ConfigError(f"samples must have shape (n,) or (n, channels); got {np.shape(y)}")
     return a
+
+
+def _renamed_window(duration_s: float, window_s: float | None) -> float:
+    """``Classifier.predict``'s old ``duration_s`` keyword: warned about, and taken as ``window_s``."""
+    if window_s is not None:
+        raise ConfigError("give window_s only: duration_s is its deprecated old name")
+    warnings.warn(
+        "Classifier.predict(duration_s=...) is deprecated, use window_s=... (the decoded window's length; "
+        "Prediction.duration_s is the track's); duration_s will be removed in the next release",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return duration_s
 
 
 def _check_crop(crop_s: float | None) -> None:
