@@ -37,6 +37,9 @@ FAMILY_COLUMNS: tuple[Column, ...] = (
 )
 
 
+VERBOSE_HELP = "Also the musicnn kernels and precision chosen on this machine (CPU, extensions, torch)."
+
+
 @app.command()
 @handle_errors
 def models(
@@ -48,15 +51,7 @@ def models(
             '"musicnn": {...}}).',
         ),
     ] = False,
-    verbose: Annotated[
-        bool,
-        typer.Option(
-            "--verbose",
-            "-v",
-            help="Also the musicnn kernels and precision chosen on this machine (CPU, extensions, "
-            "torch, threads).",
-        ),
-    ] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help=VERBOSE_HELP)] = False,
 ) -> None:
     """List the pretrained models (name, genres, networks, measured accuracy) and the trainable families."""
     from genrekit.models.registry import NEURAL_KINDS, available, default_features
