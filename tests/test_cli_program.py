@@ -53,3 +53,20 @@ def test_app_with_arguments_raises_system_exit_as_before(capsys):
     with pytest.raises(SystemExit) as exc:
         app(["--version"])
     assert exc.value.code == 0 and capsys.readouterr().out.startswith("genrekit ")
+
+
+def test_commands_that_write_files_keep_the_normal_teardown():
+    """Only read-only commands skip the teardown: a writer's buffered files must not be lost."""
+    from genrekit.cli import FAST_EXIT_COMMANDS, _command
+
+    assert _command(["-v", "classify", "x.mp3"]) == "classify" and _command(["--version"]) is None
+    assert {"train", "batch", "serve", "compare", "evaluate"}.isdisjoint(FAST_EXIT_COMMANDS)
+    code = (
+        "import sys; sys.argv[:] = ['genrekit', 'batch', '--help']\n"
+        "class Late:\n"
+        "    def __del__(self): print('teardown ran')\n"
+        "keep = Late()\n" + PROGRAM.split("; ", 1)[1]
+    )
+    res = _run(code)
+    assert res.returncode == 0, res.stderr
+    assert "teardown ran" in res.stdout

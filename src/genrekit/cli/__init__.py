@@ -63,9 +63,10 @@ class _Program(App):
     """The ``genrekit`` app; run as the program (no arguments given), it ends the process without teardown.
 
     ``app()``, as the ``genrekit`` script and ``python -m genrekit.cli`` call it, reads ``sys.argv``, runs
-    the command with a less frequent cyclic garbage collection and then ends the process through
-    :func:`_exit_now`. Called with arguments (``app(["classify", ...])``)
-    or through click's test runner, it behaves as a plain typer app and raises ``SystemExit``.
+    the command with a less frequent cyclic garbage collection and, for the read-only commands
+    (:data:`FAST_EXIT_COMMANDS`), then ends the process through :func:`_exit_now`. Called with
+    arguments (``app(["classify", ...])``) or through click's test runner, it behaves as a plain typer
+    app and raises ``SystemExit``.
     """
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -75,11 +76,24 @@ class _Program(App):
         # them again and again (0.1-0.2 s of a cold classify); a collection every 50k new container
         # objects instead of 700 keeps at most a few MB of cyclic garbage waiting, in any command
         gc.set_threshold(50_000, 10, 10)
+        if _command(sys.argv[1:]) not in FAST_EXIT_COMMANDS:  # writers end with the normal teardown
+            return super().__call__()
         try:
             super().__call__()
         except SystemExit as exc:
             _exit_now(exc.code)  # type: ignore[arg-type]
         _exit_now(0)
+
+
+#: The commands that end without the interpreter's teardown (None: no command, e.g. ``--version``): the
+#: read-only ones, which write nothing but their output streams. Commands that write files, stores or
+#: reports (train, batch, serve, ...) keep the normal exit, so nothing they leave buffered is lost.
+FAST_EXIT_COMMANDS: frozenset[str | None] = frozenset({None, "classify", "tags", "models", "scan"})
+
+
+def _command(argv: list[str]) -> str | None:
+    """The sub-command named in ``argv`` (the first word that is not an option), or None."""
+    return next((a for a in argv if not a.startswith("-")), None)
 
 
 app = _Program(
