@@ -23,6 +23,16 @@ def _run(code: str, *argv: str) -> subprocess.CompletedProcess[str]:
 PROGRAM = "import sys; sys.argv[0] = 'genrekit'; from genrekit.cli import app; app()"
 
 
+def _with_teardown_probe(argv: list[str], extra: str = "") -> str:
+    """The program run with ``argv``, plus a module global whose finaliser prints "teardown ran"."""
+    return (
+        f"import atexit, sys; sys.argv[:] = ['genrekit', *{argv!r}]\n{extra}\n"
+        "class Late:\n"
+        "    def __del__(self): print('teardown ran')\n"
+        "keep = Late()\n" + PROGRAM.split("; ", 1)[1]
+    )
+
+
 def test_program_flushes_its_output_and_keeps_exit_codes():
     res = _run(PROGRAM, "models", "--json")
     assert res.returncode == 0, res.stderr
@@ -34,14 +44,12 @@ def test_program_flushes_its_output_and_keeps_exit_codes():
 
 
 def test_program_runs_atexit_handlers_and_ends_without_teardown():
-    code = (
-        "import atexit, sys; sys.argv[:] = ['genrekit', '--version']\n"
-        "atexit.register(lambda: print('atexit ran, gc threshold', __import__('gc').get_threshold()[0]))\n"
-        "class Late:\n"
-        "    def __del__(self): print('teardown ran')\n"
-        "keep = Late()\n" + PROGRAM.split("; ", 1)[1]
+    res = _run(
+        _with_teardown_probe(
+            ["--version"],
+            "atexit.register(lambda: print('atexit ran, gc threshold', __import__('gc').get_threshold()[0]))",
+        )
     )
-    res = _run(code)
     assert res.returncode == 0, res.stderr
     assert res.stdout.startswith("genrekit ") and "atexit ran, gc threshold 50000" in res.stdout
     assert "teardown ran" not in res.stdout  # the module teardown was skipped
@@ -61,12 +69,6 @@ def test_commands_that_write_files_keep_the_normal_teardown():
 
     assert _command(["-v", "classify", "x.mp3"]) == "classify" and _command(["--version"]) is None
     assert {"train", "batch", "serve", "compare", "evaluate"}.isdisjoint(FAST_EXIT_COMMANDS)
-    code = (
-        "import sys; sys.argv[:] = ['genrekit', 'batch', '--help']\n"
-        "class Late:\n"
-        "    def __del__(self): print('teardown ran')\n"
-        "keep = Late()\n" + PROGRAM.split("; ", 1)[1]
-    )
-    res = _run(code)
+    res = _run(_with_teardown_probe(["batch", "--help"]))
     assert res.returncode == 0, res.stderr
     assert "teardown ran" in res.stdout
