@@ -313,3 +313,29 @@ def test_gtzan_on_a_long_file_equals_the_whole_decode(tmp_path):
     assert [s.start_s for s in got.segments] == [s.start_s for s in want.segments]
     assert got.genre == want.genre
     assert got.probabilities == pytest.approx(want.probabilities, abs=1e-4)
+
+
+def test_librosa_refusal_is_an_audio_error_and_a_lookalike_is_not():
+    """librosa's ParameterError (degenerate audio) becomes an AudioError naming the cause; another
+    exception that only shares its class name is a bug and propagates (no match on class-name strings)."""
+    from librosa.util.exceptions import ParameterError
+
+    from genrekit.errors import AudioError
+    from genrekit.predict import _extract_one
+
+    class Refusing:
+        sr = SR
+
+        def __init__(self, exc):
+            self.exc = exc
+
+        def __call__(self, y, sr):
+            raise self.exc
+
+    y = np.zeros(SR, dtype=np.float32)
+    with pytest.raises(AudioError, match="cannot compute features"):
+        _extract_one(Refusing(ParameterError("Audio buffer is not finite")), y, None)
+    lookalike = type("ParameterError", (ValueError,), {})
+    with pytest.raises(ValueError) as exc:
+        _extract_one(Refusing(lookalike("boom")), y, None)
+    assert not isinstance(exc.value, AudioError)

@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from genrekit.audio import sniff_container
 from genrekit.bundle import Bundle, save_bundle
 from genrekit.errors import ConfigError, ModelError
 from genrekit.predict import Classifier
@@ -34,7 +35,7 @@ from genrekit.service.app import (
     create_app,
     create_app_from_env,
 )
-from genrekit.service.runtime import sniff_container, upload_name
+from genrekit.service.runtime import upload_name
 from toys import ToyExtractor
 
 with warnings.catch_warnings():  # starlette suggests httpx2; httpx is what the project depends on

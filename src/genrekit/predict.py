@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -108,6 +109,16 @@ def extract_each(
     return [_try(_extract_one, extractor, y, k) for y, k in zip(signals, keeps, strict=True)]
 
 
+def _is_librosa_refusal(exc: BaseException) -> bool:
+    """Whether ``exc`` is librosa's ``ParameterError`` (its refusal of degenerate audio).
+
+    Looked up among the loaded modules, so prediction never imports librosa to name it: an extractor that
+    raised it has loaded librosa already.
+    """
+    mod = sys.modules.get("librosa.util.exceptions")
+    return mod is not None and isinstance(exc, mod.ParameterError)
+
+
 def _extract_one(extractor: Extractor, y: np.ndarray, keep: np.ndarray | None) -> np.ndarray:
     try:
         if keep is None:
@@ -117,7 +128,7 @@ def _extract_one(extractor: Extractor, y: np.ndarray, keep: np.ndarray | None) -
         else:
             feats = extractor(y, extractor.sr)[keep]
     except Exception as exc:
-        if type(exc).__name__ != "ParameterError":  # librosa's refusal of degenerate audio
+        if not _is_librosa_refusal(exc):
             raise
         raise AudioError(f"cannot compute features ({exc})") from None
     return check_finite_features(feats)

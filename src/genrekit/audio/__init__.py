@@ -12,7 +12,7 @@ sample checks, segments, the middle crop), ``decoding`` (:func:`info`, :func:`lo
 
 from __future__ import annotations
 
-from genrekit.audio.containers import Source, sniff, source_name
+from genrekit.audio.containers import Source, sniff, sniff_container, source_name
 from genrekit.audio.decoding import AudioInfo, info, load
 from genrekit.audio.digests import array_digest, file_digest
 from genrekit.audio.samples import (
@@ -50,6 +50,7 @@ __all__ = [
     "segment_bounds",
     "segments",
     "sniff",
+    "sniff_container",
     "source_name",
     "to_mono",
     "window_grid",

@@ -402,3 +402,22 @@ def _check_rate(sr: int) -> None:
     """Refuse an output sample rate outside the library's range (a ConfigError naming ``sr``)."""
     if not MIN_SAMPLE_RATE <= sr <= MAX_SAMPLE_RATE:
         raise ConfigError(f"sr must be in [{MIN_SAMPLE_RATE}, {MAX_SAMPLE_RATE}], got {sr}")
+
+
+#: Magic numbers of containers soundfile cannot read; uploads in them are routed to
+#: ffmpeg (the service answers 415 when it is missing).
+_CONTAINER_MAGIC: tuple[tuple[int, bytes, str], ...] = (
+    (4, b"ftyp", ".m4a"),  # MP4 / M4A / AAC in ISO-BMFF
+    (0, b"\x30\x26\xb2\x75\x8e\x66\xcf\x11", ".wma"),  # ASF (WMA/WMV)
+    (0, b"\x1a\x45\xdf\xa3", ".webm"),  # EBML (WebM / Matroska)
+)
+
+
+def sniff_container(head: bytes) -> str | None:
+    """Extension of a container that only ffmpeg decodes, recognised by its first bytes; else None."""
+    for offset, magic, ext in _CONTAINER_MAGIC:
+        if head[offset : offset + len(magic)] == magic:
+            return ext
+    if len(head) >= 2 and head[0] == 0xFF and (head[1] & 0xF6) == 0xF0:  # ADTS AAC (layer bits 00)
+        return ".aac"
+    return None

@@ -18,7 +18,7 @@ import numpy as np
 from fastapi import Depends, Request
 
 from genrekit.audio import info as audio_info
-from genrekit.audio import load_crop
+from genrekit.audio import load_crop, sniff_container
 from genrekit.bundle import Bundle, load_bundle
 from genrekit.config import FFMPEG_EXTENSIONS, genrekit_version
 from genrekit.errors import AudioError, ConfigError, GenreKitError
@@ -333,24 +333,6 @@ def warm_up(served: ServedModel) -> None:
 
 
 # ---------------------------------------------------------------------------------------- upload input
-#: Magic numbers of containers soundfile cannot read; they are routed to ffmpeg (or answered 415).
-_CONTAINER_MAGIC: tuple[tuple[int, bytes, str], ...] = (
-    (4, b"ftyp", ".m4a"),  # MP4 / M4A / AAC in ISO-BMFF
-    (0, b"\x30\x26\xb2\x75\x8e\x66\xcf\x11", ".wma"),  # ASF (WMA/WMV)
-    (0, b"\x1a\x45\xdf\xa3", ".webm"),  # EBML (WebM / Matroska)
-)
-
-
-def sniff_container(head: bytes) -> str | None:
-    """Extension of a container that only ffmpeg decodes, recognised by its first bytes; else None."""
-    for offset, magic, ext in _CONTAINER_MAGIC:
-        if head[offset : offset + len(magic)] == magic:
-            return ext
-    if len(head) >= 2 and head[0] == 0xFF and (head[1] & 0xF6) == 0xF0:  # ADTS AAC (layer bits 00)
-        return ".aac"
-    return None
-
-
 def upload_name(filename: str | None) -> str:
     """A printable name for an uploaded file: its base name, or ``upload``."""
     name = Path((filename or "").replace("\\", "/")).name.strip()
