@@ -516,5 +516,14 @@ def test_cli_train_predict_compare(tmp_path):
     )  # fmt: skip
     assert r.exit_code == 0, r.output
     assert (tmp_path / "rep" / "cleaning.txt").is_file() and "report:" in r.stdout
+    r = runner.invoke(
+        app, ["tabular", "compare", str(table), "--label", "playlist_genre", "--models", "logreg,knn",
+              "--report", str(tmp_path / "rep2"), "--format", "json", "--output-dir", str(tmp_path / "o")],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    runs = json.loads(r.stdout)  # stdout is the results alone; notes went to stderr
+    assert sorted(row["model"] for row in runs) == ["knn", "logreg"]
+    assert all(0.0 <= row["track_accuracy"] <= 1.0 for row in runs) and "report:" in r.stderr
+    assert json.loads((tmp_path / "o" / "tabular-compare.json").read_text()) == runs
     r = runner.invoke(app, ["tabular", "clean", str(table), "--label", "playlist_genre", "--json"])
     assert r.exit_code == 0 and json.loads(r.stdout)["n_rows_out"] == 60

@@ -21,6 +21,7 @@ from genrekit.cli import (
 )
 from genrekit.cli.help import App
 from genrekit.cli.options import BundleOutOpt, ModelKindOpt, ReportOpt, SearchOpt, SeedOpt
+from genrekit.cli.output import FormatOpt, Output, OutputDirOpt
 from genrekit.config import TableTrainConfig
 from genrekit.errors import ConfigError
 
@@ -176,6 +177,8 @@ def compare(
     group_by: GroupByOpt = "auto",
     seed: SeedOpt = 0,
     workers: Annotated[int, typer.Option(help="Parallel jobs (-1: all cores).")] = 1,
+    fmt: FormatOpt = "table",
+    output_dir: OutputDirOpt = None,
 ) -> None:
     """Compare model families on one cleaned table and split; write a report (with the cleaning report)."""
     per_kind: dict[str, dict[str, Any]] = {}
@@ -190,13 +193,15 @@ def compare(
     from genrekit.cli.core import _print_runs
     from genrekit.tabular import compare_table
 
+    out = Output(fmt, output_dir, name="tabular-compare")
     res = compare_table(table, cfg, report=report, workers=workers)
     _print_cleaning(res.cleaning)
     for note in res.notes:
         say(err_console, ("note:", "yellow"), f" {note}")
-    _print_runs(res.runs)
-    console.print(f"split: {res.split}")
-    console.print(f"report: {res.report}")
+    _print_runs(res.runs, out)
+    out.note(f"split: {res.split}")
+    out.note(f"report: {res.report}")
+    out.close()
 
 
 @sub.command("train")
