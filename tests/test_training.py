@@ -141,3 +141,23 @@ def test_evaluate_report_has_calibration_and_importance(tiny_corpus, all_tracks_
     assert (res.report / "importance.csv").is_file()
     with pytest.raises(ConfigError, match="folds"):
         evaluate(model, tiny_corpus, folds=2, importance=True)
+
+
+def test_knn_on_fewer_rows_than_neighbours_votes_over_them_all():
+    """A tiny training side: knn's 7 neighbours (and a search grid up to 31) are capped, with a warning,
+    instead of a fit that fails at every prediction."""
+    from genrekit.data.featureset import FeatureSet
+    from genrekit.fitting import fit_model
+
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(-2, 0.1, (3, 2)), rng.normal(2, 0.1, (3, 2))]).astype(np.float32)
+    y = np.array(["a"] * 3 + ["b"] * 3)
+    tracks, artists = np.array([f"t{i}" for i in range(6)]), np.array([None] * 6, dtype=object)
+    fs = FeatureSet(X, y, tracks, artists, ["u", "v"])
+    with pytest.warns(UserWarning, match=r"n_neighbors=7 is more than the 6 training segments; using 6"):
+        res = fit_model("knn", fs)
+    assert res.model.get_params()["clf__n_neighbors"] == 6
+    assert list(res.model.predict(np.array([[-2.0, -2.0], [2.0, 2.0]], dtype=np.float32))) == ["a", "b"]
+    with pytest.warns(UserWarning):
+        searched = fit_model("knn", fs, search=True, cv_folds=3)
+    assert searched.params["clf__n_neighbors"] <= 4  # a 3-fold training side holds 4 of the 6 rows

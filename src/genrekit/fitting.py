@@ -90,6 +90,38 @@ class FitResult:
     search: dict[str, Any] | None = None
 
 
+def _neighbour_keys(params: Mapping[str, Any]) -> list[str]:
+    return [k for k in params if k == "n_neighbors" or k.endswith("__n_neighbors")]
+
+
+def _cap_neighbours(model: Any, n_rows: int, kind: str) -> None:
+    """Lower a neighbour count above the training rows to their number, with a warning.
+
+    A k-nearest-neighbour model asked for more neighbours than it has rows fits, then fails at every
+    prediction; with ``n_rows`` neighbours it votes over the whole training set, which is what few rows
+    allow.
+    """
+    for key in _neighbour_keys(model.get_params()):
+        k = model.get_params()[key]
+        if isinstance(k, int) and k > n_rows >= 1:
+            warnings.warn(
+                f"model {kind!r}: {key.rsplit('__', 1)[-1]}={k} is more than the {n_rows} training segments; "
+                f"using {n_rows}",
+                UserWarning,
+                stacklevel=3,
+            )
+            model.set_params(**{key: n_rows})
+
+
+def _neighbour_grid(grid: dict[str, Any], n_rows: int) -> dict[str, Any]:
+    """``grid`` without neighbour counts above ``n_rows`` (the smallest search-fold training side)."""
+    out = dict(grid)
+    for key in _neighbour_keys(grid):
+        values = [v for v in grid[key] if not isinstance(v, int) or v <= max(1, n_rows)]
+        out[key] = values or [max(1, n_rows)]
+    return out
+
+
 def fit_model(
     kind: str,
     fs: FeatureSet,
@@ -113,6 +145,7 @@ def fit_model(
     model = build_model(kind, random_state=seed, n_jobs=n_jobs, **params)
     if "frame_shape" in model.get_params() and model.get_params()["frame_shape"] is None and fs.frame_shape:
         model.set_params(frame_shape=tuple(fs.frame_shape))
+    _cap_neighbours(model, len(fs.y), kind)
     takes_groups = "groups" in inspect.signature(model.fit).parameters
     t0 = time.perf_counter()
     search_info = None
@@ -121,6 +154,7 @@ def fit_model(
         groups = fs.split_groups()
         k = max(2, min(cv_folds, min_groups_per_label(fs.y, groups)))
         cv = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+        grid = _neighbour_grid(grid, len(fs.y) - -(-len(fs.y) // k))  # rows minus the largest test fold
         gs = GridSearchCV(
             model, grid, scoring="f1_macro", cv=cv, n_jobs=n_jobs, refit=False, error_score="raise"
         )
