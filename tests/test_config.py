@@ -178,3 +178,16 @@ def test_cli_and_api_build_the_same_config(monkeypatch, tmp_path):
         id_column=None, group_by="track", test_size=0,
     )  # fmt: skip
     assert seen["config"] == api and api.grids == {"logreg": {"C": [1, 10]}}
+
+
+def test_split_options_are_the_make_split_keywords_each_config_fixes():
+    from inspect import signature
+
+    from genrekit.config import TableTrainConfig, TrainConfig
+    from genrekit.data.splits import make_split
+
+    audio = TrainConfig(split_file="lists/", test_size=0.3, seed=4, split_missing="ignore").split_options()
+    assert audio == {"split_file": "lists/", "test_size": 0.3, "seed": 4, "split_missing": "ignore"}
+    table = TableTrainConfig(test_size=0.25, seed=2, group_by="artist").split_options()
+    assert table == {"split_file": None, "test_size": 0.25, "seed": 2, "group_by": "artist"}
+    assert set(audio) | set(table) <= set(signature(make_split).parameters)

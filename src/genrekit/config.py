@@ -153,6 +153,10 @@ class _Recipe:
         self._at_least("folds", 2, optional=True)
         self._want("seed", int)
 
+    def split_options(self) -> dict[str, Any]:
+        """The keywords of :func:`genrekit.data.splits.make_split` this config fixes (its held-out split)."""
+        return {"split_file": self.split_file, "test_size": self.test_size, "seed": self.seed}
+
     @classmethod
     def build(cls, config: Any = None, /, **overrides: Any) -> Any:
         """``config`` (the defaults when None) with ``overrides``: how the Python API builds a config."""
@@ -244,6 +248,9 @@ class TrainConfig(_Recipe):
                 "importance is measured on the bundle as trained; it cannot be combined with folds"
             )
 
+    def split_options(self) -> dict[str, Any]:
+        return {**super().split_options(), "split_missing": self.split_missing}
+
 
 @dataclass(frozen=True)
 class TableTrainConfig(_Recipe):
@@ -300,6 +307,9 @@ class TableTrainConfig(_Recipe):
         self._choice("group_by", ("auto", "track", "artist"))
         if self.folds and self.split_file is not None:
             raise ConfigError("give either folds (grouped cross-validation) or split_file, not both")
+
+    def split_options(self) -> dict[str, Any]:
+        return {**super().split_options(), "group_by": self.group_by}
 
     def load_options(self) -> dict[str, Any]:
         """The keywords of :func:`genrekit.data.tables.load_table` (all but ``label``)."""

@@ -269,13 +269,6 @@ def resolve_table_config(config: TableTrainConfig | None = None, **overrides: An
     return cfg
 
 
-def _split(td: TabularData, cfg: TableTrainConfig) -> Split:
-    """The config's split of a table: its split lists, else a random grouped holdout of ``test_size``."""
-    return make_split(
-        td, split_file=cfg.split_file, test_size=cfg.test_size, seed=cfg.seed, group_by=cfg.group_by
-    )
-
-
 def _fitter(kind: str, cfg: TableTrainConfig, workers: int) -> Callable[[FeatureSet], FitResult]:
     """Fits ``kind`` with the config's parameters (``params``, then ``model_params``), search and grid."""
 
@@ -340,7 +333,7 @@ def train_table(
     td = _load(data, cfg, ext)
     split = None
     if cfg.split_file is not None or cfg.test_size > 0:
-        split = _split(td, cfg)
+        split = make_split(td, **cfg.split_options())
         train_idx = split.train
     else:
         train_idx = np.arange(len(td))
@@ -461,7 +454,7 @@ def compare_table(
         by = td.resolve_group_by(cfg.group_by)
         split_desc = f"{cfg.folds}-fold stratified cross-validation grouped by {by} (seed {cfg.seed})"
     else:
-        split = _split(td, cfg)
+        split = make_split(td, **cfg.split_options())
         notes = split.notes
         runs = score_on_split(
             cfg.models,

@@ -217,7 +217,7 @@ def train(
             train=[t.track_id for t in dataset.tracks], test=[], description="all tracks used for training"
         )
     else:
-        split = _config_split(dataset, cfg)
+        split = make_split(dataset, **cfg.split_options())
     fs = run.features(dataset, extractor)
     fit_ids = split.train if cfg.calibrate else split.train + split.val
     train_fs = _training_features(dataset, fs, fit_ids, extractor, cfg, run)
@@ -239,14 +239,6 @@ def train(
     out_path = save_bundle(bundle, out) if out is not None else None
     clf = Classifier(extractor, final_model, aggregation=cfg.aggregation, name=cfg.model, bundle=bundle)
     return TrainResult(clf, bundle, scored, out_path, fs.failures, split.description)
-
-
-def _config_split(dataset: Dataset, cfg: TrainConfig) -> Split:
-    """The config's split of ``dataset``: its lists, or a held-out ``test_size`` drawn with its seed."""
-    return make_split(
-        dataset, split_file=cfg.split_file, test_size=cfg.test_size, seed=cfg.seed,
-        split_missing=cfg.split_missing,
-    )  # fmt: skip
 
 
 def _bundle(
@@ -349,7 +341,7 @@ def _compare(
 ) -> CompareResult:
     split = None
     if not cfg.folds:  # the split (and its lists) first: a bad split file fails before any extraction
-        split = _config_split(dataset, cfg)
+        split = make_split(dataset, **cfg.split_options())
     fs = run.features(dataset, extractor)
     if cfg.folds:
         runs, fold_results, id_splits = _compare_folds(dataset, fs, extractor, cfg, run)
