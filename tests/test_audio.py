@@ -365,3 +365,14 @@ def test_mp3_windows_equal_the_continuous_decode(tmp_path):
     wins = [(int(a), int(a) + 4000) for a in starts]
     for p, (a, b) in zip(audio.load_windows(path, wins, sr=16000), wins, strict=True):
         np.testing.assert_allclose(p, y[a:b], rtol=0, atol=1e-5)
+
+
+def test_check_crop_is_the_one_crop_rule():
+    """load_crop, Classifier.predict_audio and batch jobs all refuse a crop window through check_crop."""
+    from genrekit.audio import check_crop
+
+    check_crop(None)
+    check_crop(0.5)
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(ConfigError, match="crop_s must be > 0 seconds"):
+            check_crop(bad)

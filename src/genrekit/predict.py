@@ -15,10 +15,12 @@ import numpy as np
 from genrekit.audio import (
     Source,
     center_crop,
+    check_crop,
     header_duration,
     load_crop,
     load_windows,
     resample,
+    rewind,
     source_name,
 )
 from genrekit.bundle import Bundle, load_bundle
@@ -304,7 +306,7 @@ class Classifier:
         margin, the segments that argue most for and against the answer).
         """
         t0 = time.perf_counter()
-        _check_crop(crop_s)
+        check_crop(crop_s)
         duration_s = len(y) / sr
         offset_s = float(time_offset_s)
         if crop_s is not None:
@@ -486,7 +488,7 @@ class Classifier:
         try:
             noise = self.check_signal(np.concatenate(pieces), sr, name)
         except AudioError:
-            _rewind(source)
+            rewind(source)
             return None
         proba = self._proba_many([_some_segments(ex.extract_windows(pieces, spans, n, keep))])[0]
         if isinstance(proba, Exception):
@@ -635,20 +637,6 @@ def _renamed_window(duration_s: float, window_s: float | None) -> float:
         stacklevel=3,
     )
     return duration_s
-
-
-def _check_crop(crop_s: float | None) -> None:
-    if crop_s is not None and not crop_s > 0:
-        raise ConfigError(f"crop_s must be > 0 seconds, got {crop_s}")
-
-
-def _rewind(source: Source) -> None:
-    """Seek a file object back to its start (after a read that is not the one kept); others are left."""
-    if hasattr(source, "seek"):
-        try:
-            source.seek(0)
-        except (OSError, ValueError):
-            pass
 
 
 def _try(f: Any, *args: Any) -> Any:

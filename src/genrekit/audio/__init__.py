@@ -12,7 +12,7 @@ sample checks, segments, the middle crop), ``decoding`` (:func:`info`, :func:`lo
 
 from __future__ import annotations
 
-from genrekit.audio.containers import Source, sniff, sniff_container, source_name
+from genrekit.audio.containers import Source, rewind, sniff, sniff_container, source_name
 from genrekit.audio.decoding import AudioInfo, info, load
 from genrekit.audio.digests import array_digest, file_digest
 from genrekit.audio.samples import (
@@ -21,6 +21,7 @@ from genrekit.audio.samples import (
     SILENCE_PEAK,
     center_crop,
     check_audible,
+    check_crop,
     check_samples,
     resample,
     segment_bounds,
@@ -38,6 +39,7 @@ __all__ = [
     "Source",
     "array_digest",
     "center_crop",
+    "check_crop",
     "check_audible",
     "check_samples",
     "file_digest",
@@ -50,6 +52,7 @@ __all__ = [
     "segment_bounds",
     "segments",
     "sniff",
+    "rewind",
     "sniff_container",
     "source_name",
     "to_mono",

@@ -31,6 +31,15 @@ Source = str | os.PathLike | bytes | bytearray | BinaryIO
 log = logging.getLogger(__name__)
 
 
+def rewind(source: Any) -> None:
+    """Seek a file object back to its start (after a read that is not the one kept); others are left."""
+    if hasattr(source, "seek"):
+        try:
+            source.seek(0)
+        except (OSError, ValueError):
+            pass
+
+
 def source_name(source: Source) -> str:
     """Return a printable name for an audio source: its path, a file object's name, or ``<bytes>``."""
     if isinstance(source, (str, os.PathLike)):

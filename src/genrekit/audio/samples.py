@@ -159,6 +159,12 @@ def segments(
     return out
 
 
+def check_crop(crop_s: float | None) -> None:
+    """Refuse a crop window that is not above 0 seconds (None: no crop)."""
+    if crop_s is not None and not crop_s > 0:
+        raise ConfigError(f"crop_s must be > 0 seconds, got {crop_s}")
+
+
 def center_crop(y: np.ndarray, sr: int, *, duration_s: float) -> np.ndarray:
     """Return the ``duration_s`` window around the middle of ``y`` (``y`` itself when shorter).
 

@@ -23,10 +23,11 @@ from genrekit.audio.containers import (
     _decode_error,
     _native_quiet,
     _slack_frames,
+    rewind,
     source_name,
 )
 from genrekit.audio.decoding import info, load
-from genrekit.audio.samples import center_crop, check_samples, resample, to_mono
+from genrekit.audio.samples import center_crop, check_crop, check_samples, resample, to_mono
 from genrekit.config import FFMPEG_EXTENSIONS, MAX_DURATION_S, SAMPLE_RATE
 from genrekit.errors import AudioError, ConfigError, GenreKitError, UnsupportedFormatError
 
@@ -237,11 +238,7 @@ def header_duration(source: Source) -> float | None:
     except GenreKitError:
         return None
     finally:
-        if hasattr(src, "seek"):
-            try:
-                src.seek(0)
-            except (OSError, ValueError):
-                pass
+        rewind(src)
 
 
 def load_crop(
@@ -276,8 +273,7 @@ def load_crop(
     AudioError
         As :func:`load`; ``max_duration_s`` applies to what is decoded.
     """
-    if crop_s is not None and not crop_s > 0:
-        raise ConfigError(f"crop_s must be > 0 seconds, got {crop_s}")
+    check_crop(crop_s)
     if crop_s is not None and duration_s is None:
         length = header_duration(source)
         if length is not None and length - offset_s > crop_s:  # decode only the window

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from genrekit.audio import file_digest
+from genrekit.audio import check_crop, file_digest
 from genrekit.batch.engines import (
     _chunks,
     _dashboard,
@@ -135,8 +135,7 @@ def _prepare(job: BatchJob) -> tuple[BatchJob, dict[str, Any], dict[str, Any], _
         raise ConfigError(f"unknown batch kind {job.kind!r}; valid: {', '.join(KINDS)}")
     if job.top_k < 0:
         raise ConfigError(f"top_k must be >= 0, got {job.top_k}")
-    if job.crop_s is not None and job.crop_s <= 0:
-        raise ConfigError(f"crop_s must be > 0, got {job.crop_s}")
+    check_crop(job.crop_s)
     from genrekit.models.calibrated import check_min_confidence
 
     check_min_confidence(job.min_confidence)
