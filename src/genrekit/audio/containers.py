@@ -397,6 +397,21 @@ def _check_max(seconds: float, max_duration_s: float | None, name: str, *, at_le
 
 #: soundfile's name of the mp3 container (``SoundFile.format``).
 _MPEG_FORMAT = "MP3"
+#: Native frames an mp3 is decoded from before a seek target (16 MPEG frames, 0.42 s at 44.1 kHz): after
+#: a seek, mpg123's output equals the continuous decode's from 4-8 frames on (measured on 450 seeks).
+_MPEG_PREROLL_FRAMES = 16 * 1152
+
+
+def _seek_point(fmt: str, start: int) -> int:
+    """The frame to seek to so that frames from ``start`` on come out as the whole decode gives them.
+
+    ``start`` itself, except for an mp3: mpg123 lands on the right sample, but its first frames after a
+    seek differ from the continuous decode (bit reservoir, overlap-add), so it decodes from a prerolled
+    point and the caller drops the frames before ``start``.
+    """
+    return max(0, start - _MPEG_PREROLL_FRAMES) if fmt == _MPEG_FORMAT else start
+
+
 #: Frames an mp3 may decode short of its header's count without being truncated (two MPEG frames: the
 #: count of a stream without a LAME gapless tag is an estimate).
 _MPEG_SLACK_FRAMES = 2 * 1152

@@ -23,6 +23,7 @@ from genrekit.audio.containers import (
     _check_rate,
     _decode_error,
     _native_quiet,
+    _seek_point,
     _slack_frames,
     source_name,
 )
@@ -201,10 +202,11 @@ def _read_soundfile(
             )
         n = total - start if duration_s is None else min(int(round(duration_s * native_sr)), total - start)
         _check_max(n / native_sr, max_duration_s, name)
-        if start:
-            f.seek(start)
+        to = _seek_point(fmt, start)  # an mp3 decodes from a prerolled point, dropped below
+        if to:
+            f.seek(to)
         try:
-            frames = f.read(n, dtype="float32", always_2d=True)
+            frames = f.read(n + start - to, dtype="float32", always_2d=True)[start - to :]
         except sf.LibsndfileError as exc:
             raise AudioError(f"corrupt or truncated audio data ({str(exc).strip()})", source=name) from None
         except RuntimeError as exc:  # some decoders (mpg123) raise plain RuntimeError on bad frames

@@ -14,7 +14,6 @@ import numpy as np
 import soundfile as sf
 
 from genrekit.audio.containers import (
-    _MPEG_FORMAT,
     Source,
     _as_binary,
     _check_header,
@@ -22,6 +21,7 @@ from genrekit.audio.containers import (
     _check_rate,
     _decode_error,
     _native_quiet,
+    _seek_point,
     _slack_frames,
     rewind,
     source_name,
@@ -112,9 +112,6 @@ def load_windows(
 #: Ogg (Vorbis, Opus) is not among them: a seek after a short read, or into the last page, lands
 #: elsewhere, so Ogg windows are reached by decoding forward (still without resampling or features).
 _EXACT_SEEK_FORMATS = frozenset({"WAV", "WAVEX", "RF64", "W64", "AIFF", "AU", "CAF", "FLAC", "MP3"})
-#: Native frames an mp3 is decoded from before a window (16 MPEG frames, 0.42 s at 44.1 kHz): after a
-#: seek, mpg123's output equals the continuous decode's from 4-8 frames on (measured on 450 seeks).
-_MPEG_PREROLL_FRAMES = 16 * 1152
 #: Frames decoded per read while skipping forward (bounds the memory of a skip).
 _SKIP_BLOCK = 1 << 16
 
@@ -184,9 +181,7 @@ class _FrameReader:
     def read(self, start: int, end: int) -> np.ndarray:
         """Frames ``[start, end)`` as ``(n, channels)`` float32; a short read is refused as truncation."""
         if self.exact_seek and start != self.pos:
-            # mpg123 lands a seek on the right sample, but its first frames after a seek differ from the
-            # continuous decode (bit reservoir, overlap-add): an mp3 is decoded from a prerolled point
-            to = max(0, start - _MPEG_PREROLL_FRAMES) if self.f.format == _MPEG_FORMAT else start
+            to = _seek_point(self.f.format, start)  # an mp3 from a prerolled point
             try:
                 self.f.seek(to)
             except (sf.LibsndfileError, RuntimeError) as exc:  # a cut-off flac cannot seek into the gap
