@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -351,15 +352,22 @@ def test_load_windows_refuses_what_load_refuses(tmp_path):
         audio.load_windows(b"hello, this is text" * 10, [(0, 10)], sr=SR)
 
 
-def test_mp3_windows_equal_the_continuous_decode(tmp_path):
-    # chords with noise bursts: mpg123's first frames after a seek differ here unless prerolled, and a
-    # read that stops inside an MPEG frame spoils the next one
+def _beats_mp3(tmp_path, seconds: float, seed: int, *, stereo: bool) -> Path:
+    """A chord with noise bursts as mp3 at 44.1 kHz: mpg123's first frames after a seek differ here unless
+    prerolled, and a read that stops inside an MPEG frame spoils the next one."""
     sr = 44100
-    t = np.arange(12 * sr) / sr
+    t = np.arange(int(seconds * sr)) / sr
     chord = sum(np.sin(2 * np.pi * f * t) for f in (220.0, 277.2, 329.6)) / 3
-    beat = (np.sin(2 * np.pi * 2 * t) > 0.95) * np.random.default_rng(0).standard_normal(len(t))
+    beat = (np.sin(2 * np.pi * 2 * t) > 0.95) * np.random.default_rng(seed).standard_normal(len(t))
+    left = 0.5 * chord + 0.2 * beat
+    y = np.stack([left, 0.4 * chord], axis=1) if stereo else left
     path = tmp_path / "beats.mp3"
-    sf.write(path, np.stack([0.5 * chord + 0.2 * beat, 0.4 * chord], axis=1).astype(np.float32), sr)
+    sf.write(path, y.astype(np.float32), sr)
+    return path
+
+
+def test_mp3_windows_equal_the_continuous_decode(tmp_path):
+    path = _beats_mp3(tmp_path, 12.0, 0, stereo=True)
     y, _ = audio.load(path, sr=16000)
     starts = np.sort(np.random.default_rng(1).integers(0, len(y) - 5000, 25))
     wins = [(int(a), int(a) + 4000) for a in starts]
@@ -371,11 +379,7 @@ def test_mp3_offset_read_equals_the_whole_decode(tmp_path):
     # load(offset_s=) seeks with the same preroll as load_windows, so a crop window of an mp3 gives the
     # whole decode's samples (without the preroll its first frames differed by up to 0.4)
     sr = 44100
-    t = np.arange(8 * sr) / sr
-    chord = sum(np.sin(2 * np.pi * f * t) for f in (220.0, 277.2, 329.6)) / 3
-    beat = (np.sin(2 * np.pi * 2 * t) > 0.95) * np.random.default_rng(2).standard_normal(len(t))
-    path = tmp_path / "beats.mp3"
-    sf.write(path, (0.5 * chord + 0.2 * beat).astype(np.float32), sr)
+    path = _beats_mp3(tmp_path, 8.0, 2, stereo=False)
     whole, _ = audio.load(path, sr=None)
     for offset in (0.5, 3.0, 5.25):
         part, _ = audio.load(path, sr=None, offset_s=offset, duration_s=2.0)

@@ -76,3 +76,22 @@ def test_aggregate_by_group_keeps_first_appearance_order():
     out, keys = aggregate(p, np.array(["b", "a", "a", "b"]), method="mean_prob")
     assert keys.tolist() == ["b", "a"]
     np.testing.assert_allclose(out, [[1.0, 0.0], [0.25, 0.75]])
+
+
+def test_xgboost_follows_the_estimator_contract(rng):
+    """A keyword-only estimator dataclass: clone keeps the parameters and drops the fit; repr is sklearn's."""
+    import inspect
+
+    from sklearn.base import clone
+
+    params = inspect.signature(XGBoostClassifier).parameters.values()
+    assert params and all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params)
+    with pytest.raises(TypeError):
+        XGBoostClassifier(50)
+    m = XGBoostClassifier(n_estimators=20, max_depth=2)
+    assert repr(m) == "XGBoostClassifier(max_depth=2, n_estimators=20)"
+    X, y = _blobs(rng, n_per=20, n_classes=3)
+    m.fit(X, y)
+    c = clone(m)
+    assert c.get_params() == m.get_params() and not hasattr(c, "booster_")
+    assert c != m and m == m  # estimators compare by identity, like scikit-learn's

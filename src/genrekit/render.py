@@ -166,11 +166,12 @@ def plot_comparison(table: pd.DataFrame, path: str | Path) -> Path:
         Output of :func:`genrekit.metrics.comparison_table`. Log loss, times are not drawn (other scales);
         undefined values (NaN) leave a gap.
     path : str or Path
-        PNG file to write.
+        PNG file to write (parent folders are created); the figure widens with the models and metrics.
 
     Returns
     -------
     Path
+        ``path``.
     """
     if "model" not in table.columns or len(table) == 0:
         raise ConfigError("plot_comparison needs a non-empty comparison_table() with a 'model' column")
@@ -217,13 +218,14 @@ def plot_per_class(metrics: Metrics, path: str | Path, *, title: str = "per-clas
     metrics : Metrics
         Metrics of one model (usually track level).
     path : str or Path
-        PNG file to write.
+        PNG file to write (parent folders are created).
     title : str
-        Figure title.
+        Title above the bars.
 
     Returns
     -------
     Path
+        ``path``.
     """
     n = len(metrics.classes)
     fig = Figure(figsize=(7.5, max(3.0, 0.38 * n + 1.4)), layout="constrained")
@@ -257,13 +259,14 @@ def plot_history(
         Per-epoch values, e.g. ``{"loss": [...], "val_loss": [...], "acc": [...], "val_acc": [...]}``.
         Every key ``X`` gets a panel, ``val_X`` is drawn in the panel of ``X`` (or alone if ``X`` is absent).
     path : str or Path
-        PNG file to write.
+        PNG file to write (parent folders are created).
     title : str
-        Figure title.
+        Title above all the panels.
 
     Returns
     -------
     Path
+        ``path``.
 
     Raises
     ------

@@ -44,34 +44,43 @@ from genrekit.pretrained import DEFAULT_MODEL
 # ========================================================================================================
 @dataclass
 class BatchResult:
-    """What a batch run did.
+    """What a batch run did: the counts of this run and of the output it resumed."""
 
-    ``total`` counts distinct input files; ``skipped`` were already done in the output (of which
-    ``previous_errors`` are error rows kept because ``retry_errors`` was off); ``processed`` = ``ok`` +
-    ``errors`` were done by this run. ``ignored`` counts hidden or non-audio files of an input folder,
-    ``duplicates`` paths listed more than once. ``cpu_s`` is the CPU time of the chunks in the workers
-    (all threads of each worker process; model loading excluded), ``worker_peak_rss_mb`` the peak
-    resident memory of each worker process.
-    """
-
+    #: The output folder (see the module docstring for its layout).
     out: Path
+    #: The job's kind: ``"classify"`` or ``"features"``.
     kind: str
+    #: How chunks ran: ``"serial"``, ``"processes"``, ``"dask"`` or ``"dask-local"``.
     engine: str
+    #: Distinct input files.
     total: int = 0
+    #: Inputs already done in the output, left alone ...
     skipped: int = 0
+    #: ... of which error rows, kept because ``retry_errors`` was off.
     previous_errors: int = 0
+    #: Inputs done by this run: ``ok`` + ``errors``.
     processed: int = 0
     ok: int = 0
     errors: int = 0
+    #: Paths listed more than once (done once).
     duplicates: int = 0
+    #: Hidden or non-audio files of an input folder.
     ignored: int = 0
+    #: Result parts (chunks) written by this run.
     parts: int = 0
+    #: Wall-clock time of the run, s.
     elapsed_s: float = 0.0
+    #: Audio decoded by this run's ok rows, s.
     audio_s: float = 0.0
+    #: CPU time of the chunks in the workers (all threads of each worker process; model loading excluded).
     cpu_s: float = 0.0
+    #: Stopped early (Ctrl-C); the same command resumes.
     interrupted: bool = False
+    #: The Dask dashboard's address, when there is one.
     dashboard: str | None = None
+    #: Peak resident memory of each worker process, MB.
     worker_peak_rss_mb: dict[str, float] = field(default_factory=dict)
+    #: (path, error) of the first 50 failed inputs.
     error_samples: list[tuple[str, str]] = field(default_factory=list)
 
     @property

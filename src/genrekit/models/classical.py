@@ -22,12 +22,14 @@ from sklearn.svm import SVC
 from sklearn.utils.validation import check_is_fitted
 
 from genrekit.errors import ModelError
+from genrekit.models.estimator import estimator
 
 CLASSICAL_KINDS: tuple[str, ...] = ("knn", "logreg", "rf", "svm", "xgboost", "mlp")
 #: RBF width of the default SVM (see :func:`make_model`).
 SVM_GAMMA = 0.001
 
 
+@estimator
 class XGBoostClassifier(ClassifierMixin, BaseEstimator):
     """Gradient-boosted trees (XGBoost ``hist``) with string labels and optional PCA in front.
 
@@ -41,30 +43,16 @@ class XGBoostClassifier(ClassifierMixin, BaseEstimator):
     n_jobs : int
     """
 
-    def __init__(
-        self,
-        *,
-        n_estimators: int = 300,
-        max_depth: int = 6,
-        learning_rate: float = 0.1,
-        subsample: float = 0.8,
-        colsample_bytree: float = 0.8,
-        reg_lambda: float = 1.0,
-        min_child_weight: float = 1.0,
-        pca_components: int | float | None = None,
-        random_state: int = 0,
-        n_jobs: int = 1,
-    ) -> None:
-        self.n_estimators = n_estimators
-        self.max_depth = max_depth
-        self.learning_rate = learning_rate
-        self.subsample = subsample
-        self.colsample_bytree = colsample_bytree
-        self.reg_lambda = reg_lambda
-        self.min_child_weight = min_child_weight
-        self.pca_components = pca_components
-        self.random_state = random_state
-        self.n_jobs = n_jobs
+    n_estimators: int = 300
+    max_depth: int = 6
+    learning_rate: float = 0.1
+    subsample: float = 0.8
+    colsample_bytree: float = 0.8
+    reg_lambda: float = 1.0
+    min_child_weight: float = 1.0
+    pca_components: int | float | None = None
+    random_state: int = 0
+    n_jobs: int = 1
 
     def _xgb_params(self) -> dict[str, Any]:
         """The keywords of :class:`xgboost.XGBClassifier`: every parameter but ``pca_components``."""

@@ -7,12 +7,13 @@ from typing import Any, ClassVar
 from torch import nn
 
 from genrekit.errors import ConfigError
+from genrekit.models.estimator import estimator
 from genrekit.models.neural.nets import ConvNet, auto_input_pool, conv_pools
-from genrekit.models.neural.trainer import _estimator, _TorchClassifier, _tuple
+from genrekit.models.neural.trainer import _TorchClassifier, _tuple
 
 
 # ------------------------------------------------------------------------------------------------ cnn
-@_estimator
+@estimator
 class CNNClassifier(_TorchClassifier):
     """2-D convolutional network over log-mel or MFCC segments (``cnn``).
 

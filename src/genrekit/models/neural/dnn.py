@@ -7,12 +7,13 @@ from typing import Any, ClassVar
 from torch import nn
 
 from genrekit.errors import ConfigError
+from genrekit.models.estimator import estimator
 from genrekit.models.neural.nets import DenseNet
-from genrekit.models.neural.trainer import _estimator, _TorchClassifier
+from genrekit.models.neural.trainer import _TorchClassifier
 
 
 # ------------------------------------------------------------------------------------------------ dnn
-@_estimator
+@estimator
 class DNNClassifier(_TorchClassifier):
     """Dense network on flattened segment matrices (``dnn``): MFCC segments in the classic recipe.
 

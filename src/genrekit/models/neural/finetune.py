@@ -11,11 +11,11 @@ from torch import nn
 
 from genrekit.errors import ConfigError, ModelError
 from genrekit.models.augment import Augmenter
+from genrekit.models.estimator import estimator
 from genrekit.models.neural.nets import MusicnnFinetuneNet, _head
 from genrekit.models.neural.trainer import (
     _batched_numpy,
     _Best,
-    _estimator,
     _FitData,
     _frozen,
     _load_state,
@@ -24,7 +24,7 @@ from genrekit.models.neural.trainer import (
 
 
 # ----------------------------------------------------------------------------------- musicnn finetune
-@_estimator
+@estimator
 class MusicnnFinetuneClassifier(_TorchClassifier):
     """The pretrained musicnn with a new head for the user's genres (``musicnn-finetune``).
 

@@ -21,6 +21,7 @@ from torch import nn
 from genrekit.errors import ConfigError, ModelError
 from genrekit.files import to_jsonable
 from genrekit.models.augment import SCALES, AugmentConfig, Augmenter
+from genrekit.models.estimator import estimator
 
 log = logging.getLogger(__name__)
 
@@ -253,13 +254,11 @@ class _FitData:
 
 
 # --------------------------------------------------------------------------------------- base class
-#: The estimators are dataclasses so that the training parameters below are written once: the generated
-#: ``__init__`` is keyword-only and only stores its arguments (the scikit-learn contract); each estimator
-#: adds its own parameters and re-declares the defaults it changes. ``repr``/``eq`` stay scikit-learn's.
-_estimator = dataclass(kw_only=True, repr=False, eq=False)
+#: The estimators are :func:`~genrekit.models.estimator.estimator` dataclasses, so the training parameters
+#: below are written once; each estimator adds its own parameters and re-declares the defaults it changes.
 
 
-@_estimator
+@estimator
 class _TorchClassifier(ClassifierMixin, BaseEstimator):
     """Shared trainer, prediction and bundle logic; subclasses build the network.
 
