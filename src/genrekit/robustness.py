@@ -196,52 +196,108 @@ def _conditions(degradations: Sequence[str]) -> list[tuple[str, float]]:
     return conds
 
 
-def _score_tracks(
-    jobs: list[tuple[int, str, str, str]],
-    classifiers: list[Classifier],
-    names: list[str],
-    conditions: list[tuple[str, float]],
-    sr: int,
-    seed: int,
-) -> tuple[list[dict[str, Any]], list[tuple[str, str]], dict[str, float]]:
-    """Score ``(index, path, track_id, label)`` jobs under every condition; never raises on one item."""
-    from genrekit.audio import load
+#: Prediction records, failures ``(item, message)`` and seconds spent on each degradation.
+_Scores = tuple[list[dict[str, Any]], list[tuple[str, str]], dict[str, float]]
 
-    records: list[dict[str, Any]] = []
-    failures: list[tuple[str, str]] = []
-    timing: dict[str, float] = {}
-    for index, path, track_id, label in jobs:
-        try:
-            y, _ = load(path, sr=sr)
-        except GenreKitError as exc:
-            failures.append((path, exc.message))
-            continue
-        for ci, (deg, level) in enumerate(conditions):
-            t0 = time.perf_counter()
+
+@dataclass(frozen=True)
+class _Scoring:
+    """What every track is scored with, declared once for the sequential and the parallel runs.
+
+    Attributes
+    ----------
+    classifiers : list of Classifier
+    names : list of str
+        The models' names in the table, one per classifier.
+    conditions : list of (str, float)
+        ``(degradation, level)`` pairs, :data:`CLEAN` first.
+    sr : int
+        Rate the audio is loaded and degraded at.
+    seed : int
+        Seeds the random degradations (track ``index`` under condition ``ci`` draws from
+        ``[seed, index, ci]``, whichever process scores it).
+    """
+
+    classifiers: list[Classifier]
+    names: list[str]
+    conditions: list[tuple[str, float]]
+    sr: int
+    seed: int
+
+    def score_all(
+        self,
+        jobs: list[tuple[int, str, str, str]],
+        *,
+        workers: int,
+        progress: Callable[[int, int], None] | None,
+    ) -> _Scores:
+        """Score every track, in ``workers`` processes or in order with ``progress``.
+
+        Returns the prediction records, the failures, and the seconds spent on each degradation.
+        """
+        records: list[dict[str, Any]] = []
+        failures: list[tuple[str, str]] = []
+        timing: dict[str, float] = {}
+        n_workers = max(1, int(workers))
+        if n_workers > 1 and len(jobs) > 1:
+            from joblib import Parallel, delayed
+
+            chunks = [jobs[k::n_workers] for k in range(n_workers) if jobs[k::n_workers]]
+            outs = Parallel(n_jobs=len(chunks))(delayed(self.score_tracks)(c) for c in chunks)
+        else:
+            outs = []
+            for done, job in enumerate(jobs, 1):
+                outs.append(self.score_tracks([job]))
+                if progress is not None:
+                    progress(done, len(jobs))
+        for r, f, tm in outs:
+            records += r
+            failures += f
+            for k, v in tm.items():
+                timing[k] = timing.get(k, 0.0) + v
+        return records, failures, timing
+
+    def score_tracks(self, jobs: list[tuple[int, str, str, str]]) -> _Scores:
+        """Score ``(index, path, track_id, label)`` jobs under every condition; never raises on one item."""
+        from genrekit.audio import load
+
+        sr, seed = self.sr, self.seed
+        records: list[dict[str, Any]] = []
+        failures: list[tuple[str, str]] = []
+        timing: dict[str, float] = {}
+        for index, path, track_id, label in jobs:
             try:
-                z = y if deg == CLEAN else apply(deg, level, y, sr, np.random.default_rng([seed, index, ci]))
+                y, _ = load(path, sr=sr)
             except GenreKitError as exc:
-                failures.append((f"{path} [{deg} {level:g}]", exc.message))
+                failures.append((path, exc.message))
                 continue
-            timing[deg] = timing.get(deg, 0.0) + time.perf_counter() - t0
-            for clf, name in zip(classifiers, names, strict=True):
+            for ci, (deg, level) in enumerate(self.conditions):
+                t0 = time.perf_counter()
+                rng = np.random.default_rng([seed, index, ci])
                 try:
-                    pred = clf.predict_audio(z, sr, source=path)
+                    z = y if deg == CLEAN else apply(deg, level, y, sr, rng)
                 except GenreKitError as exc:
-                    failures.append((f"{path} [{name}, {deg}]", exc.message))
+                    failures.append((f"{path} [{deg} {level:g}]", exc.message))
                     continue
-                records.append(
-                    {
-                        "model": name,
-                        "degradation": deg,
-                        "level": level,
-                        "track": track_id,
-                        "true": label,
-                        "predicted": pred.genre,
-                        "confidence": float(pred.confidence),
-                    }
-                )
-    return records, failures, timing
+                timing[deg] = timing.get(deg, 0.0) + time.perf_counter() - t0
+                for clf, name in zip(self.classifiers, self.names, strict=True):
+                    try:
+                        pred = clf.predict_audio(z, sr, source=path)
+                    except GenreKitError as exc:
+                        failures.append((f"{path} [{name}, {deg}]", exc.message))
+                        continue
+                    records.append(
+                        {
+                            "model": name,
+                            "degradation": deg,
+                            "level": level,
+                            "track": track_id,
+                            "true": label,
+                            "predicted": pred.genre,
+                            "confidence": float(pred.confidence),
+                        }
+                    )
+        return records, failures, timing
 
 
 def _summarise(pred: pd.DataFrame, names: list[str], conditions: list[tuple[str, float]]) -> pd.DataFrame:
@@ -303,46 +359,6 @@ def _test_side(dataset: Dataset, split_file: str | Path | None) -> tuple[Dataset
     test_ids = set(make_split(dataset, split_file=split_file).test)
     dataset = dataset.subset([i for i, t in enumerate(dataset.tracks) if t.track_id in test_ids])
     return dataset, f"test list of {split_file}"
-
-
-def _score_all(
-    jobs: list[tuple[int, str, str, str]],
-    classifiers: list[Classifier],
-    names: list[str],
-    conditions: list[tuple[str, float]],
-    load_sr: int,
-    seed: int,
-    *,
-    workers: int,
-    progress: Callable[[int, int], None] | None,
-) -> tuple[list[dict[str, Any]], list[tuple[str, str]], dict[str, float]]:
-    """Score every track, in ``workers`` processes or in order with ``progress``.
-
-    Returns the prediction records, the failures, and the seconds spent on each degradation.
-    """
-    records: list[dict[str, Any]] = []
-    failures: list[tuple[str, str]] = []
-    timing: dict[str, float] = {}
-    n_workers = max(1, int(workers))
-    if n_workers > 1 and len(jobs) > 1:
-        from joblib import Parallel, delayed
-
-        chunks = [jobs[k::n_workers] for k in range(n_workers) if jobs[k::n_workers]]
-        outs = Parallel(n_jobs=len(chunks))(
-            delayed(_score_tracks)(c, classifiers, names, conditions, load_sr, seed) for c in chunks
-        )
-    else:
-        outs = []
-        for done, job in enumerate(jobs, 1):
-            outs.append(_score_tracks([job], classifiers, names, conditions, load_sr, seed))
-            if progress is not None:
-                progress(done, len(jobs))
-    for r, f, tm in outs:
-        records += r
-        failures += f
-        for k, v in tm.items():
-            timing[k] = timing.get(k, 0.0) + v
-    return records, failures, timing
 
 
 def evaluate_robustness(
@@ -415,9 +431,8 @@ def evaluate_robustness(
     jobs = [(i, str(t.path), t.track_id, t.label) for i, t in enumerate(dataset.tracks)]
 
     t0 = time.perf_counter()
-    records, failures, timing = _score_all(
-        jobs, classifiers, names, conditions, load_sr, seed, workers=workers, progress=progress
-    )
+    scoring = _Scoring(classifiers, names, conditions, load_sr, seed)
+    records, failures, timing = scoring.score_all(jobs, workers=workers, progress=progress)
     if not records:
         raise DatasetError(f"no track could be scored; first problem: {failures[:1]}")
     pred = pd.DataFrame.from_records(records)
