@@ -393,12 +393,18 @@ def rotation(
     *,
     train_extra: list[dict[str, np.ndarray]] = (),
 ) -> dict[str, dict[str, Any]]:
-    """Artist-disjoint rotation: train on the ``train`` list, score ``valid``; and the reverse."""
+    """Artist-disjoint rotation: train on the ``train`` list, score ``valid``; and the reverse.
+
+    The two lists are the two folds of :func:`oof_predict` (fold 1 the ``train`` list), so each side is
+    scored by the head fitted on the other, as every cross-validation fold is.
+    """
+    if not set(np.unique(splits).tolist()) <= {"train", "valid"}:
+        raise ValueError(f"the rotation takes the train and valid lists, got {sorted(set(splits.tolist()))}")
+    folds = (splits == "train").astype(np.int64)
+    p, _ = oof_predict(cand, data, labels, folds, train_extra=train_extra)
+    tracks = track_probs(p, data["clip"], len(labels), cand.mode)
     out: dict[str, dict[str, Any]] = {}
     for a, b in (("train", "valid"), ("valid", "train")):
-        folds = np.where(splits == a, 1, 0)  # fold 0 = held out (b), fold 1 = training (a)
-        p, _ = _train_one_side(cand, data, labels, folds, train_extra)
-        tracks = track_probs(p, data["clip"], len(labels), cand.mode)
         m = splits == b
         s = summarise([tracks[m]], labels[m], n_boot=200)
         out[f"{a}->{b}"] = {
@@ -406,34 +412,6 @@ def rotation(
         }
         out[f"{a}->{b}"]["n_test"] = int(m.sum())
     return out
-
-
-def _train_one_side(
-    cand: Candidate,
-    data: dict[str, np.ndarray],
-    labels: np.ndarray,
-    folds: np.ndarray,
-    train_extra: list[dict[str, np.ndarray]],
-) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Out-of-fold probabilities where only fold 0 is held out (fold 1 trains)."""
-    n_clips = len(labels)
-
-    def rows(d: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        return head_rows(cand, d, n_clips)
-
-    X, rc = rows(data)
-    tr = folds[rc] == 1
-    Xtr, ytr = [X[tr]], [labels[rc[tr]]]
-    for d in train_extra:
-        Xe, ce = rows(d)
-        m = folds[ce] == 1
-        Xtr.append(Xe[m])
-        ytr.append(labels[ce[m]])
-    est = fit_head(cand.kind, cand.c, np.concatenate(Xtr), np.concatenate(ytr))
-    order = [list(est.classes_).index(g) for g in GENRES]
-    out = np.zeros((len(X), len(GENRES)))
-    out[~tr] = est.predict_proba(X[~tr])[:, order]
-    return out, []
 
 
 def taxonomy_scores(
