@@ -755,14 +755,14 @@ def test_ffmpeg_containers_are_held_to_the_duration_limit(classifier, monkeypatc
 def test_a_batch_is_one_request_in_the_queue_and_one_broken_file_loses_nothing(classifier, monkeypatch):
     from genrekit.service import runtime
 
-    real = runtime.read_upload
+    real = runtime.UploadReader.decode
 
-    def flaky(clf, data, filename, **kw):
+    def flaky(self, data, filename, sr):
         if filename == "bug.wav":
             raise RuntimeError("a bug, not the file")
-        return real(clf, data, filename, **kw)
+        return real(self, data, filename, sr)
 
-    monkeypatch.setattr(runtime, "read_upload", flaky)
+    monkeypatch.setattr(runtime.UploadReader, "decode", flaky)
     files = [("audio", (f"c{i}.wav", audio_bytes(tone(200, 1)), "audio/wav")) for i in range(6)]
     files.insert(3, ("audio", ("bug.wav", audio_bytes(tone(200, 1)), "audio/wav")))
     with TestClient(create_app(classifier, max_in_flight=1, max_queue=2, warmup=False)) as c:

@@ -221,6 +221,10 @@ class Runtime:
         if self.executor is not None:
             self.executor.shutdown(wait=False, cancel_futures=True)
 
+    def upload_reader(self, crop_s: float | None) -> UploadReader:
+        """How this server reads a request's uploads: its ``crop_s`` window under ``max_duration_s``."""
+        return UploadReader(crop_s=crop_s, max_duration_s=self.max_duration_s)
+
     async def model_for(self, wanted: str) -> ServedModel:
         """The loaded model for an endpoint taking ``wanted`` input; see :meth:`require`.
 
@@ -355,93 +359,102 @@ def as_source(data: bytes, filename: str | None) -> io.BytesIO:
     return bio
 
 
-def upload_source(
-    data: bytes | BinaryIO, filename: str | None, *, crop_s: float | None, max_duration_s: float | None
-) -> tuple[io.BytesIO, dict[str, Any]]:
-    """One upload as a named source, with the window and limit to read it under (runs in the pool).
+@dataclass(frozen=True)
+class UploadReader:
+    """How uploads are read: the request's ``crop_s`` window under the server's ``max_duration_s``.
 
-    ``data`` is the upload's bytes or its spooled file (read here, in the pool: a large upload is on
-    disk, and reading it here keeps that I/O off the event loop and out of extra threads). The header
-    is read first: with ``crop_s`` only that window around the middle is decoded (at most
+    The header is read first: with ``crop_s`` only that window around the middle is decoded (at most
     ``max_duration_s`` of it), and without it audio longer than ``max_duration_s`` is refused before its
     samples are decoded (a 50 MB mp3 can hold an hour of music, over a gigabyte of float32 samples).
+    The methods run in the inference pool.
 
-    Returns
-    -------
-    source : io.BytesIO
-    read : dict
-        ``crop_s`` and, where the server's limit is what bounds the decoding, ``max_duration_s``: the
-        keywords of :meth:`Classifier.predict` and :func:`genrekit.audio.load_crop`.
-
-    Raises
-    ------
-    AudioError
-        Longer than ``max_duration_s`` without ``crop_s`` (from the header).
+    Attributes
+    ----------
+    crop_s : float or None
+        Seconds to classify around the middle of each upload (the request's ``crop_s``); None: all.
+    max_duration_s : float or None
+        The server's limit on the decoded length; None: the library's own limit.
     """
-    if not isinstance(data, bytes | bytearray):
-        data.seek(0)
-        data = data.read()
-    src = as_source(data, filename)
-    if Path(src.name).suffix.lower() in FFMPEG_EXTENSIONS:
-        # no header to read the length from: ffmpeg decodes from the start and stops just past the
-        # limit (an over-long file is refused having decoded max_duration_s + 1 s, not all of it)
+
+    crop_s: float | None = None
+    max_duration_s: float | None = None
+
+    def source(self, data: bytes | BinaryIO, filename: str | None) -> tuple[io.BytesIO, dict[str, Any]]:
+        """One upload as a named source, with the window and limit to read it under.
+
+        ``data`` is the upload's bytes or its spooled file (read here, in the pool: a large upload is on
+        disk, and reading it here keeps that I/O off the event loop and out of extra threads).
+
+        Returns
+        -------
+        source : io.BytesIO
+        read : dict
+            ``crop_s`` and, where the server's limit is what bounds the decoding, ``max_duration_s``: the
+            keywords of :meth:`Classifier.predict` and :func:`genrekit.audio.load_crop`.
+
+        Raises
+        ------
+        AudioError
+            Longer than ``max_duration_s`` without ``crop_s`` (from the header).
+        """
+        crop_s, max_duration_s = self.crop_s, self.max_duration_s
+        if not isinstance(data, bytes | bytearray):
+            data.seek(0)
+            data = data.read()
+        src = as_source(data, filename)
+        if Path(src.name).suffix.lower() in FFMPEG_EXTENSIONS:
+            # no header to read the length from: ffmpeg decodes from the start and stops just past the
+            # limit (an over-long file is refused having decoded max_duration_s + 1 s, not all of it)
+            if crop_s is None and max_duration_s is not None:
+                return src, {"crop_s": None, "max_duration_s": max_duration_s}
+            return src, {"crop_s": crop_s}
         if crop_s is None and max_duration_s is not None:
-            return src, {"crop_s": None, "max_duration_s": max_duration_s}
-        return src, {"crop_s": crop_s}
-    if crop_s is None and max_duration_s is not None:
-        total_s = audio_info(src).duration_s
-        src.seek(0)
-        if total_s > max_duration_s:
-            raise AudioError(
-                f"audio is {total_s:.1f} s long, over this server's limit of {max_duration_s:g} s; add "
-                f"crop_s (e.g. crop_s=60) to classify a window around its middle",
-                source=src.name,
-            )
-    window = crop_s if max_duration_s is None or crop_s is None else min(crop_s, max_duration_s)
-    return src, {"crop_s": window}  # crop_s, at most the server's limit, read as a window
+            total_s = audio_info(src).duration_s
+            src.seek(0)
+            if total_s > max_duration_s:
+                raise AudioError(
+                    f"audio is {total_s:.1f} s long, over this server's limit of {max_duration_s:g} s; add "
+                    f"crop_s (e.g. crop_s=60) to classify a window around its middle",
+                    source=src.name,
+                )
+        window = crop_s if max_duration_s is None or crop_s is None else min(crop_s, max_duration_s)
+        return src, {"crop_s": window}  # crop_s, at most the server's limit, read as a window
+
+    def decode(
+        self, data: bytes | BinaryIO, filename: str | None, sr: int
+    ) -> tuple[np.ndarray, float, float, str]:
+        """Decode one upload at ``sr`` (the model's rate).
+
+        Returns
+        -------
+        y : np.ndarray, float32, shape (n_samples,)
+        start_s, total_s : float
+            Where ``y`` starts in the upload, and the upload's duration (:func:`genrekit.audio.load_crop`).
+        name : str
+        """
+        src, read = self.source(data, filename)
+        y, start_s, total_s = load_crop(src, sr=sr, **read)
+        return y, start_s, total_s, src.name
 
 
 def classify_bytes(
     clf: Classifier,
     data: bytes | BinaryIO,
     filename: str | None,
+    reader: UploadReader,
     *,
-    crop_s: float | None = None,
-    max_duration_s: float | None = None,
     min_confidence: float | None = None,
     explain: bool = False,
 ) -> Prediction:
-    """Decode and classify one upload (runs in the inference pool) under the limits of :func:`upload_source`.
+    """Decode and classify one upload (runs in the inference pool) as ``reader`` reads it.
 
     Raises
     ------
     AudioError
         Not audio, corrupt, or longer than ``max_duration_s`` without ``crop_s``.
     """
-    src, read = upload_source(data, filename, crop_s=crop_s, max_duration_s=max_duration_s)
+    src, read = reader.source(data, filename)
     return clf.predict(src, min_confidence=min_confidence, explain=explain, **read)
-
-
-def read_upload(
-    clf: Classifier,
-    data: bytes | BinaryIO,
-    filename: str | None,
-    *,
-    crop_s: float | None = None,
-    max_duration_s: float | None = None,
-) -> tuple[np.ndarray, float, float, str]:
-    """Decode one upload at the model's rate under the limits of :func:`upload_source`.
-
-    Returns
-    -------
-    y : np.ndarray, float32, shape (n_samples,)
-    start_s, total_s : float
-        Where ``y`` starts in the upload, and the upload's duration (:func:`genrekit.audio.load_crop`).
-    name : str
-    """
-    src, read = upload_source(data, filename, crop_s=crop_s, max_duration_s=max_duration_s)
-    y, start_s, total_s = load_crop(src, sr=clf.sr, **read)
-    return y, start_s, total_s, src.name
 
 
 #: Seconds of decoded audio a batch request classifies at once (one batched feature call per group).
@@ -451,16 +464,16 @@ GROUP_AUDIO_S = 600.0
 def classify_uploads(
     clf: Classifier,
     uploads: Sequence[tuple[bytes | BinaryIO, str | None]],
+    reader: UploadReader,
     *,
-    crop_s: float | None = None,
-    max_duration_s: float | None = None,
     min_confidence: float | None = None,
     explain: bool = False,
 ) -> list[Prediction | BaseException]:
     """Decode and classify several uploads (runs in the pool): one answer or one error per upload.
 
-    Uploads are decoded one by one and classified in groups of at most ``GROUP_AUDIO_S`` seconds of
-    audio with :meth:`Classifier.predict_batch` (the predict path, features batched).
+    Uploads are decoded one by one (as ``reader`` reads them) and classified in groups of at most
+    ``GROUP_AUDIO_S`` seconds of audio with :meth:`Classifier.predict_batch` (the predict path, features
+    batched).
     """
     out: list[Any] = [None] * len(uploads)
     group: list[tuple[int, np.ndarray, float, float, str]] = []
@@ -482,9 +495,7 @@ def classify_uploads(
     budget = GROUP_AUDIO_S * clf.sr
     for i, (data, filename) in enumerate(uploads):
         try:
-            y, start_s, total_s, name = read_upload(
-                clf, data, filename, crop_s=crop_s, max_duration_s=max_duration_s
-            )
+            y, start_s, total_s, name = reader.decode(data, filename, clf.sr)
         except Exception as exc:  # noqa: BLE001 - one bad upload is one error entry
             out[i] = exc
             continue

@@ -64,8 +64,7 @@ async def classify(
         served.classifier,
         audio.file,
         audio.filename,
-        crop_s=q.crop_s,
-        max_duration_s=rt.max_duration_s,
+        rt.upload_reader(q.crop_s),
         min_confidence=q.min_confidence,
         explain=q.explain,
     )
@@ -107,8 +106,7 @@ async def classify_batch(
         classify_uploads,
         served.classifier,
         [(upload.file, upload.filename) for upload in audio],
-        crop_s=q.crop_s,
-        max_duration_s=rt.max_duration_s,
+        rt.upload_reader(q.crop_s),
         min_confidence=q.min_confidence,
         explain=q.explain,
     )
