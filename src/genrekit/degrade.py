@@ -57,6 +57,8 @@ __all__ = [
 PINK_FLOOR_HZ = 20.0
 #: Sample rates an MPEG-1/2 layer III stream can carry; other rates are resampled to 22050 Hz and back.
 MP3_RATES: tuple[int, ...] = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+#: The MP3 bitrate of :func:`encode` and :func:`codec` when none is given (kbps).
+DEFAULT_MP3_KBPS = 64.0
 #: Largest lag (samples) searched when re-aligning a decoded stream with its input.
 MAX_CODEC_LAG = 4096
 #: 60 dB of energy decay = a factor 1000 in amplitude: ln(1000).
@@ -209,6 +211,11 @@ def _mp3_compression(bitrate_kbps: float, sr: int) -> float:
     return float(min((hi - bitrate_kbps) / (hi - lo), 0.99))
 
 
+def _mp3_kbps(bitrate_kbps: float | None) -> float:
+    """The MP3 bitrate asked for, or :data:`DEFAULT_MP3_KBPS`."""
+    return DEFAULT_MP3_KBPS if bitrate_kbps is None else float(bitrate_kbps)
+
+
 def _mp3_bitrate_range(sr: int) -> tuple[float, float]:
     return (32.0, 320.0) if sr >= 32000 else (8.0, 160.0) if sr >= 16000 else (8.0, 64.0)
 
@@ -245,7 +252,7 @@ def encode(
         Must be an MP3 rate (:data:`MP3_RATES`) for ``format="mp3"``.
     format : {"mp3", "ogg"}
     bitrate_kbps : float, optional
-        MP3 only: nominal constant bitrate (default 64).
+        MP3 only: nominal constant bitrate (default :data:`DEFAULT_MP3_KBPS`, 64).
     quality : float, optional
         Ogg only: Vorbis quality in [0, 1] (libsndfile's ``1 - compression_level``; 0 is the lowest,
         about 30 kbps for mono 22.05 kHz; default 0.4).
@@ -266,7 +273,7 @@ def encode(
         kw: dict[str, Any] = {
             "format": "MP3",
             "subtype": "MPEG_LAYER_III",
-            "compression_level": _mp3_compression(64.0 if bitrate_kbps is None else float(bitrate_kbps), sr),
+            "compression_level": _mp3_compression(_mp3_kbps(bitrate_kbps), sr),
             "bitrate_mode": "CONSTANT",
         }
     elif format == "ogg":
@@ -342,7 +349,7 @@ def codec(
 
     y = _check_signal(y)
     sr = _check_sr(sr)
-    work_sr = _mp3_rate(sr, 64.0 if bitrate_kbps is None else float(bitrate_kbps)) if format == "mp3" else sr
+    work_sr = _mp3_rate(sr, _mp3_kbps(bitrate_kbps)) if format == "mp3" else sr
     x = resample(y, sr, work_sr)
     data = encode(x, work_sr, format=format, bitrate_kbps=bitrate_kbps, quality=quality)
     try:
