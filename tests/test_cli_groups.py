@@ -132,3 +132,38 @@ def test_genrekit_groups_build_the_library_arguments(monkeypatch, tmp_path):
         "progress": False,
         "extensions": [".wav", ".mp3"],
     }
+
+
+def test_serve_limits_reach_the_app_or_the_workers_environment(monkeypatch):
+    """One worker: ``create_app`` gets the limits; several: the environment each worker reads."""
+    import os
+    import types
+
+    import uvicorn
+
+    import genrekit.cli.serve as serve_cli
+    import genrekit.service.app as service_app
+
+    served = types.SimpleNamespace(name="m", input="audio", labels=["a", "b"])
+    monkeypatch.setattr(serve_cli, "check_served_model", lambda load, model: served)
+    made: list = []
+    monkeypatch.setattr(service_app, "create_app", lambda model, **kw: made.append((model, kw)) or "app")
+    runs: list = []
+    monkeypatch.setattr(uvicorn, "run", lambda target, **kw: runs.append((target, kw)))
+    names = [f"GENREKIT_MAX_{n}" for n in ("UPLOAD_MB", "IN_FLIGHT", "QUEUE", "DURATION_S")]
+    for name in (*names, "GENREKIT_MODEL"):
+        monkeypatch.setenv(name, "unset")  # restored after the test
+
+    res = runner.invoke(app, ["serve", "--max-queue", "5", "--max-upload-mb", "2.5"])
+    assert res.exit_code == 0, res.output
+    limits = {"max_upload_mb": 2.5, "max_in_flight": 2, "max_queue": 5, "max_duration_s": 1800.0}
+    assert made == [(served, limits)] and runs[0][0] == "app"
+
+    res = runner.invoke(app, ["serve", "--workers", "2", "--max-in-flight", "3", "--model", "gtzan"])
+    assert res.exit_code == 0, res.output
+    assert [os.environ[n] for n in names] == ["50.0", "3", "64", "1800.0"]
+    assert os.environ["GENREKIT_MODEL"] == "gtzan"
+    assert runs[1][0] == "genrekit.service.app:create_app_from_env" and runs[1][1]["workers"] == 2
+
+    res = runner.invoke(app, ["serve", "--max-queue", "-1"])
+    assert res.exit_code == 2 and "--max-queue" in res.output  # typer's range check (min=0), as before
