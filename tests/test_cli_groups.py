@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated
 
 import pytest
@@ -167,3 +168,37 @@ def test_serve_limits_reach_the_app_or_the_workers_environment(monkeypatch):
 
     res = runner.invoke(app, ["serve", "--max-queue", "-1"])
     assert res.exit_code == 2 and "--max-queue" in res.output  # typer's range check (min=0), as before
+
+
+def test_tabular_reading_group_reaches_load_table_parsed(monkeypatch, tmp_path):
+    import genrekit.tabular
+    from genrekit.errors import DatasetError
+
+    calls: list = []
+
+    def fake(table, **kwargs):
+        calls.append((table, kwargs))
+        raise DatasetError("stop here")
+
+    monkeypatch.setattr(genrekit.tabular, "load_table", fake)
+    args = ["tabular", "clean", "t.csv", "-l", "genre", "--exclude", "year, key", "--artist-column", "none"]
+    args += ["--label-map", str(tmp_path / "map.json"), "--duplicates", "drop", "--min-label-count", "5"]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 4 and "stop here" in res.output
+    assert calls == [
+        (
+            Path("t.csv"),
+            {
+                "label": "genre",
+                "features": None,
+                "exclude": ("year", "key"),
+                "id_column": "auto",
+                "artist_column": None,
+                "label_map": str(tmp_path / "map.json"),
+                "duplicates": "drop",
+                "min_label_count": 5,
+            },
+        )
+    ]
+    res = runner.invoke(app, ["tabular", "clean", "t.csv", "-l", "g", "--min-label-count", "many"])
+    assert res.exit_code == 2 and "--min-label-count" in res.output and len(calls) == 1
