@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,6 +19,7 @@ from genrekit.cli import (
     parse_options,
     say,
 )
+from genrekit.cli.groups import OptionGroup, option_groups
 from genrekit.cli.help import App
 from genrekit.cli.options import ExtractorOptionOpt, MinConfidenceOpt, ModelRefOpt
 from genrekit.cli.output import Column, FormatOpt, Output, OutputDirOpt
@@ -58,28 +60,27 @@ ProgressOpt = Annotated[
 ]
 
 
-def _engine_kwargs(
-    workers: int,
-    scheduler: str | None,
-    dask_local: int | None,
-    chunk_size: int,
-    max_in_flight: int | None,
-    retry_errors: bool,
-    extensions: str | None,
-    progress: bool | None,
-) -> dict[str, Any]:
-    kw: dict[str, Any] = {
-        "workers": workers,
-        "scheduler": scheduler,
-        "dask_local": dask_local,
-        "chunk_size": chunk_size,
-        "max_in_flight": max_in_flight,
-        "retry_errors": retry_errors,
-        "progress": "auto" if progress is None else progress,
-    }
-    if extensions:
-        kw["extensions"] = [e if e.startswith(".") else f".{e}" for e in parse_list(extensions)]
-    return kw
+@dataclass(frozen=True)
+class BatchRun(OptionGroup):
+    """How a batch goes over the catalogue (``classify``, ``features``): engine, chunks, files, progress."""
+
+    workers: WorkersOpt = 1
+    scheduler: SchedulerOpt = None
+    dask_local: DaskLocalOpt = None
+    chunk_size: ChunkOpt = 32
+    max_in_flight: InFlightOpt = None
+    retry_errors: RetryOpt = False
+    crop_s: CropOpt = None
+    extensions: ExtOpt = None
+    progress: ProgressOpt = None
+
+    def keywords(self) -> dict[str, Any]:
+        """The keywords of ``classify_batch`` / ``features_batch`` these options give (``run_batch``'s)."""
+        kw: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extensions"}
+        kw["progress"] = "auto" if self.progress is None else self.progress
+        if self.extensions:
+            kw["extensions"] = [e if e.startswith(".") else f".{e}" for e in parse_list(self.extensions)]
+        return kw
 
 
 def _run(fn: Any, *args: Any, **kwargs: Any) -> None:
@@ -110,20 +111,13 @@ def _run(fn: Any, *args: Any, **kwargs: Any) -> None:
 
 @sub.command("classify")
 @handle_errors
+@option_groups
 def classify(
     input: InputArg,
     out: OutOpt,
     model: ModelRefOpt = None,
     top_k: TopKOpt = 3,
-    workers: WorkersOpt = 1,
-    scheduler: SchedulerOpt = None,
-    dask_local: DaskLocalOpt = None,
-    chunk_size: ChunkOpt = 32,
-    max_in_flight: InFlightOpt = None,
-    retry_errors: RetryOpt = False,
-    crop_s: CropOpt = None,
-    extensions: ExtOpt = None,
-    progress: ProgressOpt = None,
+    run: BatchRun = BatchRun(),
     min_confidence: MinConfidenceOpt = None,
 ) -> None:
     """Classify every audio file of INPUT into the parquet folder OUT (one row per file).
@@ -139,16 +133,14 @@ def classify(
         out,
         model=model,
         top_k=top_k,
-        crop_s=crop_s,
         min_confidence=min_confidence,
-        **_engine_kwargs(
-            workers, scheduler, dask_local, chunk_size, max_in_flight, retry_errors, extensions, progress
-        ),
+        **run.keywords(),
     )
 
 
 @sub.command("features")
 @handle_errors
+@option_groups
 def features(
     input: InputArg,
     out: OutOpt,
@@ -159,15 +151,7 @@ def features(
     per_segment: Annotated[
         bool, typer.Option("--per-segment", help="One row per segment instead of the mean over segments.")
     ] = False,
-    workers: WorkersOpt = 1,
-    scheduler: SchedulerOpt = None,
-    dask_local: DaskLocalOpt = None,
-    chunk_size: ChunkOpt = 32,
-    max_in_flight: InFlightOpt = None,
-    retry_errors: RetryOpt = False,
-    crop_s: CropOpt = None,
-    extensions: ExtOpt = None,
-    progress: ProgressOpt = None,
+    run: BatchRun = BatchRun(),
 ) -> None:
     """Extract features of every audio file of INPUT into the parquet folder OUT.
 
@@ -183,10 +167,7 @@ def features(
         extractor=extractor,
         options=parse_options(option),
         per_segment=per_segment,
-        crop_s=crop_s,
-        **_engine_kwargs(
-            workers, scheduler, dask_local, chunk_size, max_in_flight, retry_errors, extensions, progress
-        ),
+        **run.keywords(),
     )
 
 

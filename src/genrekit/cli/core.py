@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,6 +26,7 @@ from genrekit.cli import (
     say,
     state,
 )
+from genrekit.cli.groups import OptionGroup, option_groups
 from genrekit.cli.options import (
     AugmentCopiesOpt,
     BundleOutOpt,
@@ -68,6 +70,18 @@ SplitMissingOpt = Annotated[
         help="Split-list entries naming clips you do not have: error, or ignore (counted).",
     ),
 ]
+
+
+@dataclass(frozen=True)
+class Compute(OptionGroup):
+    """How a workflow runs, not what it computes (so not in its config): processes and feature cache."""
+
+    workers: WorkersOpt = 1
+    cache_dir: CacheDirOpt = None
+
+    def keywords(self) -> dict[str, Any]:
+        """The workflow's keywords: these options and a progress bar when stderr is a terminal."""
+        return {"workers": self.workers, "cache_dir": self.cache_dir, "progress": sys.stderr.isatty()}
 
 
 # ------------------------------------------------------------------------------------------------ data
@@ -135,13 +149,13 @@ def flat_folder_hint(data: Path, report: Any) -> str | None:
 
 @app.command()
 @handle_errors
+@option_groups
 def features(
     data: DataArg,
     out: Annotated[Path, typer.Option(help="Output parquet (or .csv) file.")],
     extractor: Annotated[str, typer.Option(help="Feature extractor name.")] = "handcrafted",
     option: ExtractorOptionOpt = None,
-    workers: WorkersOpt = 1,
-    cache_dir: CacheDirOpt = None,
+    compute: Compute = Compute(),
 ) -> None:
     """Extract segment features of a dataset into a table (one row per segment)."""
     import pandas as pd
@@ -152,7 +166,7 @@ def features(
 
     ext = get_extractor(extractor, **parse_options(option))
     dataset = load_dataset(data)
-    fs = extract_features(dataset, ext, workers=workers, cache_dir=cache_dir, progress=sys.stderr.isatty())
+    fs = extract_features(dataset, ext, **compute.keywords())
     df = pd.DataFrame(fs.X, columns=fs.names)
     df.insert(0, "label", fs.y)
     df.insert(0, "track_id", fs.groups)
@@ -171,6 +185,7 @@ def features(
 # ---------------------------------------------------------------------------------------------- models
 @app.command()
 @handle_errors
+@option_groups
 def train(
     data: DataArg,
     out: BundleOutOpt,
@@ -204,8 +219,7 @@ def train(
     ] = None,
     augment_copies: AugmentCopiesOpt = 1,
     seed: SeedOpt = 0,
-    workers: WorkersOpt = 1,
-    cache_dir: CacheDirOpt = None,
+    compute: Compute = Compute(),
 ) -> None:
     """Train a model on labelled audio and save it as a bundle."""
     from genrekit.models.registry import default_features
@@ -220,7 +234,7 @@ def train(
     from genrekit.metrics import accuracy_with_interval, small_test_warnings
     from genrekit.training import train as train_fn
 
-    res = train_fn(data, cfg, out=out, **_where(workers, cache_dir))
+    res = train_fn(data, cfg, out=out, **compute.keywords())
     if res.run is not None:
         t = res.run.result.track
         console.print(
@@ -238,6 +252,7 @@ def train(
 
 @app.command()
 @handle_errors
+@option_groups
 def evaluate(
     model_dir: Annotated[Path, typer.Argument(help="Bundle to evaluate.")],
     data: LabelledDataArg,
@@ -246,8 +261,7 @@ def evaluate(
     split_missing: SplitMissingOpt = "error",
     folds: Annotated[int | None, typer.Option(help="Retrain the bundle's recipe on K grouped folds.")] = None,
     seed: SeedOpt = 0,
-    workers: WorkersOpt = 1,
-    cache_dir: CacheDirOpt = None,
+    compute: Compute = Compute(),
     importance: Annotated[
         bool, typer.Option("--importance", help="Add permutation importance of the named features.")
     ] = False,
@@ -259,7 +273,7 @@ def evaluate(
     from genrekit.training import evaluate as evaluate_fn
 
     out = Output(fmt, output_dir, name="evaluate")
-    res = evaluate_fn(model_dir, data, cfg, report=report, **_where(workers, cache_dir))
+    res = evaluate_fn(model_dir, data, cfg, report=report, **compute.keywords())
     _print_runs(res.runs, out)
     if res.importance is not None:
         top = res.importance.head(5)
@@ -274,6 +288,7 @@ def evaluate(
 
 @app.command()
 @handle_errors
+@option_groups
 def compare(
     data: LabelledDataArg,
     report: ReportOpt,
@@ -304,8 +319,7 @@ def compare(
     augment: Annotated[str | None, typer.Option(help="Degraded training copies, e.g. noise,codec.")] = None,
     augment_copies: AugmentCopiesOpt = 1,
     seed: SeedOpt = 0,
-    workers: WorkersOpt = 1,
-    cache_dir: CacheDirOpt = None,
+    compute: Compute = Compute(),
     ablate: Annotated[
         bool, typer.Option("--ablate", help="Refit without each hand-crafted feature group (report section).")
     ] = False,
@@ -328,7 +342,7 @@ def compare(
     from genrekit.training import compare as compare_fn
 
     out = Output(fmt, output_dir, name="compare")
-    res = compare_fn(data, cfg, report=report, **_where(workers, cache_dir))
+    res = compare_fn(data, cfg, report=report, **compute.keywords())
     _print_runs(res.runs, out)
     for r in res.ablation or []:
         if r["dropped"] != "none":
@@ -339,11 +353,6 @@ def compare(
     out.note(f"report: {res.report}")
     out.close()
     report_failures(res.failures)
-
-
-def _where(workers: int, cache_dir: Path | None) -> dict[str, Any]:
-    """How a workflow runs (not training choices, so not in its config): processes, cache, progress bar."""
-    return {"workers": workers, "cache_dir": cache_dir, "progress": sys.stderr.isatty()}
 
 
 def _shared_features(kinds: list[str]) -> str:

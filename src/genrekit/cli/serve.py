@@ -6,36 +6,67 @@ import contextlib
 import os
 import signal
 from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
 from typing import Annotated, Any
 
 import typer
 
 from genrekit.cli import app, console, handle_errors
+from genrekit.cli.groups import OptionGroup, option_groups
 from genrekit.cli.options import ModelRefOpt
 from genrekit.errors import GenreKitError, ModelError, unknown_name
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 
+@dataclass(frozen=True)
+class ServiceLimits(OptionGroup):
+    """What each worker accepts: request size, concurrent and queued requests, audio length.
+
+    The keywords of :func:`genrekit.service.app.create_app`, given to it directly (one worker) or through
+    the environment that ``create_app_from_env`` reads in each worker process.
+    """
+
+    max_upload_mb: Annotated[
+        float, typer.Option(min=0.001, help="Largest request body accepted, in MB (bigger: 413).")
+    ] = 50.0
+    max_in_flight: Annotated[
+        int, typer.Option(min=1, help="Files decoded/classified at once per worker.")
+    ] = 2
+    max_queue: Annotated[
+        int, typer.Option(min=0, help="Requests allowed to wait for a slot per worker (more: 503).")
+    ] = 64
+    max_duration_s: Annotated[
+        float, typer.Option(min=1.0, help="Longest audio classified whole, in s (longer: 400 unless crop_s).")
+    ] = 1800.0
+
+    def environ(self) -> dict[str, str]:
+        """The limits as the environment variables ``create_app_from_env`` reads."""
+        from genrekit.service.app import (
+            ENV_MAX_DURATION_S,
+            ENV_MAX_IN_FLIGHT,
+            ENV_MAX_QUEUE,
+            ENV_MAX_UPLOAD_MB,
+        )
+
+        names = {
+            "max_upload_mb": ENV_MAX_UPLOAD_MB,
+            "max_in_flight": ENV_MAX_IN_FLIGHT,
+            "max_queue": ENV_MAX_QUEUE,
+            "max_duration_s": ENV_MAX_DURATION_S,
+        }
+        return {names[k]: str(v) for k, v in asdict(self).items()}
+
+
 @app.command()
 @handle_errors
+@option_groups
 def serve(
     model: ModelRefOpt = None,
     host: Annotated[str, typer.Option(help="Interface to listen on (0.0.0.0: every one).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port.")] = 9698,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes, each loading the model once.")] = 1,
-    max_upload_mb: Annotated[
-        float, typer.Option(min=0.001, help="Largest request body accepted, in MB (bigger: 413).")
-    ] = 50.0,
-    max_in_flight: Annotated[
-        int, typer.Option(min=1, help="Files decoded/classified at once per worker.")
-    ] = 2,
-    max_queue: Annotated[
-        int, typer.Option(min=0, help="Requests allowed to wait for a slot per worker (more: 503).")
-    ] = 64,
-    max_duration_s: Annotated[
-        float, typer.Option(min=1.0, help="Longest audio classified whole, in s (longer: 400 unless crop_s).")
-    ] = 1800.0,
+    limits: ServiceLimits = ServiceLimits(),
     log_level: Annotated[str, typer.Option(help="critical, error, warning, info, debug.")] = "info",
 ) -> None:
     """Serve a model over HTTP: JSON API (OpenAPI at /docs) and a web page at /.
@@ -44,15 +75,7 @@ def serve(
     """
     import uvicorn
 
-    from genrekit.service.app import (
-        ENV_MAX_DURATION_S,
-        ENV_MAX_IN_FLIGHT,
-        ENV_MAX_QUEUE,
-        ENV_MAX_UPLOAD_MB,
-        ENV_MODEL,
-        create_app,
-        load_served_model,
-    )
+    from genrekit.service.app import ENV_MODEL, create_app, load_served_model
     from genrekit.service.server import uvicorn_options
 
     if log_level not in LOG_LEVELS:
@@ -70,22 +93,13 @@ def serve(
         host=host, port=port, log_level=log_level, timeout_graceful_shutdown=10, **uvicorn_options()
     )
     if workers == 1:
-        application = create_app(
-            served,
-            max_upload_mb=max_upload_mb,
-            max_in_flight=max_in_flight,
-            max_queue=max_queue,
-            max_duration_s=max_duration_s,
-        )
+        application = create_app(served, **asdict(limits))
         with _graceful_exit():
             uvicorn.run(application, **common)
         return
     del served  # each worker loads its own copy from the environment
     os.environ[ENV_MODEL] = model or ""
-    os.environ[ENV_MAX_UPLOAD_MB] = str(max_upload_mb)
-    os.environ[ENV_MAX_IN_FLIGHT] = str(max_in_flight)
-    os.environ[ENV_MAX_QUEUE] = str(max_queue)
-    os.environ[ENV_MAX_DURATION_S] = str(max_duration_s)
+    os.environ.update(limits.environ())
     with _graceful_exit():
         uvicorn.run("genrekit.service.app:create_app_from_env", factory=True, workers=workers, **common)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,6 +20,7 @@ from genrekit.cli import (
     parse_options,
     say,
 )
+from genrekit.cli.groups import OptionGroup, option_groups
 from genrekit.cli.help import App
 from genrekit.cli.options import BundleOutOpt, ModelKindOpt, ReportOpt, SearchOpt, SeedOpt
 from genrekit.cli.output import FormatOpt, Output, OutputDirOpt
@@ -62,20 +64,35 @@ def _none(value: str) -> str | None:
     return None if value.lower() == "none" else value
 
 
-def _table_config(args: dict[str, Any], **parsed: Any) -> TableTrainConfig:
+@dataclass(frozen=True)
+class TableReading(OptionGroup):
+    """How a table is read and cleaned (``clean``, ``compare``, ``train``): ``load_table``'s options."""
+
+    features: FeaturesOpt = None
+    exclude: ExcludeOpt = None
+    id_column: IdOpt = "auto"
+    artist_column: ArtistOpt = "auto"
+    label_map: LabelMapOpt = None
+    duplicates: DuplicatesOpt = "majority"
+    min_label_count: MinCountOpt = 2
+
+    def config_fields(self) -> dict[str, Any]:
+        """The group as :class:`TableTrainConfig` fields: ``--exclude a,b`` a tuple, ``none`` columns None."""
+        return {
+            **{f.name: getattr(self, f.name) for f in fields(self)},
+            "exclude": tuple(parse_list(self.exclude)) if self.exclude else (),
+            "id_column": _none(self.id_column),
+            "artist_column": _none(self.artist_column),
+        }
+
+
+def _table_config(args: dict[str, Any], reading: TableReading, **parsed: Any) -> TableTrainConfig:
     """The command's :class:`TableTrainConfig`, built once from its options (``args``: its ``locals()``).
 
-    The table-reading options are parsed first (``--exclude a,b``, ``--id-column none``), then
-    ``parsed`` (options such as ``--param`` that need their own parsing) goes over them.
+    The table-reading options come parsed from ``reading``, then ``parsed`` (options such as ``--param``
+    that need their own parsing) goes over them.
     """
-    return build_config(
-        TableTrainConfig,
-        args,
-        exclude=parse_list(args["exclude"]) if args["exclude"] else (),
-        id_column=_none(args["id_column"]),
-        artist_column=_none(args["artist_column"]),
-        **parsed,
-    )
+    return build_config(TableTrainConfig, args, **reading.config_fields(), **parsed)
 
 
 def _read_grid(value: str | None) -> dict[str, Any] | None:
@@ -98,22 +115,17 @@ def _print_cleaning(report: Any, limit: int = 5) -> None:
 
 @sub.command("clean")
 @handle_errors
+@option_groups
 def clean(
     table: TableArg,
     label: LabelOpt,
-    features: FeaturesOpt = None,
-    exclude: ExcludeOpt = None,
-    id_column: IdOpt = "auto",
-    artist_column: ArtistOpt = "auto",
-    label_map: LabelMapOpt = None,
-    duplicates: DuplicatesOpt = "majority",
-    min_label_count: MinCountOpt = 2,
+    reading: TableReading = TableReading(),
     out: Annotated[Path | None, typer.Option(help="Write the cleaned table (.csv or .parquet).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the full report as JSON.")] = False,
     limit: Annotated[int | None, typer.Option(help="Rows shown per reason (default: all).")] = None,
 ) -> None:
     """Clean a table and print every row and column left out, and why."""
-    cfg = _table_config(locals())
+    cfg = _table_config(locals(), reading)
     import pandas as pd
 
     from genrekit.tabular import load_table
@@ -139,6 +151,7 @@ def clean(
 
 @sub.command("compare")
 @handle_errors
+@option_groups
 def compare(
     table: TableArg,
     label: LabelOpt,
@@ -151,13 +164,7 @@ def compare(
             help="Comma-separated model families. Default: logreg, knn, rf, svm, xgboost, mlp.",
         ),
     ] = "logreg,knn,rf,svm,xgboost,mlp",
-    features: FeaturesOpt = None,
-    exclude: ExcludeOpt = None,
-    id_column: IdOpt = "auto",
-    artist_column: ArtistOpt = "auto",
-    label_map: LabelMapOpt = None,
-    duplicates: DuplicatesOpt = "majority",
-    min_label_count: MinCountOpt = 2,
+    reading: TableReading = TableReading(),
     param: Annotated[
         list[str] | None,
         typer.Option(
@@ -188,7 +195,7 @@ def compare(
             raise ConfigError(f"--param {item!r} must be of the form kind:key=value (e.g. logreg:C=0.1)")
         per_kind.setdefault(kind.strip(), {}).update(parse_options([kv]))
     cfg = _table_config(
-        locals(), models=parse_list(models), model_params=per_kind, grids=_read_grid(grid) or {}
+        locals(), reading, models=parse_list(models), model_params=per_kind, grids=_read_grid(grid) or {}
     )
     from genrekit.cli.core import _print_runs
     from genrekit.tabular import compare_table
@@ -206,6 +213,7 @@ def compare(
 
 @sub.command("train")
 @handle_errors
+@option_groups
 def train(
     table: TableArg,
     label: LabelOpt,
@@ -233,13 +241,7 @@ def train(
             "--option", "-o", metavar="KEY=VALUE", help="Extractor option key=value (segment_s=null)."
         ),
     ] = None,
-    features: FeaturesOpt = None,
-    exclude: ExcludeOpt = None,
-    id_column: IdOpt = "auto",
-    artist_column: ArtistOpt = "auto",
-    label_map: LabelMapOpt = None,
-    duplicates: DuplicatesOpt = "majority",
-    min_label_count: MinCountOpt = 2,
+    reading: TableReading = TableReading(),
     split_file: SplitOpt = None,
     test_size: Annotated[float, typer.Option(help="Held-out fraction of rows (0: train on all).")] = 0.2,
     group_by: GroupByOpt = "auto",
@@ -250,6 +252,7 @@ def train(
     given = _read_grid(grid)
     cfg = _table_config(
         locals(),
+        reading,
         params=parse_options(param),
         grids={model: given} if given is not None else {},
         extractor_options=parse_options(option),
