@@ -52,6 +52,7 @@ def test_train_classify_evaluate_features(tiny_corpus, tmp_path):
     res = invoke("train", tiny_corpus, "--out", model, "--model", "logreg", "--cache-dir", tmp_path / "cache")
     assert res.exit_code == 0, res.output
     assert "test accuracy" in res.output and (model / "bundle.json").is_file()
+    assert "logreg on handcrafted: test accuracy" in res.output  # the features chosen, not "None"
 
     wav = sorted((tiny_corpus / "classical").glob("*.wav"))[0]
     missing = tmp_path / "missing.wav"

@@ -238,7 +238,7 @@ def train(
     if res.run is not None:
         t = res.run.result.track
         console.print(
-            f"{model} on {features}: test accuracy "
+            f"{cfg.model} on {cfg.features}: test accuracy "
             f"{accuracy_with_interval(t.accuracy, res.run.result.n_tracks)}, macro-F1 {t.macro_f1:.3f} "
             f"({res.run.result.n_tracks} tracks), fit {res.run.fit_time_s:.1f} s",
             highlight=False,
