@@ -191,3 +191,37 @@ def test_split_options_are_the_make_split_keywords_each_config_fixes():
     table = TableTrainConfig(test_size=0.25, seed=2, group_by="artist").split_options()
     assert table == {"split_file": None, "test_size": 0.25, "seed": 2, "group_by": "artist"}
     assert set(audio) | set(table) <= set(signature(make_split).parameters)
+
+
+def test_service_limits_check_and_round_trip_through_the_environment():
+    """One declaration of the service limits: checked when made, the same after the workers' environment."""
+    from genrekit.config import SERVICE_LIMITS_ENV, ServiceLimits
+
+    limits = ServiceLimits(max_upload_mb=2.5, max_in_flight=3, max_queue=0, max_duration_s=60.0)
+    env = limits.environ()
+    assert env == {
+        "GENREKIT_MAX_UPLOAD_MB": "2.5",
+        "GENREKIT_MAX_IN_FLIGHT": "3",
+        "GENREKIT_MAX_QUEUE": "0",
+        "GENREKIT_MAX_DURATION_S": "60.0",
+    }
+    assert set(env) == set(SERVICE_LIMITS_ENV.values())
+    assert ServiceLimits.from_environ(env) == limits
+    assert ServiceLimits.from_environ({"GENREKIT_MAX_QUEUE": " "}) == ServiceLimits()
+    assert ServiceLimits(max_duration_s=None).environ().get("GENREKIT_MAX_DURATION_S") is None
+    for bad in (
+        {"max_upload_mb": 0},
+        {"max_upload_mb": float("nan")},
+        {"max_in_flight": 0},
+        {"max_in_flight": 1.5},
+        {"max_in_flight": True},
+        {"max_queue": -1},
+        {"max_duration_s": float("inf")},
+    ):
+        name = next(iter(bad))
+        with pytest.raises(ConfigError, match=name):
+            ServiceLimits(**bad)
+    with pytest.raises(ConfigError, match="GENREKIT_MAX_IN_FLIGHT='three' is not a valid number"):
+        ServiceLimits.from_environ({"GENREKIT_MAX_IN_FLIGHT": "three"})
+    with pytest.raises(ConfigError, match="max_queue must be an integer >= 0"):
+        ServiceLimits.from_environ({"GENREKIT_MAX_QUEUE": "-3"})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -316,3 +318,86 @@ class TableTrainConfig(_Recipe):
         names = ("features", "exclude", "id_column", "artist_column", "label_map", "duplicates",
                  "min_label_count")  # fmt: skip
         return {n: getattr(self, n) for n in names}
+
+
+# ---------------------------------------------------------------------------------------- the service
+#: The environment variable of each :class:`ServiceLimits` field: how ``genrekit serve --workers N`` hands
+#: its limits to the worker processes (``genrekit.service.create_app_from_env`` reads them).
+SERVICE_LIMITS_ENV: dict[str, str] = {
+    "max_upload_mb": "GENREKIT_MAX_UPLOAD_MB",
+    "max_in_flight": "GENREKIT_MAX_IN_FLIGHT",
+    "max_queue": "GENREKIT_MAX_QUEUE",
+    "max_duration_s": "GENREKIT_MAX_DURATION_S",
+}
+
+
+def _positive(value: Any, *, integer: bool = False, least: float = 0.0, inclusive: bool = False) -> bool:
+    """A finite number above ``least`` (at least it, when ``inclusive``); an ``int`` when ``integer``."""
+    if isinstance(value, bool) or not isinstance(value, int if integer else int | float):
+        return False
+    return math.isfinite(value) and (value >= least if inclusive else value > least)
+
+
+@dataclass(frozen=True)
+class ServiceLimits:
+    """What each worker of the HTTP service accepts, checked when made.
+
+    Attributes
+    ----------
+    max_upload_mb : float
+        Cap on a request body in MB (2**20 bytes); larger bodies get 413.
+    max_in_flight : int
+        Requests decoded/classified at once (size of the inference thread pool).
+    max_queue : int
+        Requests allowed to wait for a slot; beyond that the answer is 503 with ``Retry-After``.
+    max_duration_s : float or None
+        Longest audio classified whole (seconds, from the header, before decoding); longer uploads get
+        400 unless the request asks for ``crop_s``. ``None``: the library's own limit (one hour).
+
+    Raises
+    ------
+    ConfigError
+        A limit out of range.
+    """
+
+    max_upload_mb: float = 50.0
+    max_in_flight: int = 2
+    max_queue: int = 64
+    max_duration_s: float | None = 1800.0
+
+    def __post_init__(self) -> None:
+        if not _positive(self.max_upload_mb):
+            raise ConfigError(f"max_upload_mb must be a positive number, got {self.max_upload_mb!r}")
+        if not _positive(self.max_in_flight, integer=True, least=1, inclusive=True):
+            raise ConfigError(f"max_in_flight must be an integer >= 1, got {self.max_in_flight!r}")
+        if not _positive(self.max_queue, integer=True, inclusive=True):
+            raise ConfigError(f"max_queue must be an integer >= 0, got {self.max_queue!r}")
+        if self.max_duration_s is not None and not _positive(self.max_duration_s):
+            raise ConfigError(
+                f"max_duration_s must be a positive number or None, got {self.max_duration_s!r}"
+            )
+
+    def environ(self) -> dict[str, str]:
+        """The limits as the environment variables :meth:`from_environ` reads (None: left unset)."""
+        return {SERVICE_LIMITS_ENV[k]: str(v) for k, v in asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> ServiceLimits:
+        """The limits set in ``environ`` (:data:`SERVICE_LIMITS_ENV`), the defaults for the rest.
+
+        Raises
+        ------
+        ConfigError
+            A variable that is not a number of the field's kind, or out of range.
+        """
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            name = SERVICE_LIMITS_ENV[f.name]
+            raw = environ.get(name, "").strip()
+            if not raw:
+                continue
+            try:
+                values[f.name] = int(raw) if isinstance(f.default, int) else float(raw)
+            except ValueError:
+                raise ConfigError(f"environment variable {name}={raw!r} is not a valid number") from None
+        return cls(**values)

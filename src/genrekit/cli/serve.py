@@ -14,48 +14,39 @@ import typer
 from genrekit.cli import app, console, handle_errors
 from genrekit.cli.groups import OptionGroup, option_groups
 from genrekit.cli.options import ModelRefOpt
+from genrekit.config import ServiceLimits
 from genrekit.errors import GenreKitError, ModelError, unknown_name
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 
-@dataclass(frozen=True)
-class ServiceLimits(OptionGroup):
-    """What each worker accepts: request size, concurrent and queued requests, audio length.
+_LIMITS = ServiceLimits()
 
-    The keywords of :func:`genrekit.service.app.create_app`, given to it directly (one worker) or through
-    the environment that ``create_app_from_env`` reads in each worker process.
-    """
+
+@dataclass(frozen=True)
+class LimitOptions(OptionGroup):
+    """What each worker accepts: the options of :class:`genrekit.config.ServiceLimits`, its defaults."""
 
     max_upload_mb: Annotated[
         float, typer.Option(min=0.001, help="Largest request body accepted, in MB (bigger: 413).")
-    ] = 50.0
+    ] = _LIMITS.max_upload_mb
     max_in_flight: Annotated[
         int, typer.Option(min=1, help="Files decoded/classified at once per worker.")
-    ] = 2
+    ] = _LIMITS.max_in_flight
     max_queue: Annotated[
         int, typer.Option(min=0, help="Requests allowed to wait for a slot per worker (more: 503).")
-    ] = 64
+    ] = _LIMITS.max_queue
     max_duration_s: Annotated[
         float, typer.Option(min=1.0, help="Longest audio classified whole, in s (longer: 400 unless crop_s).")
-    ] = 1800.0
+    ] = _LIMITS.max_duration_s
 
-    def environ(self) -> dict[str, str]:
-        """The limits as the environment variables ``create_app_from_env`` reads."""
-        from genrekit.service.app import (
-            ENV_MAX_DURATION_S,
-            ENV_MAX_IN_FLIGHT,
-            ENV_MAX_QUEUE,
-            ENV_MAX_UPLOAD_MB,
-        )
+    def limits(self) -> ServiceLimits:
+        """The checked limits, for ``create_app`` (one worker) or the workers' environment.
 
-        names = {
-            "max_upload_mb": ENV_MAX_UPLOAD_MB,
-            "max_in_flight": ENV_MAX_IN_FLIGHT,
-            "max_queue": ENV_MAX_QUEUE,
-            "max_duration_s": ENV_MAX_DURATION_S,
-        }
-        return {names[k]: str(v) for k, v in asdict(self).items()}
+        With several workers they reach ``create_app_from_env`` in each worker process through
+        :meth:`ServiceLimits.environ`.
+        """
+        return ServiceLimits(**asdict(self))
 
 
 @app.command()
@@ -66,7 +57,7 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on (0.0.0.0: every one).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port.")] = 9698,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes, each loading the model once.")] = 1,
-    limits: ServiceLimits = ServiceLimits(),
+    limit_options: LimitOptions = LimitOptions(),
     log_level: Annotated[str, typer.Option(help="critical, error, warning, info, debug.")] = "info",
 ) -> None:
     """Serve a model over HTTP: JSON API (OpenAPI at /docs) and a web page at /.
@@ -92,6 +83,7 @@ def serve(
     common = dict(
         host=host, port=port, log_level=log_level, timeout_graceful_shutdown=10, **uvicorn_options()
     )
+    limits = limit_options.limits()
     if workers == 1:
         application = create_app(served, **asdict(limits))
         with _graceful_exit():

@@ -28,16 +28,15 @@ Layout: ``errors`` (JSON errors, upload guard) <- ``runtime`` (served model, lim
 
 from __future__ import annotations
 
-import math
 import os
 from contextlib import asynccontextmanager
+from dataclasses import asdict
 from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from genrekit.config import genrekit_version
-from genrekit.errors import ConfigError
+from genrekit.config import ServiceLimits, genrekit_version
 from genrekit.service.errors import MB, UploadLimitMiddleware, install_error_handlers, status_for
 from genrekit.service.routers import ROUTERS
 from genrekit.service.routers.page import install_page
@@ -55,7 +54,6 @@ from genrekit.service.runtime import (
     ModelRef,
     Runtime,
     ServedModel,
-    _env_number,
     load_served_model,
 )
 
@@ -97,24 +95,20 @@ def create_app(
     Raises
     ------
     ConfigError
-        A limit out of range.
+        A limit out of range (:class:`genrekit.config.ServiceLimits` checks them).
     """
-    if not (isinstance(max_upload_mb, int | float) and math.isfinite(max_upload_mb) and max_upload_mb > 0):
-        raise ConfigError(f"max_upload_mb must be a positive number, got {max_upload_mb!r}")
-    if not isinstance(max_in_flight, int) or max_in_flight < 1:
-        raise ConfigError(f"max_in_flight must be an integer >= 1, got {max_in_flight!r}")
-    if not isinstance(max_queue, int) or max_queue < 0:
-        raise ConfigError(f"max_queue must be an integer >= 0, got {max_queue!r}")
-    if max_duration_s is not None and not (
-        isinstance(max_duration_s, int | float) and math.isfinite(max_duration_s) and max_duration_s > 0
-    ):
-        raise ConfigError(f"max_duration_s must be a positive number or None, got {max_duration_s!r}")
-    rt = Runtime(
-        model_ref=model,
-        max_upload_bytes=int(max_upload_mb * MB),
+    limits = ServiceLimits(
+        max_upload_mb=max_upload_mb,
         max_in_flight=max_in_flight,
         max_queue=max_queue,
         max_duration_s=max_duration_s,
+    )
+    rt = Runtime(
+        model_ref=model,
+        max_upload_bytes=int(limits.max_upload_mb * MB),
+        max_in_flight=limits.max_in_flight,
+        max_queue=limits.max_queue,
+        max_duration_s=limits.max_duration_s,
         warmup=warmup,
     )
 
@@ -194,10 +188,7 @@ def create_app_from_env() -> FastAPI:
     """
     return create_app(
         os.environ.get(ENV_MODEL) or None,
-        max_upload_mb=_env_number(ENV_MAX_UPLOAD_MB, float, DEFAULT_MAX_UPLOAD_MB),
-        max_in_flight=_env_number(ENV_MAX_IN_FLIGHT, int, DEFAULT_MAX_IN_FLIGHT),
-        max_queue=_env_number(ENV_MAX_QUEUE, int, DEFAULT_MAX_QUEUE),
-        max_duration_s=_env_number(ENV_MAX_DURATION_S, float, DEFAULT_MAX_DURATION_S),
+        **asdict(ServiceLimits.from_environ(os.environ)),
     )
 
 

@@ -6,7 +6,6 @@ import asyncio
 import functools
 import io
 import math
-import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +19,7 @@ from fastapi import Depends, Request
 from genrekit.audio import info as audio_info
 from genrekit.audio import load_crop, sniff_container
 from genrekit.bundle import Bundle, load_bundle
-from genrekit.config import FFMPEG_EXTENSIONS, genrekit_version
+from genrekit.config import FFMPEG_EXTENSIONS, SERVICE_LIMITS_ENV, ServiceLimits, genrekit_version
 from genrekit.errors import AudioError, ConfigError, GenreKitError
 from genrekit.files import to_jsonable
 from genrekit.predict import Classifier, Prediction, classifier_from_bundle, load_model
@@ -36,16 +35,11 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9698
 
 
-DEFAULT_MAX_UPLOAD_MB = 50.0
-
-
-DEFAULT_MAX_IN_FLIGHT = 2
-
-
-DEFAULT_MAX_QUEUE = 64
-
-
-DEFAULT_MAX_DURATION_S = 1800.0
+#: Defaults of :class:`genrekit.config.ServiceLimits`, the one declaration of the limits.
+DEFAULT_MAX_UPLOAD_MB = ServiceLimits.max_upload_mb
+DEFAULT_MAX_IN_FLIGHT = ServiceLimits.max_in_flight
+DEFAULT_MAX_QUEUE = ServiceLimits.max_queue
+DEFAULT_MAX_DURATION_S = ServiceLimits.max_duration_s
 
 
 MAX_BATCH_FILES = 16
@@ -54,20 +48,13 @@ MAX_BATCH_FILES = 16
 MAX_FEATURE_ROWS = 10_000
 
 
-#: Environment read by :func:`create_app_from_env` (the gunicorn / ``--workers N`` path).
+#: Environment read by :func:`create_app_from_env` (the gunicorn / ``--workers N`` path): the model, and
+#: the limits (:data:`genrekit.config.SERVICE_LIMITS_ENV`).
 ENV_MODEL = "GENREKIT_MODEL"
-
-
-ENV_MAX_UPLOAD_MB = "GENREKIT_MAX_UPLOAD_MB"
-
-
-ENV_MAX_IN_FLIGHT = "GENREKIT_MAX_IN_FLIGHT"
-
-
-ENV_MAX_QUEUE = "GENREKIT_MAX_QUEUE"
-
-
-ENV_MAX_DURATION_S = "GENREKIT_MAX_DURATION_S"
+ENV_MAX_UPLOAD_MB = SERVICE_LIMITS_ENV["max_upload_mb"]
+ENV_MAX_IN_FLIGHT = SERVICE_LIMITS_ENV["max_in_flight"]
+ENV_MAX_QUEUE = SERVICE_LIMITS_ENV["max_queue"]
+ENV_MAX_DURATION_S = SERVICE_LIMITS_ENV["max_duration_s"]
 
 
 #: Model names :func:`genrekit.predict.load_model` resolves without a bundle on disk.
@@ -543,14 +530,3 @@ def predict_feature_rows(
         raise
     except (ValueError, TypeError, KeyError) as exc:  # sklearn's input checks on the values sent
         raise ConfigError(f"the feature rows cannot be used by this model: {exc}") from None
-
-
-# ------------------------------------------------------------------------------------ env factory
-def _env_number(name: str, cast: Callable[[str], T], default: T) -> T:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        return cast(raw)
-    except ValueError:
-        raise ConfigError(f"environment variable {name}={raw!r} is not a valid number") from None
