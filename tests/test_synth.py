@@ -235,6 +235,21 @@ def test_helpers_have_known_answers():
     np.testing.assert_allclose(v, 0.8)
 
 
+def test_degree_formulas_read_as_semitones_above_the_root():
+    theory = synth.theory
+    assert theory.SCALES["major"] == (0, 2, 4, 5, 7, 9, 11)
+    assert theory.SCALES["dorian"] == (0, 2, 3, 5, 7, 9, 10)
+    assert theory.SCALES["blues"] == (0, 3, 5, 6, 7, 10)
+    assert theory.CHORDS["m7b5"] == (0, 3, 6, 10)
+    assert theory.CHORDS["13"] == (0, 4, 7, 10, 14, 21)
+    assert theory.ROOTLESS["7b9"] == (4, 10, 13, 19)
+    assert theory.GUITAR_SHAPES["min"] == (0, 7, 12, 15, 19, 24)
+    assert [theory._degree(t) for t in ("1", "b2", "#4", "8", "b9", "#11", "15")] == [0, 1, 6, 12, 13, 18, 24]
+    for bad in ("0", "b", "3b", "x3", "1.5"):
+        with pytest.raises(ConfigError, match=re.escape(repr(bad))):
+            theory._degree(bad)
+
+
 def test_groove_grid_is_complete_and_plays_only_kit_voices():
     drums = synth.drums
     kits = ("acoustic", "rock", "country", "jazz", "brushes", "metal", "disco", "pop", "boombap", "808",
