@@ -2,7 +2,7 @@
 
 The per-genre ``_draw_*`` functions are the style tables of the synthesizer: each spells out its
 genre's ranges in one place. A style draws its own fields (key, tempo, groove, instruments: the logic
-differs by genre) and ends with :func:`_mix`, which draws the fields every style shares (timbre,
+differs by genre) and ends with :func:`_mix_fields`, which draws the fields every style shares (timbre,
 recording, dynamics, bus levels) from the ranges it is given. The order of the draws is part of every
 seed's known answer: adding or moving a draw changes every clip after it.
 """
@@ -211,10 +211,10 @@ def _key_fields(d: _Draw, genre: str, modes: Sequence[str], p: Sequence[float] |
 _Range = tuple[float, float] | float
 
 
-def _mix(d: _Draw, *, tone: _Range, distortion: _Range, brightness: _Range,
-         lofi_hz: tuple[float, float, float] | float, noise_db: _Range, reverb: _Range, reverb_s: _Range,
-         compression: _Range, humanize_ms: _Range, dynamics_db: _Range,
-         drums: _Range, bass: _Range, harm: _Range, lead: _Range) -> dict[str, Any]:
+def _mix_fields(d: _Draw, *, tone: _Range, distortion: _Range, brightness: _Range,
+                lofi_hz: tuple[float, float, float] | float, noise_db: _Range, reverb: _Range,
+                reverb_s: _Range, compression: _Range, humanize_ms: _Range, dynamics_db: _Range,
+                drums: _Range, bass: _Range, harm: _Range, lead: _Range) -> dict[str, Any]:
     """Draw the timbre, recording, dynamics and bus-level fields every style ends with.
 
     Each argument is a ``(lo, hi)`` range or a constant, which draws nothing (classical has no
@@ -259,10 +259,10 @@ def _draw_blues(d: _Draw) -> dict[str, Any]:
         "harmony": d.choice("harmony", (("shuffle_guitar",), ("piano",), ("shuffle_guitar", "piano"),
                                         ("organ", "shuffle_guitar"))),
         "lead": d.choice("lead", ("lead_guitar", "harmonica", "none")),
-    } | _mix(d, tone=(0.3, 0.7), distortion=(0.8, 3.5), brightness=(-0.6, 0.2),
-             lofi_hz=(0.5, 3500, 7500), noise_db=(-60, -30), reverb=(0.1, 0.3), reverb_s=(0.8, 1.6),
-             compression=(1.0, 2.0), humanize_ms=(5, 9), dynamics_db=(2, 4),
-             drums=(-6, -2), bass=(-4, 0), harm=(-3, 1), lead=(-4, 0))
+    } | _mix_fields(d, tone=(0.3, 0.7), distortion=(0.8, 3.5), brightness=(-0.6, 0.2),
+                    lofi_hz=(0.5, 3500, 7500), noise_db=(-60, -30), reverb=(0.1, 0.3), reverb_s=(0.8, 1.6),
+                    compression=(1.0, 2.0), humanize_ms=(5, 9), dynamics_db=(2, 4),
+                    drums=(-6, -2), bass=(-4, 0), harm=(-3, 1), lead=(-4, 0))
 
 
 def _draw_classical(d: _Draw) -> dict[str, Any]:
@@ -277,10 +277,10 @@ def _draw_classical(d: _Draw) -> dict[str, Any]:
         "drum_kit": "none", "groove": "none", "fill_every": 0,
         "bass": "piano_lh" if harmony[0] == "piano" else d.choice("bass", ("cello", "contrabass")),
         "harmony": harmony, "lead": d.choice("lead", leads),
-    } | _mix(d, tone=(0.15, 0.55), distortion=0.0, brightness=(-0.5, 0.0),
-             lofi_hz=(0.3, 3000, 7000), noise_db=(-65, -38), reverb=(0.35, 0.6), reverb_s=(1.6, 2.8),
-             compression=1.0, humanize_ms=(8, 18), dynamics_db=(8, 18),
-             drums=0.0, bass=(-6, -1), harm=(-2, 1), lead=(-4, 0))
+    } | _mix_fields(d, tone=(0.15, 0.55), distortion=0.0, brightness=(-0.5, 0.0),
+                    lofi_hz=(0.3, 3000, 7000), noise_db=(-65, -38), reverb=(0.35, 0.6), reverb_s=(1.6, 2.8),
+                    compression=1.0, humanize_ms=(8, 18), dynamics_db=(8, 18),
+                    drums=0.0, bass=(-6, -1), harm=(-2, 1), lead=(-4, 0))
 
 
 def _draw_country(d: _Draw) -> dict[str, Any]:
@@ -295,10 +295,10 @@ def _draw_country(d: _Draw) -> dict[str, Any]:
         "harmony": d.choice("harmony", (("acoustic_guitar",), ("acoustic_guitar", "piano"),
                                         ("acoustic_guitar", "steel_pad"))),
         "lead": d.choice("lead", ("twang_guitar", "fiddle", "steel", "none")),
-    } | _mix(d, tone=(0.5, 0.9), distortion=(0.0, 0.4), brightness=(-0.3, 0.35),
-             lofi_hz=(0.15, 4000, 8000), noise_db=(-65, -38), reverb=(0.1, 0.3), reverb_s=(0.8, 1.6),
-             compression=(1.0, 2.2), humanize_ms=(3, 7), dynamics_db=(2, 4),
-             drums=(-7, -3), bass=(-4, 0), harm=(-2, 2), lead=(-4, 0))
+    } | _mix_fields(d, tone=(0.5, 0.9), distortion=(0.0, 0.4), brightness=(-0.3, 0.35),
+                    lofi_hz=(0.15, 4000, 8000), noise_db=(-65, -38), reverb=(0.1, 0.3), reverb_s=(0.8, 1.6),
+                    compression=(1.0, 2.2), humanize_ms=(3, 7), dynamics_db=(2, 4),
+                    drums=(-7, -3), bass=(-4, 0), harm=(-2, 2), lead=(-4, 0))
 
 
 def _draw_disco(d: _Draw) -> dict[str, Any]:
@@ -312,10 +312,10 @@ def _draw_disco(d: _Draw) -> dict[str, Any]:
         "harmony": d.choice("harmony", (("strings", "funk_guitar"), ("epiano", "funk_guitar"),
                                         ("strings", "brass"), ("strings", "funk_guitar", "brass"))),
         "lead": d.choice("lead", ("none", "vocal", "strings_line")),
-    } | _mix(d, tone=(0.5, 0.9), distortion=0.0, brightness=(0.0, 0.6),
-             lofi_hz=(0.15, 5000, 9000), noise_db=(-65, -40), reverb=(0.15, 0.35), reverb_s=(0.8, 1.5),
-             compression=(1.5, 3.0), humanize_ms=(1, 3), dynamics_db=(1, 3),
-             drums=(-1, 3), bass=(-3, 1), harm=(-4, 0), lead=(-5, -1))
+    } | _mix_fields(d, tone=(0.5, 0.9), distortion=0.0, brightness=(0.0, 0.6),
+                    lofi_hz=(0.15, 5000, 9000), noise_db=(-65, -40), reverb=(0.15, 0.35), reverb_s=(0.8, 1.5),
+                    compression=(1.5, 3.0), humanize_ms=(1, 3), dynamics_db=(1, 3),
+                    drums=(-1, 3), bass=(-3, 1), harm=(-4, 0), lead=(-5, -1))
 
 
 def _draw_hiphop(d: _Draw) -> dict[str, Any]:
@@ -330,10 +330,10 @@ def _draw_hiphop(d: _Draw) -> dict[str, Any]:
         "bass": "808" if kit == "808" else d.choice("bass", ("sub", "upright_loop")),
         "harmony": d.choice("harmony", (("epiano_loop",), ("piano_loop",), ("strings_loop",))),
         "lead": d.choice("lead", ("rap", "rap", "rap", "none")),
-    } | _mix(d, tone=(0.2, 0.6), distortion=(0.0, 2.0), brightness=(-0.2, 0.5),
-             lofi_hz=(0.3, 5000, 9000), noise_db=(-50, -30), reverb=(0.05, 0.2), reverb_s=(0.6, 1.2),
-             compression=(2.0, 4.0), humanize_ms=(1, 6), dynamics_db=(1, 2),
-             drums=(0, 4), bass=(-2, 2), harm=(-6, -2), lead=(-3, 1))
+    } | _mix_fields(d, tone=(0.2, 0.6), distortion=(0.0, 2.0), brightness=(-0.2, 0.5),
+                    lofi_hz=(0.3, 5000, 9000), noise_db=(-50, -30), reverb=(0.05, 0.2), reverb_s=(0.6, 1.2),
+                    compression=(2.0, 4.0), humanize_ms=(1, 6), dynamics_db=(1, 2),
+                    drums=(0, 4), bass=(-2, 2), harm=(-6, -2), lead=(-3, 1))
 
 
 def _draw_jazz(d: _Draw) -> dict[str, Any]:
@@ -349,10 +349,10 @@ def _draw_jazz(d: _Draw) -> dict[str, Any]:
         "fill_every": int(d.rng.choice([0, 8])), "bass": "walking",
         "harmony": d.choice("harmony", (("piano",), ("epiano",), ("guitar_comp",), ("vibes",))),
         "lead": d.choice("lead", ("sax", "trumpet", "none", "vibes_lead")),
-    } | _mix(d, tone=(0.2, 0.6), distortion=0.0, brightness=(-0.6, 0.1),
-             lofi_hz=(0.35, 3500, 8000), noise_db=(-60, -32), reverb=(0.15, 0.35), reverb_s=(0.8, 1.8),
-             compression=(1.0, 1.3), humanize_ms=(5, 10), dynamics_db=(3, 6),
-             drums=(-8, -4), bass=(-3, 1), harm=(-3, 1), lead=(-3, 1))
+    } | _mix_fields(d, tone=(0.2, 0.6), distortion=0.0, brightness=(-0.6, 0.1),
+                    lofi_hz=(0.35, 3500, 8000), noise_db=(-60, -32), reverb=(0.15, 0.35), reverb_s=(0.8, 1.8),
+                    compression=(1.0, 1.3), humanize_ms=(5, 10), dynamics_db=(3, 6),
+                    drums=(-8, -4), bass=(-3, 1), harm=(-3, 1), lead=(-3, 1))
 
 
 def _draw_metal(d: _Draw) -> dict[str, Any]:
@@ -363,10 +363,10 @@ def _draw_metal(d: _Draw) -> dict[str, Any]:
         "drum_kit": "metal", "groove": str(d.rng.choice(["double_kick", "gallop", "thrash"])),
         "fill_every": int(d.rng.choice([4, 8])), "bass": "chug", "harmony": ("dist_guitars",),
         "lead": d.choice("lead", ("none", "tremolo", "none")),
-    } | _mix(d, tone=(0.5, 0.9), distortion=(12.0, 40.0), brightness=(-0.1, 0.4),
-             lofi_hz=(0.1, 5000, 9000), noise_db=(-70, -45), reverb=(0.08, 0.25), reverb_s=(0.8, 1.6),
-             compression=(2.5, 5.0), humanize_ms=(0.5, 3), dynamics_db=(1, 2),
-             drums=(-2, 2), bass=(-6, -2), harm=(-1, 3), lead=(-5, -1))
+    } | _mix_fields(d, tone=(0.5, 0.9), distortion=(12.0, 40.0), brightness=(-0.1, 0.4),
+                    lofi_hz=(0.1, 5000, 9000), noise_db=(-70, -45), reverb=(0.08, 0.25), reverb_s=(0.8, 1.6),
+                    compression=(2.5, 5.0), humanize_ms=(0.5, 3), dynamics_db=(1, 2),
+                    drums=(-2, 2), bass=(-6, -2), harm=(-1, 3), lead=(-5, -1))
 
 
 def _draw_pop(d: _Draw) -> dict[str, Any]:
@@ -379,10 +379,10 @@ def _draw_pop(d: _Draw) -> dict[str, Any]:
         "harmony": d.choice("harmony", (("synth_chords",), ("synth_chords", "piano"), ("synth_chords", "pad"),
                                         ("pluck_chords", "pad"))),
         "lead": d.choice("lead", ("vocal", "vocal", "vocal", "synth_lead")),
-    } | _mix(d, tone=(0.6, 1.0), distortion=0.0, brightness=(0.4, 1.0),
-             lofi_hz=0.0, noise_db=(-75, -50), reverb=(0.15, 0.35), reverb_s=(1.0, 2.0),
-             compression=(2.5, 5.0), humanize_ms=(0, 2), dynamics_db=(1, 2),
-             drums=(-2, 2), bass=(-4, 0), harm=(-3, 1), lead=(-1, 3))
+    } | _mix_fields(d, tone=(0.6, 1.0), distortion=0.0, brightness=(0.4, 1.0),
+                    lofi_hz=0.0, noise_db=(-75, -50), reverb=(0.15, 0.35), reverb_s=(1.0, 2.0),
+                    compression=(2.5, 5.0), humanize_ms=(0, 2), dynamics_db=(1, 2),
+                    drums=(-2, 2), bass=(-4, 0), harm=(-3, 1), lead=(-1, 3))
 
 
 def _draw_reggae(d: _Draw) -> dict[str, Any]:
@@ -396,10 +396,10 @@ def _draw_reggae(d: _Draw) -> dict[str, Any]:
         "harmony": d.choice("harmony", (("skank_guitar", "organ_bubble"), ("skank_guitar",),
                                         ("skank_piano", "organ_bubble"))),
         "lead": d.choice("lead", ("none", "melodica", "horns")),
-    } | _mix(d, tone=(0.4, 0.8), distortion=0.0, brightness=(-0.6, 0.1),
-             lofi_hz=(0.25, 4000, 8000), noise_db=(-62, -38), reverb=(0.15, 0.35), reverb_s=(0.8, 1.8),
-             compression=(1.3, 2.5), humanize_ms=(3, 6), dynamics_db=(1, 3),
-             drums=(-3, 1), bass=(0, 4), harm=(-4, 0), lead=(-5, -1))
+    } | _mix_fields(d, tone=(0.4, 0.8), distortion=0.0, brightness=(-0.6, 0.1),
+                    lofi_hz=(0.25, 4000, 8000), noise_db=(-62, -38), reverb=(0.15, 0.35), reverb_s=(0.8, 1.8),
+                    compression=(1.3, 2.5), humanize_ms=(3, 6), dynamics_db=(1, 3),
+                    drums=(-3, 1), bass=(0, 4), harm=(-4, 0), lead=(-5, -1))
 
 
 def _draw_rock(d: _Draw) -> dict[str, Any]:
@@ -413,10 +413,10 @@ def _draw_rock(d: _Draw) -> dict[str, Any]:
         "harmony": d.choice("harmony", (("rock_guitar",), ("rock_guitar", "clean_guitar"),
                                         ("rock_guitar", "organ"))),
         "lead": d.choice("lead", ("none", "lead_guitar")),
-    } | _mix(d, tone=(0.4, 0.8), distortion=(2.5, 7.0), brightness=(-0.2, 0.4),
-             lofi_hz=(0.15, 4500, 8500), noise_db=(-70, -42), reverb=(0.1, 0.3), reverb_s=(0.8, 1.8),
-             compression=(1.5, 3.5), humanize_ms=(3, 6), dynamics_db=(1, 3),
-             drums=(-2, 2), bass=(-4, 0), harm=(-1, 3), lead=(-4, 0))
+    } | _mix_fields(d, tone=(0.4, 0.8), distortion=(2.5, 7.0), brightness=(-0.2, 0.4),
+                    lofi_hz=(0.15, 4500, 8500), noise_db=(-70, -42), reverb=(0.1, 0.3), reverb_s=(0.8, 1.8),
+                    compression=(1.5, 3.5), humanize_ms=(3, 6), dynamics_db=(1, 3),
+                    drums=(-2, 2), bass=(-4, 0), harm=(-1, 3), lead=(-4, 0))
 
 
 _DRAWERS: dict[str, Callable[[_Draw], dict[str, Any]]] = {
