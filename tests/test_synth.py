@@ -235,6 +235,54 @@ def test_helpers_have_known_answers():
     np.testing.assert_allclose(v, 0.8)
 
 
+def test_degree_formulas_read_as_semitones_above_the_root():
+    theory = synth.theory
+    assert theory.SCALES["major"] == (0, 2, 4, 5, 7, 9, 11)
+    assert theory.SCALES["dorian"] == (0, 2, 3, 5, 7, 9, 10)
+    assert theory.SCALES["blues"] == (0, 3, 5, 6, 7, 10)
+    assert theory.CHORDS["m7b5"] == (0, 3, 6, 10)
+    assert theory.CHORDS["13"] == (0, 4, 7, 10, 14, 21)
+    assert theory.ROOTLESS["7b9"] == (4, 10, 13, 19)
+    assert theory.GUITAR_SHAPES["min"] == (0, 7, 12, 15, 19, 24)
+    assert [theory._degree(t) for t in ("1", "b2", "#4", "8", "b9", "#11", "15")] == [0, 1, 6, 12, 13, 18, 24]
+    for bad in ("0", "b", "3b", "x3", "1.5"):
+        with pytest.raises(ConfigError, match=re.escape(repr(bad))):
+            theory._degree(bad)
+
+
+def test_groove_grid_is_complete_and_plays_only_kit_voices():
+    drums = synth.drums
+    kits = ("acoustic", "rock", "country", "jazz", "brushes", "metal", "disco", "pop", "boombap", "808",
+            "reggae")
+    kit_voices = set().union(*(drums._kit(k, 8000, np.random.default_rng(0)) for k in kits))
+    assert kit_voices == set(drums._VOICES)
+    assert {v for g in drums.GROOVES.values() for v in g} <= kit_voices
+    drawn = {synth.draw_params(g, np.random.default_rng(s)).groove for g in synth.GENRES for s in range(40)}
+    assert drawn - {"none"} == set(drums.GROOVES)  # every groove is drawn by a style, every drawn one exists
+    assert drums._CRASH_GROOVES < set(drums.GROOVES)
+    # read from the grid in the order written (the order the voices are played in)
+    assert drums.GROOVES["swing_ride"] == {"ride": "x...x.o.x...x.o.", "hat": "....x.......x...",
+                                           "kick": "g...g...g...g..."}
+    assert list(drums.GROOVES)[:3] == ["shuffle", "shuffle_ride", "boom_chick"]
+    assert {"rock1", "shuffle"} <= drums._CRASH_GROOVES and "one_drop" not in drums._CRASH_GROOVES
+
+
+@pytest.mark.parametrize("text, bad", [
+    ('[g]\nkik = "x..."\n', "kik"),
+    ('[g]\nkick = "x.q."\n', "x.q."),
+    ('[g]\nkick = ""\n', "kick"),
+    ('[g]\nkick = 3\n', "kick"),
+    ('[g]\nphrase_crash = "yes"\n', "phrase_crash"),
+    ('kick = "x..."\n', "outside a [groove] table"),
+    ("[g\n", "not valid TOML"),
+])
+def test_groove_grid_errors_name_the_file_and_the_rule(text, bad):
+    with pytest.raises(ConfigError) as e:
+        synth.drums._parse_grooves(text)
+    assert str(e.value).startswith("grooves.toml") and bad in str(e.value)
+    assert "\n" not in str(e.value)
+
+
 # --------------------------------------------------------------------------------------------- corpus
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import tomllib
+from importlib import resources
 
 import numpy as np
 
@@ -174,46 +176,61 @@ def _kit(kind: str, sr: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
 _VEL = {".": 0.0, "g": 0.28, "o": 0.55, "x": 0.8, "X": 1.0}
 
 
-#: Drum grooves: voice -> pattern, one character per sixteenth (the pattern loops). Declarative data:
-#: the rows look alike in shape only, each pattern is its own groove.
-GROOVES: dict[str, dict[str, str]] = {
-    "shuffle": {"kick": "x.......x.......", "snare": "....X.......X...", "hat": "x.o.x.o.x.o.x.o."},
-    "shuffle_ride": {"kick": "x.......x.......", "snare": "....X.......X...", "ride": "x.o.x.o.x.o.x.o.",
-                     "hat": "....o.......o..."},
-    "boom_chick": {"kick": "X.......X.......", "snare": "....x.......x...", "hat": "o.g.o.g.o.g.o.g."},
-    "train": {"kick": "x.......x.......", "snare": "o.g.X.g.o.g.X.g."},
-    "two_step": {"kick": "X...o...X...o...", "snare": "....x.......x...", "hat": "..o...o...o...o."},
-    "disco": {"kick": "X...X...X...X...", "clap": "....x.......x...", "ohat": "..x...x...x...x.",
-              "hat": "x..gx..gx..gx..g"},
-    "disco16": {"kick": "X...X...X...X...", "snare": "....x.......x...", "clap": "....o.......o...",
-                "ohat": "..x...x...x...x.", "hat": "xg.gxg.gxg.gxg.g"},
-    "boombap1": {"kick": "X.........x.....", "snare": "....X.......X...", "hat": "x.o.x.o.x.o.x.o."},
-    "boombap2": {"kick": "X......x..x.....", "snare": "....X.......X..g", "hat": "x.o.x.o.x.o.x.o."},
-    "boombap3": {"kick": "X..x......x.....", "snare": "....X.......X...", "hat": "xgogxgogxgogxgog"},
-    "808a": {"kick": "X.....x...x.....", "snare": "....X.......X...", "hat": "xgogxgogxgogxgog"},
-    "808b": {"kick": "X......x.x......", "snare": "....X.......X...", "hat": "x.o.x.o.x.o.xgog"},
-    "swing_ride": {"ride": "x...x.o.x...x.o.", "hat": "....x.......x...", "kick": "g...g...g...g..."},
-    "brushes": {"swish": "x...x...x...x...", "snare": "o...x.g.o...x.g.", "hat": "....o.......o..."},
-    "double_kick": {"kick": "XoooXoooXoooXooo", "snare": "....o.......o...", "china": "X...X...X...X..."},
-    "gallop": {"kick": "X.ooX.ooX.ooX.oo", "snare": "....o.......o...", "china": "X...X...X...X..."},
-    "thrash": {"kick": "X...X...X...X...", "snare": "..X...X...X...X.", "ride": "X.x.X.x.X.x.X.x."},
-    "pop1": {"kick": "X.......X.......", "clap": "....X.......X...", "hat": "x.o.x.o.x.o.x.o."},
-    "pop2": {"kick": "X.....x.X.......", "snare": "....X.......X...", "hat": "x.o.x.o.x.o.x.o.",
-             "shaker": "gogogogogogogogo"},
-    "pop4": {"kick": "X...X...X...X...", "clap": "....X.......X...", "ohat": "..x...x...x...x.",
-             "hat": "x...x...x...x..."},
-    "one_drop": {"kick": "........X.......", "rim": "........X.......", "hat": "x.o.x.o.x.o.x.o."},
-    "rockers": {"kick": "X.......x.......", "rim": "........X.......", "hat": "x.o.x.o.x.o.x.o."},
-    "steppers": {"kick": "x...x...x...x...", "rim": "........X.......", "hat": "x.o.x.o.x.o.x.o."},
-    "rock1": {"kick": "X.......x.x.....", "snare": "....X.......X...", "hat": "x.o.x.o.x.o.x.o."},
-    "rock2": {"kick": "X.x.....x.x.....", "snare": "....X.......X...", "hat": "x.o.x.o.x.o.x.o."},
-    "rock_ride": {"kick": "X.......x.x.....", "snare": "....X.......X...", "ride": "x.o.x.o.x.o.x.o."},
-}
+#: Every drum voice a kit may hold (see :func:`_kit`); a groove names only these.
+_VOICES = ("kick", "snare", "hat", "ohat", "ride", "crash", "china", "rim", "clap", "shaker", "swish",
+           "tom_hi", "tom_mid", "tom_lo")
 
 
-#: Crash on the downbeat of each phrase, for these grooves.
-_CRASH_GROOVES = {"rock1", "rock2", "rock_ride", "double_kick", "gallop", "thrash", "pop1", "pop2", "pop4",
-                  "disco", "disco16", "shuffle", "shuffle_ride", "boom_chick", "two_step", "steppers"}
+_GROOVES_FILE = "grooves.toml"
+
+
+def _parse_grooves(text: str) -> tuple[dict[str, dict[str, str]], frozenset[str]]:
+    """Parse and check the groove library, the text of ``grooves.toml`` (a drum-machine grid).
+
+    Returns
+    -------
+    grooves : dict of str to dict of str to str
+        Groove -> drum voice -> step pattern, in the file's order (the order the voices are played in).
+    phrase_crash : frozenset of str
+        The grooves that crash on the first downbeat and after every fill.
+
+    Raises
+    ------
+    ConfigError
+        When a groove names an unknown voice, a pattern is empty, too long or has a character other
+        than the velocity marks, ``phrase_crash`` is not a boolean, or the text is not TOML.
+    """
+    try:
+        tables = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{_GROOVES_FILE} is not valid TOML: {exc}") from None
+    grooves: dict[str, dict[str, str]] = {}
+    crash: set[str] = set()
+    for name, table in tables.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"{_GROOVES_FILE}: {name} = {table!r} stands outside a [groove] table")
+        voices: dict[str, str] = {}
+        for key, val in table.items():
+            if key == "phrase_crash" and isinstance(val, bool):
+                if val:
+                    crash.add(name)
+            elif key in _VOICES and isinstance(val, str) and 0 < len(val) <= 64 and set(val) <= _VEL.keys():
+                voices[key] = val
+            else:
+                raise ConfigError(
+                    f"{_GROOVES_FILE}: [{name}] {key} = {val!r}: a groove holds drum voices "
+                    f"({', '.join(_VOICES)}) with patterns of 1-64 steps in {''.join(_VEL)!r}, "
+                    f"and phrase_crash = true or false"
+                )
+        grooves[name] = voices
+    return grooves, frozenset(crash)
+
+
+#: Drum grooves: voice -> pattern, one character per sixteenth (the pattern loops), and the grooves
+#: that crash on each phrase's downbeat; the grid itself is ``grooves.toml`` next to this module.
+GROOVES, _CRASH_GROOVES = _parse_grooves(
+    resources.files(__package__).joinpath(_GROOVES_FILE).read_text(encoding="utf-8")
+)
 
 
 def pattern_beats(

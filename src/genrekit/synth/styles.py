@@ -1,8 +1,10 @@
 """Style parameters: what each genre-like style draws (tempo, key, kit, instruments, mix), by seed and band.
 
 The per-genre ``_draw_*`` functions are the style tables of the synthesizer: each spells out its
-genre's ranges in one place, which is why they are kept side by side here (they share the keys' shape,
-not the values, and the order of their draws is part of every seed's known answer).
+genre's ranges in one place. A style draws its own fields (key, tempo, groove, instruments: the logic
+differs by genre) and ends with :func:`_mix_fields`, which draws the fields every style shares (timbre,
+recording, dynamics, bus levels) from the ranges it is given. The order of the draws is part of every
+seed's known answer: adding or moving a draw changes every clip after it.
 """
 
 from __future__ import annotations
@@ -205,6 +207,46 @@ def _key_fields(d: _Draw, genre: str, modes: Sequence[str], p: Sequence[float] |
     return {"mode": mode, "tonic_pc": tonic, "progression": prog[int(d.rng.integers(len(prog)))]}
 
 
+#: A range ``(lo, hi)`` to draw uniformly from, or a constant (no draw).
+_Range = tuple[float, float] | float
+
+
+def _mix_fields(d: _Draw, *, tone: _Range, distortion: _Range, brightness: _Range,
+                lofi_hz: tuple[float, float, float] | float, noise_db: _Range, reverb: _Range,
+                reverb_s: _Range, compression: _Range, humanize_ms: _Range, dynamics_db: _Range,
+                drums: _Range, bass: _Range, harm: _Range, lead: _Range) -> dict[str, Any]:
+    """Draw the timbre, recording, dynamics and bus-level fields every style ends with.
+
+    Each argument is a ``(lo, hi)`` range or a constant, which draws nothing (classical has no
+    distortion, no compression and no drums). ``lofi_hz`` is ``(prob, lo, hi)``: band-limited with
+    probability ``prob``. The band-shared fields (tone ... compression, see ``_BAND_FIELDS``) draw with
+    :meth:`_Draw.uniform`, the per-clip ones (noise floor, humanising, dynamics, levels) with
+    :meth:`_Draw.level`. The draws happen in the order of the parameters, after the style's own
+    fields: that order is part of every seed's known answer, so never reorder them.
+    """
+
+    def shared(name: str, r: _Range) -> float:
+        return float(r) if isinstance(r, (int, float)) else d.uniform(name, *r)
+
+    def level(r: _Range) -> float:
+        return float(r) if isinstance(r, (int, float)) else d.level(*r)
+
+    return {
+        "tone": shared("tone", tone),
+        "distortion": shared("distortion", distortion),
+        "brightness": shared("brightness", brightness),
+        "lofi_hz": float(lofi_hz) if isinstance(lofi_hz, (int, float)) else d.maybe("lofi_hz", *lofi_hz),
+        "noise_db": level(noise_db),
+        "reverb": shared("reverb", reverb),
+        "reverb_s": shared("reverb_s", reverb_s),
+        "compression": shared("compression", compression),
+        "humanize_ms": level(humanize_ms),
+        "dynamics_db": level(dynamics_db),
+        "levels_db": (("drums", level(drums)), ("bass", level(bass)), ("harm", level(harm)),
+                      ("lead", level(lead))),
+    }
+
+
 def _draw_blues(d: _Draw) -> dict[str, Any]:
     f = _key_fields(d, "blues", ("blues",), tonics=(4, 9, 7, 2, 0, 5, 10))
     return f | {
@@ -217,14 +259,10 @@ def _draw_blues(d: _Draw) -> dict[str, Any]:
         "harmony": d.choice("harmony", (("shuffle_guitar",), ("piano",), ("shuffle_guitar", "piano"),
                                         ("organ", "shuffle_guitar"))),
         "lead": d.choice("lead", ("lead_guitar", "harmonica", "none")),
-        "tone": d.uniform("tone", 0.3, 0.7), "distortion": d.uniform("distortion", 0.8, 3.5),
-        "brightness": d.uniform("brightness", -0.6, 0.2), "lofi_hz": d.maybe("lofi_hz", 0.5, 3500, 7500),
-        "noise_db": d.level(-60, -30), "reverb": d.uniform("reverb", 0.1, 0.3),
-        "reverb_s": d.uniform("reverb_s", 0.8, 1.6), "compression": d.uniform("compression", 1.0, 2.0),
-        "humanize_ms": d.level(5, 9), "dynamics_db": d.level(2, 4),
-        "levels_db": (("drums", d.level(-6, -2)), ("bass", d.level(-4, 0)), ("harm", d.level(-3, 1)),
-                      ("lead", d.level(-4, 0))),
-    }
+    } | _mix_fields(d, tone=(0.3, 0.7), distortion=(0.8, 3.5), brightness=(-0.6, 0.2),
+                    lofi_hz=(0.5, 3500, 7500), noise_db=(-60, -30), reverb=(0.1, 0.3), reverb_s=(0.8, 1.6),
+                    compression=(1.0, 2.0), humanize_ms=(5, 9), dynamics_db=(2, 4),
+                    drums=(-6, -2), bass=(-4, 0), harm=(-3, 1), lead=(-4, 0))
 
 
 def _draw_classical(d: _Draw) -> dict[str, Any]:
@@ -239,14 +277,10 @@ def _draw_classical(d: _Draw) -> dict[str, Any]:
         "drum_kit": "none", "groove": "none", "fill_every": 0,
         "bass": "piano_lh" if harmony[0] == "piano" else d.choice("bass", ("cello", "contrabass")),
         "harmony": harmony, "lead": d.choice("lead", leads),
-        "tone": d.uniform("tone", 0.15, 0.55), "distortion": 0.0,
-        "brightness": d.uniform("brightness", -0.5, 0.0), "lofi_hz": d.maybe("lofi_hz", 0.3, 3000, 7000),
-        "noise_db": d.level(-65, -38), "reverb": d.uniform("reverb", 0.35, 0.6),
-        "reverb_s": d.uniform("reverb_s", 1.6, 2.8), "compression": 1.0,
-        "humanize_ms": d.level(8, 18), "dynamics_db": d.level(8, 18),
-        "levels_db": (("drums", 0.0), ("bass", d.level(-6, -1)), ("harm", d.level(-2, 1)),
-                      ("lead", d.level(-4, 0))),
-    }
+    } | _mix_fields(d, tone=(0.15, 0.55), distortion=0.0, brightness=(-0.5, 0.0),
+                    lofi_hz=(0.3, 3000, 7000), noise_db=(-65, -38), reverb=(0.35, 0.6), reverb_s=(1.6, 2.8),
+                    compression=1.0, humanize_ms=(8, 18), dynamics_db=(8, 18),
+                    drums=0.0, bass=(-6, -1), harm=(-2, 1), lead=(-4, 0))
 
 
 def _draw_country(d: _Draw) -> dict[str, Any]:
@@ -261,14 +295,10 @@ def _draw_country(d: _Draw) -> dict[str, Any]:
         "harmony": d.choice("harmony", (("acoustic_guitar",), ("acoustic_guitar", "piano"),
                                         ("acoustic_guitar", "steel_pad"))),
         "lead": d.choice("lead", ("twang_guitar", "fiddle", "steel", "none")),
-        "tone": d.uniform("tone", 0.5, 0.9), "distortion": d.uniform("distortion", 0.0, 0.4),
-        "brightness": d.uniform("brightness", -0.3, 0.35), "lofi_hz": d.maybe("lofi_hz", 0.15, 4000, 8000),
-        "noise_db": d.level(-65, -38), "reverb": d.uniform("reverb", 0.1, 0.3),
-        "reverb_s": d.uniform("reverb_s", 0.8, 1.6), "compression": d.uniform("compression", 1.0, 2.2),
-        "humanize_ms": d.level(3, 7), "dynamics_db": d.level(2, 4),
-        "levels_db": (("drums", d.level(-7, -3)), ("bass", d.level(-4, 0)), ("harm", d.level(-2, 2)),
-                      ("lead", d.level(-4, 0))),
-    }
+    } | _mix_fields(d, tone=(0.5, 0.9), distortion=(0.0, 0.4), brightness=(-0.3, 0.35),
+                    lofi_hz=(0.15, 4000, 8000), noise_db=(-65, -38), reverb=(0.1, 0.3), reverb_s=(0.8, 1.6),
+                    compression=(1.0, 2.2), humanize_ms=(3, 7), dynamics_db=(2, 4),
+                    drums=(-7, -3), bass=(-4, 0), harm=(-2, 2), lead=(-4, 0))
 
 
 def _draw_disco(d: _Draw) -> dict[str, Any]:
@@ -282,14 +312,10 @@ def _draw_disco(d: _Draw) -> dict[str, Any]:
         "harmony": d.choice("harmony", (("strings", "funk_guitar"), ("epiano", "funk_guitar"),
                                         ("strings", "brass"), ("strings", "funk_guitar", "brass"))),
         "lead": d.choice("lead", ("none", "vocal", "strings_line")),
-        "tone": d.uniform("tone", 0.5, 0.9), "distortion": 0.0,
-        "brightness": d.uniform("brightness", 0.0, 0.6), "lofi_hz": d.maybe("lofi_hz", 0.15, 5000, 9000),
-        "noise_db": d.level(-65, -40), "reverb": d.uniform("reverb", 0.15, 0.35),
-        "reverb_s": d.uniform("reverb_s", 0.8, 1.5), "compression": d.uniform("compression", 1.5, 3.0),
-        "humanize_ms": d.level(1, 3), "dynamics_db": d.level(1, 3),
-        "levels_db": (("drums", d.level(-1, 3)), ("bass", d.level(-3, 1)), ("harm", d.level(-4, 0)),
-                      ("lead", d.level(-5, -1))),
-    }
+    } | _mix_fields(d, tone=(0.5, 0.9), distortion=0.0, brightness=(0.0, 0.6),
+                    lofi_hz=(0.15, 5000, 9000), noise_db=(-65, -40), reverb=(0.15, 0.35), reverb_s=(0.8, 1.5),
+                    compression=(1.5, 3.0), humanize_ms=(1, 3), dynamics_db=(1, 3),
+                    drums=(-1, 3), bass=(-3, 1), harm=(-4, 0), lead=(-5, -1))
 
 
 def _draw_hiphop(d: _Draw) -> dict[str, Any]:
@@ -304,14 +330,10 @@ def _draw_hiphop(d: _Draw) -> dict[str, Any]:
         "bass": "808" if kit == "808" else d.choice("bass", ("sub", "upright_loop")),
         "harmony": d.choice("harmony", (("epiano_loop",), ("piano_loop",), ("strings_loop",))),
         "lead": d.choice("lead", ("rap", "rap", "rap", "none")),
-        "tone": d.uniform("tone", 0.2, 0.6), "distortion": d.uniform("distortion", 0.0, 2.0),
-        "brightness": d.uniform("brightness", -0.2, 0.5), "lofi_hz": d.maybe("lofi_hz", 0.3, 5000, 9000),
-        "noise_db": d.level(-50, -30), "reverb": d.uniform("reverb", 0.05, 0.2),
-        "reverb_s": d.uniform("reverb_s", 0.6, 1.2), "compression": d.uniform("compression", 2.0, 4.0),
-        "humanize_ms": d.level(1, 6), "dynamics_db": d.level(1, 2),
-        "levels_db": (("drums", d.level(0, 4)), ("bass", d.level(-2, 2)), ("harm", d.level(-6, -2)),
-                      ("lead", d.level(-3, 1))),
-    }
+    } | _mix_fields(d, tone=(0.2, 0.6), distortion=(0.0, 2.0), brightness=(-0.2, 0.5),
+                    lofi_hz=(0.3, 5000, 9000), noise_db=(-50, -30), reverb=(0.05, 0.2), reverb_s=(0.6, 1.2),
+                    compression=(2.0, 4.0), humanize_ms=(1, 6), dynamics_db=(1, 2),
+                    drums=(0, 4), bass=(-2, 2), harm=(-6, -2), lead=(-3, 1))
 
 
 def _draw_jazz(d: _Draw) -> dict[str, Any]:
@@ -327,14 +349,10 @@ def _draw_jazz(d: _Draw) -> dict[str, Any]:
         "fill_every": int(d.rng.choice([0, 8])), "bass": "walking",
         "harmony": d.choice("harmony", (("piano",), ("epiano",), ("guitar_comp",), ("vibes",))),
         "lead": d.choice("lead", ("sax", "trumpet", "none", "vibes_lead")),
-        "tone": d.uniform("tone", 0.2, 0.6), "distortion": 0.0,
-        "brightness": d.uniform("brightness", -0.6, 0.1), "lofi_hz": d.maybe("lofi_hz", 0.35, 3500, 8000),
-        "noise_db": d.level(-60, -32), "reverb": d.uniform("reverb", 0.15, 0.35),
-        "reverb_s": d.uniform("reverb_s", 0.8, 1.8), "compression": d.uniform("compression", 1.0, 1.3),
-        "humanize_ms": d.level(5, 10), "dynamics_db": d.level(3, 6),
-        "levels_db": (("drums", d.level(-8, -4)), ("bass", d.level(-3, 1)), ("harm", d.level(-3, 1)),
-                      ("lead", d.level(-3, 1))),
-    }
+    } | _mix_fields(d, tone=(0.2, 0.6), distortion=0.0, brightness=(-0.6, 0.1),
+                    lofi_hz=(0.35, 3500, 8000), noise_db=(-60, -32), reverb=(0.15, 0.35), reverb_s=(0.8, 1.8),
+                    compression=(1.0, 1.3), humanize_ms=(5, 10), dynamics_db=(3, 6),
+                    drums=(-8, -4), bass=(-3, 1), harm=(-3, 1), lead=(-3, 1))
 
 
 def _draw_metal(d: _Draw) -> dict[str, Any]:
@@ -345,14 +363,10 @@ def _draw_metal(d: _Draw) -> dict[str, Any]:
         "drum_kit": "metal", "groove": str(d.rng.choice(["double_kick", "gallop", "thrash"])),
         "fill_every": int(d.rng.choice([4, 8])), "bass": "chug", "harmony": ("dist_guitars",),
         "lead": d.choice("lead", ("none", "tremolo", "none")),
-        "tone": d.uniform("tone", 0.5, 0.9), "distortion": d.uniform("distortion", 12.0, 40.0),
-        "brightness": d.uniform("brightness", -0.1, 0.4), "lofi_hz": d.maybe("lofi_hz", 0.1, 5000, 9000),
-        "noise_db": d.level(-70, -45), "reverb": d.uniform("reverb", 0.08, 0.25),
-        "reverb_s": d.uniform("reverb_s", 0.8, 1.6), "compression": d.uniform("compression", 2.5, 5.0),
-        "humanize_ms": d.level(0.5, 3), "dynamics_db": d.level(1, 2),
-        "levels_db": (("drums", d.level(-2, 2)), ("bass", d.level(-6, -2)), ("harm", d.level(-1, 3)),
-                      ("lead", d.level(-5, -1))),
-    }
+    } | _mix_fields(d, tone=(0.5, 0.9), distortion=(12.0, 40.0), brightness=(-0.1, 0.4),
+                    lofi_hz=(0.1, 5000, 9000), noise_db=(-70, -45), reverb=(0.08, 0.25), reverb_s=(0.8, 1.6),
+                    compression=(2.5, 5.0), humanize_ms=(0.5, 3), dynamics_db=(1, 2),
+                    drums=(-2, 2), bass=(-6, -2), harm=(-1, 3), lead=(-5, -1))
 
 
 def _draw_pop(d: _Draw) -> dict[str, Any]:
@@ -365,14 +379,10 @@ def _draw_pop(d: _Draw) -> dict[str, Any]:
         "harmony": d.choice("harmony", (("synth_chords",), ("synth_chords", "piano"), ("synth_chords", "pad"),
                                         ("pluck_chords", "pad"))),
         "lead": d.choice("lead", ("vocal", "vocal", "vocal", "synth_lead")),
-        "tone": d.uniform("tone", 0.6, 1.0), "distortion": 0.0,
-        "brightness": d.uniform("brightness", 0.4, 1.0), "lofi_hz": 0.0,
-        "noise_db": d.level(-75, -50), "reverb": d.uniform("reverb", 0.15, 0.35),
-        "reverb_s": d.uniform("reverb_s", 1.0, 2.0), "compression": d.uniform("compression", 2.5, 5.0),
-        "humanize_ms": d.level(0, 2), "dynamics_db": d.level(1, 2),
-        "levels_db": (("drums", d.level(-2, 2)), ("bass", d.level(-4, 0)), ("harm", d.level(-3, 1)),
-                      ("lead", d.level(-1, 3))),
-    }
+    } | _mix_fields(d, tone=(0.6, 1.0), distortion=0.0, brightness=(0.4, 1.0),
+                    lofi_hz=0.0, noise_db=(-75, -50), reverb=(0.15, 0.35), reverb_s=(1.0, 2.0),
+                    compression=(2.5, 5.0), humanize_ms=(0, 2), dynamics_db=(1, 2),
+                    drums=(-2, 2), bass=(-4, 0), harm=(-3, 1), lead=(-1, 3))
 
 
 def _draw_reggae(d: _Draw) -> dict[str, Any]:
@@ -386,14 +396,10 @@ def _draw_reggae(d: _Draw) -> dict[str, Any]:
         "harmony": d.choice("harmony", (("skank_guitar", "organ_bubble"), ("skank_guitar",),
                                         ("skank_piano", "organ_bubble"))),
         "lead": d.choice("lead", ("none", "melodica", "horns")),
-        "tone": d.uniform("tone", 0.4, 0.8), "distortion": 0.0,
-        "brightness": d.uniform("brightness", -0.6, 0.1), "lofi_hz": d.maybe("lofi_hz", 0.25, 4000, 8000),
-        "noise_db": d.level(-62, -38), "reverb": d.uniform("reverb", 0.15, 0.35),
-        "reverb_s": d.uniform("reverb_s", 0.8, 1.8), "compression": d.uniform("compression", 1.3, 2.5),
-        "humanize_ms": d.level(3, 6), "dynamics_db": d.level(1, 3),
-        "levels_db": (("drums", d.level(-3, 1)), ("bass", d.level(0, 4)), ("harm", d.level(-4, 0)),
-                      ("lead", d.level(-5, -1))),
-    }
+    } | _mix_fields(d, tone=(0.4, 0.8), distortion=0.0, brightness=(-0.6, 0.1),
+                    lofi_hz=(0.25, 4000, 8000), noise_db=(-62, -38), reverb=(0.15, 0.35), reverb_s=(0.8, 1.8),
+                    compression=(1.3, 2.5), humanize_ms=(3, 6), dynamics_db=(1, 3),
+                    drums=(-3, 1), bass=(0, 4), harm=(-4, 0), lead=(-5, -1))
 
 
 def _draw_rock(d: _Draw) -> dict[str, Any]:
@@ -407,14 +413,10 @@ def _draw_rock(d: _Draw) -> dict[str, Any]:
         "harmony": d.choice("harmony", (("rock_guitar",), ("rock_guitar", "clean_guitar"),
                                         ("rock_guitar", "organ"))),
         "lead": d.choice("lead", ("none", "lead_guitar")),
-        "tone": d.uniform("tone", 0.4, 0.8), "distortion": d.uniform("distortion", 2.5, 7.0),
-        "brightness": d.uniform("brightness", -0.2, 0.4), "lofi_hz": d.maybe("lofi_hz", 0.15, 4500, 8500),
-        "noise_db": d.level(-70, -42), "reverb": d.uniform("reverb", 0.1, 0.3),
-        "reverb_s": d.uniform("reverb_s", 0.8, 1.8), "compression": d.uniform("compression", 1.5, 3.5),
-        "humanize_ms": d.level(3, 6), "dynamics_db": d.level(1, 3),
-        "levels_db": (("drums", d.level(-2, 2)), ("bass", d.level(-4, 0)), ("harm", d.level(-1, 3)),
-                      ("lead", d.level(-4, 0))),
-    }
+    } | _mix_fields(d, tone=(0.4, 0.8), distortion=(2.5, 7.0), brightness=(-0.2, 0.4),
+                    lofi_hz=(0.15, 4500, 8500), noise_db=(-70, -42), reverb=(0.1, 0.3), reverb_s=(0.8, 1.8),
+                    compression=(1.5, 3.5), humanize_ms=(3, 6), dynamics_db=(1, 3),
+                    drums=(-2, 2), bass=(-4, 0), harm=(-1, 3), lead=(-4, 0))
 
 
 _DRAWERS: dict[str, Callable[[_Draw], dict[str, Any]]] = {

@@ -6,66 +6,94 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from genrekit.errors import ConfigError
+
 Voice = Callable[[float, int], np.ndarray]
 
 
-# The tables below are declarative data (one scale, chord, voicing or progression a line): they look
-# alike only in shape, each row is a different fact of music theory, so they stay spelled out.
 NOTE_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 
 
-SCALES: dict[str, tuple[int, ...]] = {
-    "major": (0, 2, 4, 5, 7, 9, 11),
-    "minor": (0, 2, 3, 5, 7, 8, 10),
-    "harmonic_minor": (0, 2, 3, 5, 7, 8, 11),
-    "dorian": (0, 2, 3, 5, 7, 9, 10),
-    "mixolydian": (0, 2, 4, 5, 7, 9, 10),
-    "phrygian": (0, 1, 3, 5, 7, 8, 10),
-    "blues": (0, 3, 5, 6, 7, 10),
-    "major_pentatonic": (0, 2, 4, 7, 9),
-    "minor_pentatonic": (0, 3, 5, 7, 10),
-}
+_MAJOR_STEPS = (0, 2, 4, 5, 7, 9, 11)
 
 
-CHORDS: dict[str, tuple[int, ...]] = {
-    "maj": (0, 4, 7),
-    "min": (0, 3, 7),
-    "5": (0, 7, 12),
-    "sus4": (0, 5, 7),
-    "add9": (0, 4, 7, 14),
-    "7": (0, 4, 7, 10),
-    "9": (0, 4, 7, 10, 14),
-    "13": (0, 4, 7, 10, 14, 21),
-    "7b9": (0, 4, 7, 10, 13),
-    "maj7": (0, 4, 7, 11),
-    "maj9": (0, 4, 7, 11, 14),
-    "m7": (0, 3, 7, 10),
-    "m9": (0, 3, 7, 10, 14),
-    "m7b5": (0, 3, 6, 10),
-}
+def _degree(token: str) -> int:
+    """Semitones above the root of one scale degree: ``"b3"`` -> 3, ``"9"`` -> 14, ``"#11"`` -> 18."""
+    flats, sharps = token.count("b"), token.count("#")
+    number = token.lstrip("b#")
+    if not number.isdigit() or int(number) < 1 or len(token) != flats + sharps + len(number):
+        raise ConfigError(f"scale degree {token!r} must be a number >= 1 with any b or # before it")
+    octave, step = divmod(int(number) - 1, 7)
+    return 12 * octave + _MAJOR_STEPS[step] - flats + sharps
 
 
-#: Rootless jazz voicings (3rd and 7th with 9th/13th colour), as intervals above the chord root.
-ROOTLESS: dict[str, tuple[int, ...]] = {
-    "m7": (3, 7, 10, 14),
-    "m9": (3, 7, 10, 14),
-    "7": (4, 9, 10, 14),
-    "9": (4, 10, 14, 21),
-    "13": (4, 10, 14, 21),
-    "7b9": (4, 10, 13, 19),
-    "maj7": (4, 7, 11, 14),
-    "maj9": (4, 7, 11, 14),
-    "m7b5": (3, 6, 10, 12),
-}
+def _formulas(table: dict[str, str]) -> dict[str, tuple[int, ...]]:
+    """Turn degree formulas (``"1 b3 5 b7"``) into semitones above the root (``(0, 3, 7, 10)``).
+
+    Degrees count steps of the major scale from the root (1) and go on past the octave as compound
+    intervals: 8 is the octave, 9 the 2nd, 10 the 3rd, 11 the 4th, 12 the 5th, 13 the 6th, 15 two
+    octaves; ``b`` lowers a degree by a semitone, ``#`` raises it.
+    """
+    return {name: tuple(_degree(t) for t in formula.split()) for name, formula in table.items()}
+
+
+# The tables below are written in degree formulas, the way chord and scale spellings are taught
+# ("m7b5" = 1 b3 b5 b7), and read as semitones above the root.
+
+
+SCALES: dict[str, tuple[int, ...]] = _formulas({
+    "major": "1 2 3 4 5 6 7",
+    "minor": "1 2 b3 4 5 b6 b7",
+    "harmonic_minor": "1 2 b3 4 5 b6 7",
+    "dorian": "1 2 b3 4 5 6 b7",
+    "mixolydian": "1 2 3 4 5 6 b7",
+    "phrygian": "1 b2 b3 4 5 b6 b7",
+    "blues": "1 b3 4 b5 5 b7",
+    "major_pentatonic": "1 2 3 5 6",
+    "minor_pentatonic": "1 b3 4 5 b7",
+})
+
+
+CHORDS: dict[str, tuple[int, ...]] = _formulas({
+    "maj": "1 3 5",
+    "min": "1 b3 5",
+    "5": "1 5 8",
+    "sus4": "1 4 5",
+    "add9": "1 3 5 9",
+    "7": "1 3 5 b7",
+    "9": "1 3 5 b7 9",
+    "13": "1 3 5 b7 9 13",
+    "7b9": "1 3 5 b7 b9",
+    "maj7": "1 3 5 7",
+    "maj9": "1 3 5 7 9",
+    "m7": "1 b3 5 b7",
+    "m9": "1 b3 5 b7 9",
+    "m7b5": "1 b3 b5 b7",
+})
+
+
+#: Rootless jazz voicings (3rd and 7th with 9th/13th colour) above the chord root; "6" is the 13th voiced
+#: below the 7th, "12" the 5th an octave up.
+ROOTLESS: dict[str, tuple[int, ...]] = _formulas({
+    "m7": "b3 5 b7 9",
+    "m9": "b3 5 b7 9",
+    "7": "3 6 b7 9",
+    "9": "3 b7 9 13",
+    "13": "3 b7 9 13",
+    "7b9": "3 b7 b9 12",
+    "maj7": "3 5 7 9",
+    "maj9": "3 5 7 9",
+    "m7b5": "b3 b5 b7 8",
+})
 
 
 #: Guitar chord shapes (E-shape barre chords), as intervals above a root on the low strings.
-GUITAR_SHAPES: dict[str, tuple[int, ...]] = {
-    "maj": (0, 7, 12, 16, 19, 24),
-    "min": (0, 7, 12, 15, 19, 24),
-    "7": (0, 7, 10, 16, 19, 24),
-    "5": (0, 7, 12),
-}
+GUITAR_SHAPES: dict[str, tuple[int, ...]] = _formulas({
+    "maj": "1 5 8 10 12 15",
+    "min": "1 5 8 b10 12 15",
+    "7": "1 5 b7 10 12 15",
+    "5": "1 5 8",
+})
 
 
 Progression = tuple[tuple[int, str], ...]
