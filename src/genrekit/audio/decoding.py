@@ -192,7 +192,7 @@ def _read_soundfile(
     max_duration_s: float | None,
 ) -> tuple[np.ndarray, int]:
     with sf.SoundFile(handle) as f:
-        native_sr, channels, total, fmt = f.samplerate, f.channels, f.frames, f.format
+        native_sr, channels, total = f.samplerate, f.channels, f.frames
         _check_header(native_sr, channels, total, name)
         start = int(round(offset_s * native_sr))
         if start >= total:
@@ -202,21 +202,72 @@ def _read_soundfile(
             )
         n = total - start if duration_s is None else min(int(round(duration_s * native_sr)), total - start)
         _check_max(n / native_sr, max_duration_s, name)
-        to = _seek_point(fmt, start)  # an mp3 decodes from a prerolled point, dropped below
-        if to:
-            f.seek(to)
-        try:
-            frames = f.read(n + start - to, dtype="float32", always_2d=True)[start - to :]
-        except sf.LibsndfileError as exc:
-            raise AudioError(f"corrupt or truncated audio data ({str(exc).strip()})", source=name) from None
-        except RuntimeError as exc:  # some decoders (mpg123) raise plain RuntimeError on bad frames
-            raise AudioError(f"corrupt or truncated audio data ({exc})", source=name) from None
-    if len(frames) == 0:
-        raise AudioError("contains no decodable audio samples (corrupt or truncated)", source=name)
-    if n - len(frames) > _slack_frames(fmt):
-        raise AudioError(
-            f"truncated: decoded {len(frames) / native_sr:.2f} s of {n / native_sr:.2f} s (the header "
-            f"declares {n} frames from {offset_s:.3f} s, {len(frames)} could be decoded)",
-            source=name,
-        )
+        # seek to the window where seeks are exact; an Ogg decodes forward to it (its seeks land elsewhere)
+        frames = FrameReader(f, name, exact_seek=f.format in EXACT_SEEK_FORMATS).read(start, start + n)
     return frames, native_sr
+
+
+#: Containers whose seeks soundfile (libsndfile 1.2) lands sample-exactly: measured against whole decodes.
+#: Ogg (Vorbis, Opus) is not among them: a seek after a short read, or into the last page, lands
+#: elsewhere, so Ogg windows are reached by decoding forward (still without resampling or features).
+EXACT_SEEK_FORMATS = frozenset({"WAV", "WAVEX", "RF64", "W64", "AIFF", "AU", "CAF", "FLAC", "MP3"})
+#: Frames decoded per read while skipping forward (bounds the memory of a skip).
+_SKIP_BLOCK = 1 << 16
+
+
+class FrameReader:
+    """Reads native frame ranges of an open file in increasing order: the one seek-and-read rule.
+
+    By seeking where seeks are exact (an mp3 from a prerolled point, see :func:`_seek_point`), else by
+    decoding forward (discarding, block by block) to each range. A read that decodes fewer frames than
+    asked for (beyond an mp3's estimate slack) is refused as truncation. Used by :func:`load` for its
+    window and by :func:`genrekit.audio.load_windows` for each of its windows.
+    """
+
+    def __init__(self, f: sf.SoundFile, name: str, *, exact_seek: bool) -> None:
+        self.f, self.name, self.exact_seek, self.pos = f, name, exact_seek, 0
+
+    def read(self, start: int, end: int) -> np.ndarray:
+        """Frames ``[start, end)`` as ``(n, channels)`` float32; a short read is refused as truncation."""
+        if self.exact_seek and start != self.pos:
+            to = _seek_point(self.f.format, start)  # an mp3 from a prerolled point
+            try:
+                self.f.seek(to)
+            except (sf.LibsndfileError, RuntimeError) as exc:  # a cut-off flac cannot seek into the gap
+                raise AudioError(
+                    f"corrupt or truncated audio data (cannot seek to {to / self.f.samplerate:.3f} s: {exc})",
+                    source=self.name,
+                ) from None
+            self.pos = to
+        if start < self.pos:  # decoding forward only: start again from the beginning
+            self.f.seek(0)
+            self.pos = 0
+        if self.exact_seek:
+            # one read from the seek on: libsndfile 1.2's mp3 decoder gives wrong samples after a read
+            # that stopped inside an MPEG frame, so a window is never read in two parts
+            first = self.pos
+            return self._frames(end - first)[start - first :]
+        while self.pos < start:
+            self._frames(min(_SKIP_BLOCK, start - self.pos))
+        return self._frames(end - start)
+
+    def _frames(self, n: int) -> np.ndarray:
+        f = self.f
+        try:
+            frames = f.read(n, dtype="float32", always_2d=True)
+        except sf.LibsndfileError as exc:
+            msg = str(exc).strip()
+            raise AudioError(f"corrupt or truncated audio data ({msg})", source=self.name) from None
+        except RuntimeError as exc:  # some decoders (mpg123) raise plain RuntimeError on bad frames
+            raise AudioError(f"corrupt or truncated audio data ({exc})", source=self.name) from None
+        if n and not len(frames):
+            raise AudioError("contains no decodable audio samples (corrupt or truncated)", source=self.name)
+        if n - len(frames) > _slack_frames(f.format):
+            sr = f.samplerate
+            raise AudioError(
+                f"truncated: decoded {len(frames) / sr:.2f} s of {n / sr:.2f} s (the header declares {n} "
+                f"frames from {self.pos / sr:.3f} s, {len(frames)} could be decoded)",
+                source=self.name,
+            )
+        self.pos += n
+        return frames

@@ -21,12 +21,10 @@ from genrekit.audio.containers import (
     _check_rate,
     _decode_error,
     _native_quiet,
-    _seek_point,
-    _slack_frames,
     rewind,
     source_name,
 )
-from genrekit.audio.decoding import info, load
+from genrekit.audio.decoding import EXACT_SEEK_FORMATS, FrameReader, info, load
 from genrekit.audio.samples import center_crop, check_crop, check_samples, resample, to_mono
 from genrekit.config import FFMPEG_EXTENSIONS, MAX_DURATION_S, SAMPLE_RATE
 from genrekit.errors import AudioError, ConfigError, GenreKitError, UnsupportedFormatError
@@ -108,14 +106,6 @@ def load_windows(
         raise _decode_error(exc, name, head) from None
 
 
-#: Containers whose seeks soundfile (libsndfile 1.2) lands sample-exactly: measured against whole decodes.
-#: Ogg (Vorbis, Opus) is not among them: a seek after a short read, or into the last page, lands
-#: elsewhere, so Ogg windows are reached by decoding forward (still without resampling or features).
-_EXACT_SEEK_FORMATS = frozenset({"WAV", "WAVEX", "RF64", "W64", "AIFF", "AU", "CAF", "FLAC", "MP3"})
-#: Frames decoded per read while skipping forward (bounds the memory of a skip).
-_SKIP_BLOCK = 1 << 16
-
-
 def _read_windows(f: sf.SoundFile, spans: np.ndarray, sr: int, name: str) -> list[np.ndarray]:
     """The pieces of :func:`load_windows` from the open file ``f`` (header already checked)."""
     native_sr, total = f.samplerate, f.frames
@@ -131,7 +121,7 @@ def _read_windows(f: sf.SoundFile, spans: np.ndarray, sr: int, name: str) -> lis
         lo = max(0, int(start) // window_grid(native_sr, sr) * step - context)
         hi = min(total, -(-min(int(end), n_out) * native_sr // sr) + context)
         ranges.append((lo, hi))
-    reader = _FrameReader(f, name, exact_seek=f.format in _EXACT_SEEK_FORMATS)
+    reader = FrameReader(f, name, exact_seek=f.format in EXACT_SEEK_FORMATS)
     pieces: list[np.ndarray] = [np.zeros(0, np.float32)] * len(spans)
     for lo, hi, members in _merged(ranges):  # overlapping windows are decoded once
         frames = reader.read(lo, hi)
@@ -167,59 +157,6 @@ def _window_piece(
     if len(piece) < end - start:  # an mp3's estimated length or rounding at the end: a sample or a few
         piece = np.pad(piece, (0, end - start - len(piece)), mode="edge")
     return np.ascontiguousarray(piece, dtype=np.float32)
-
-
-class _FrameReader:
-    """Reads native frame ranges of an open file in increasing order.
-
-    By seeking where seeks are exact, else by decoding forward (discarding, block by block) to each range.
-    """
-
-    def __init__(self, f: sf.SoundFile, name: str, *, exact_seek: bool) -> None:
-        self.f, self.name, self.exact_seek, self.pos = f, name, exact_seek, 0
-
-    def read(self, start: int, end: int) -> np.ndarray:
-        """Frames ``[start, end)`` as ``(n, channels)`` float32; a short read is refused as truncation."""
-        if self.exact_seek and start != self.pos:
-            to = _seek_point(self.f.format, start)  # an mp3 from a prerolled point
-            try:
-                self.f.seek(to)
-            except (sf.LibsndfileError, RuntimeError) as exc:  # a cut-off flac cannot seek into the gap
-                raise AudioError(
-                    f"corrupt or truncated audio data (cannot seek to {to / self.f.samplerate:.3f} s: {exc})",
-                    source=self.name,
-                ) from None
-            self.pos = to
-        if start < self.pos:  # decoding forward only: start again from the beginning
-            self.f.seek(0)
-            self.pos = 0
-        if self.exact_seek:
-            # one read from the seek on: libsndfile 1.2's mp3 decoder gives wrong samples after a read
-            # that stopped inside an MPEG frame, so a window is never read in two parts
-            first = self.pos
-            return self._frames(end - first)[start - first :]
-        while self.pos < start:
-            self._frames(min(_SKIP_BLOCK, start - self.pos))
-        return self._frames(end - start)
-
-    def _frames(self, n: int) -> np.ndarray:
-        f = self.f
-        try:
-            frames = f.read(n, dtype="float32", always_2d=True)
-        except sf.LibsndfileError as exc:
-            msg = str(exc).strip()
-            raise AudioError(f"corrupt or truncated audio data ({msg})", source=self.name) from None
-        except RuntimeError as exc:  # some decoders (mpg123) raise plain RuntimeError on bad frames
-            raise AudioError(f"corrupt or truncated audio data ({exc})", source=self.name) from None
-        short = n - len(frames)
-        if short > _slack_frames(f.format) or (n and not len(frames)):
-            raise AudioError(
-                f"truncated: decoded {len(frames)} of the {n} frames the header declares from "
-                f"{self.pos / f.samplerate:.3f} s",
-                source=self.name,
-            )
-        self.pos += n
-        return frames
 
 
 def header_duration(source: Source) -> float | None:

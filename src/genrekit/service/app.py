@@ -75,15 +75,9 @@ def create_app(
     ----------
     model : path, name, Classifier, Bundle, ServedModel or None
         What to serve (see :func:`load_served_model`); ``None`` is the default pretrained model (``gtzan``).
-    max_upload_mb : float
-        Cap on a request body in MB (2**20 bytes); larger bodies get 413.
-    max_in_flight : int
-        Requests decoded/classified at once (size of the inference thread pool).
-    max_queue : int
-        Requests allowed to wait for a slot; beyond that the answer is 503 with ``Retry-After``.
-    max_duration_s : float or None
-        Longest audio classified whole (seconds, from the header, before decoding); longer uploads get
-        400 unless the request asks for ``crop_s``. ``None``: the library's own limit (one hour).
+    max_upload_mb, max_in_flight, max_queue, max_duration_s
+        What each worker accepts: request size (MB), concurrent and queued requests, audio length (s);
+        see :class:`genrekit.config.ServiceLimits`, which checks them.
     load_at_startup : bool
         Load the model before serving (a model that fails to load stops the start-up). When False the
         model loads in the background: ``/health`` answers at once and ``/ready`` (and the model
