@@ -24,7 +24,7 @@ from genrekit.audio import (
     source_name,
 )
 from genrekit.bundle import Bundle, load_bundle
-from genrekit.config import MAX_DURATION_S, genrekit_version
+from genrekit.config import FFMPEG_EXTENSIONS, MAX_DURATION_S, genrekit_version
 from genrekit.errors import AudioError, ConfigError, GenreKitError, ModelError
 from genrekit.explain import Explanation, explain_track, segment_contributions
 from genrekit.features.base import Extractor, check_finite_features
@@ -44,6 +44,7 @@ __all__ = [
     "NOISE_FLATNESS",
     "Classifier",
     "Prediction",
+    "SampledAudio",
     "SegmentPrediction",
     "check_signal",
     "classifier_from_bundle",
@@ -134,6 +135,41 @@ def _extract_one(extractor: Extractor, y: np.ndarray, keep: np.ndarray | None) -
             raise
         raise AudioError(f"cannot compute features ({exc})") from None
     return check_finite_features(feats)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class SampledAudio:
+    """The decoded windows of a long file's sampled segments, at the classifier's rate.
+
+    :meth:`Classifier.decode` gives it for a long file; :meth:`Classifier.predict_batch` classifies it
+    in place of the whole signal. ``len()`` is the number of samples decoded (what a batch's memory
+    bound counts).
+
+    Attributes
+    ----------
+    pieces : list of np.ndarray, float32, shape (end_i - start_i,)
+        The samples of each window.
+    spans : np.ndarray, int64, shape (k, 2)
+        ``[start, end)`` of each window in the whole decode (the extractor's ``window_spans``).
+    n_samples : int
+        Length of the whole decode at the classifier's rate.
+    keep : np.ndarray, int64, shape (k,)
+        The sampled segments (:func:`select_segments`).
+    duration_s : float
+        The file's length from its header.
+    noise : str or None
+        :func:`check_signal`'s answer on the windows laid end to end (they passed its checks).
+    """
+
+    pieces: list[np.ndarray]
+    spans: np.ndarray
+    n_samples: int
+    keep: np.ndarray
+    duration_s: float
+    noise: str | None
+
+    def __len__(self) -> int:
+        return sum(len(p) for p in self.pieces)
 
 
 class Classifier:
@@ -229,39 +265,48 @@ class Classifier:
         return out[0], out[1]
 
     def _segments_many(
-        self, signals: list[np.ndarray], sr: int, *, full: bool
+        self, items: list[np.ndarray | SampledAudio], sr: int, *, full: bool
     ) -> list[tuple[np.ndarray, np.ndarray, int] | Exception]:
-        """Segment probabilities, times and the number of segments of each signal; its error in its place.
+        """Segment probabilities, times and the number of segments of each item; its error in its place.
 
-        Several signals share one ``extract_many`` call (an extractor that batches, like musicnn, runs
-        one forward pass over the patches of all of them) and one ``predict_proba`` call over all their
-        segments; when a shared call fails, each signal is done alone, so one bad signal stays alone.
+        An item is a signal at ``sr`` or a :class:`SampledAudio` (its windows give the rows of its sampled
+        segments: ``extract_windows``). The signals share one ``extract_many`` call (an extractor that
+        batches, like musicnn, runs one forward pass over the patches of all of them) and all items one
+        ``predict_proba`` call over all their segments; when a shared call fails, each item is done
+        alone, so one bad item stays alone.
         """
         ext = self.extractor
-        out: list[Any] = [None] * len(signals)
-        ys, keeps, times = [], [], []
-        for i, y in enumerate(signals):
+        out: list[Any] = [None] * len(items)
+        analysed: list[tuple[int, np.ndarray, np.ndarray | None]] = []  # item, segment times, rows kept
+        feats: list[Any] = []  # None: a signal's, from the shared extract_many call below
+        ys, keeps = [], []
+        for i, y in enumerate(items):
+            if isinstance(y, SampledAudio):
+                analysed.append((i, ext.segment_times(y.n_samples, ext.sr), y.keep))
+                feats.append(_try(_window_features, ext, y))
+                continue
             if not np.all(np.isfinite(y)):
                 out[i] = AudioError("contains non-finite samples (NaN or infinity)")
                 continue
             y = resample(np.asarray(y, dtype=np.float32), sr, ext.sr)  # once: times match features
             t = ext.segment_times(len(y), ext.sr)
             keep = None if full else select_segments(len(t), self.max_segments)
-            ys.append((i, y))
-            keeps.append(None if keep is None or len(keep) == len(t) else keep)
-            times.append(t)
-        feats = [
-            f if isinstance(f, Exception) else _try(_some_segments, f)
-            for f in extract_each(ext, [y for _, y in ys], keeps)
-        ]
+            keep = None if keep is None or len(keep) == len(t) else keep
+            analysed.append((i, t, keep))
+            feats.append(None)
+            ys.append(y)
+            keeps.append(keep)
+        extracted = iter(extract_each(ext, ys, keeps))
+        feats = [next(extracted) if f is None else f for f in feats]
+        feats = [f if isinstance(f, Exception) else _try(_some_segments, f) for f in feats]
         ok = [j for j, f in enumerate(feats) if not isinstance(f, Exception)]
         probas = self._proba_many([feats[j] for j in ok])
         for j, f in enumerate(feats):
             if isinstance(f, Exception):
-                out[ys[j][0]] = f
+                out[analysed[j][0]] = f
         for j, p in zip(ok, probas, strict=True):
-            t, keep = times[j], keeps[j]
-            out[ys[j][0]] = p if isinstance(p, Exception) else (p, t if keep is None else t[keep], len(t))
+            i, t, keep = analysed[j]
+            out[i] = p if isinstance(p, Exception) else (p, t if keep is None else t[keep], len(t))
         return out
 
     def _proba_many(self, feats: list[np.ndarray]) -> list[np.ndarray | Exception]:
@@ -329,7 +374,7 @@ class Classifier:
 
     def predict_batch(
         self,
-        signals: list[np.ndarray],
+        signals: list[np.ndarray | SampledAudio],
         sr: int,
         *,
         sources: list[str | None] | None = None,
@@ -341,22 +386,25 @@ class Classifier:
     ) -> list[Prediction | Exception]:
         """Classify several decoded signals together; a failing one yields its error in its place.
 
-        The batched form of :meth:`predict_audio` (which is this with one signal), used by batch runs
-        and the service's batch endpoint: the same checks, segment choice, probabilities, aggregation
-        and decision, with the features of all signals in one ``extract_many`` call and their segments
-        in one ``predict_proba`` call. The caller bounds how much audio one call holds.
+        The batched form of :meth:`predict_audio` (which is this with one signal) and the end of
+        :meth:`predict` (which is this with what :meth:`decode` read), used by batch runs and the
+        service's batch endpoint: the same checks, segment choice, probabilities, aggregation and
+        decision, with the features of all signals in one ``extract_many`` call and the segments of all
+        items in one ``predict_proba`` call. The caller bounds how much audio one call holds
+        (``len(item)``: the samples decoded).
 
         Parameters
         ----------
-        signals : list of np.ndarray, float32, shape (n_samples_i,)
-            Decoded mono audio at ``sr`` (already cropped, when a crop was asked for).
+        signals : list of (np.ndarray, float32, shape (n_samples_i,)) or SampledAudio
+            Decoded mono audio at ``sr`` (already cropped, when a crop was asked for), or the sampled
+            windows of a long file (:meth:`decode`; at this classifier's rate, already checked).
         sr : int
         sources : list of str or None
             Names for the predictions and the errors.
         offsets_s : list of float
             Where each signal starts in its source (segment times are given in the source's time).
         durations_s : list of float
-            Each source's duration to report (default: the signal's).
+            Each source's duration to report (default: the signal's; a SampledAudio's header length).
         min_confidence, explain, full
             As :meth:`predict_audio`.
 
@@ -370,10 +418,17 @@ class Classifier:
         n = len(signals)
         sources = list(sources) if sources is not None else [None] * n
         offsets = list(offsets_s) if offsets_s is not None else [0.0] * n
-        durations = list(durations_s) if durations_s is not None else [len(y) / sr for y in signals]
+        durations = (
+            list(durations_s)
+            if durations_s is not None
+            else [y.duration_s if isinstance(y, SampledAudio) else len(y) / sr for y in signals]
+        )
         out: list[Any] = [None] * n
         noise: dict[int, str | None] = {}
         for i, y in enumerate(signals):
+            if isinstance(y, SampledAudio):  # checked when its windows were read
+                noise[i] = y.noise
+                continue
             try:
                 noise[i] = self.check_signal(y, sr)
             except GenreKitError as exc:
@@ -448,40 +503,35 @@ class Classifier:
             extra=extra,
         )
 
-    def _predict_sampled(
-        self,
-        source: Source,
-        name: str,
-        *,
-        min_confidence: float | None,
-        explain: bool,
-        max_duration_s: float | None,
-        t0: float,
-    ) -> Prediction | None:
-        """Classify a long file from its sampled segments, decoding only their windows; None: not here.
+    def _load_sampled(self, source: Source, max_duration_s: float | None) -> SampledAudio | None:
+        """The windows of a long file's sampled segments, decoded by seeking; None: not here.
 
         Applies when the extractor computes segments from windows (``window_spans``/``extract_windows``),
-        the header gives the length, and the track has more segments than ``max_segments``; the answer
-        is that of :meth:`predict_audio` on the whole decode (same segments, features equal to float32
-        rounding), at the cost of the windows. The signal checks (:func:`check_signal`: silence, DC,
-        RMS floor, noise) run on the analysed windows laid end to end, the audio actually classified;
-        when they refuse it, None is returned so that the whole file is decoded and checked as before
-        (a refusal is about the whole audio, never about a sample of it). Truncation and decoding errors
-        are raised as :func:`genrekit.audio.load` raises them (the file's end is always decoded).
+        the header gives the length (a container only ffmpeg decodes has none that can be seeked), and
+        the track has more segments than ``max_segments``; classified, it gives the answer of
+        :meth:`predict_audio` on the whole decode (same segments, features equal to float32 rounding), at
+        the cost of the windows. The signal checks (:func:`check_signal`: silence, DC, RMS floor, noise)
+        run on the analysed windows laid end to end, the audio actually classified; when they refuse it,
+        None is returned so that the whole file is decoded and checked as before (a refusal is about the
+        whole audio, never about a sample of it). Truncation and decoding errors are raised as
+        :func:`genrekit.audio.load` raises them (the file's end is always decoded).
         """
         ex = self.extractor
         if self.max_segments is None or not hasattr(ex, "window_spans"):
             return None
         if hasattr(source, "read") and not (hasattr(source, "seekable") and source.seekable()):
             return None
+        name = source_name(source)
+        if Path(name).suffix.lower() in FFMPEG_EXTENSIONS:  # its header is a whole ffmpeg decode
+            return None
         length = header_duration(source)
         if length is None:
             return None
         sr = self.sr
         n = int(round(length * sr))  # what load() of the whole file gives (soxr rounds the same way)
-        times = ex.segment_times(n, sr)
-        keep = select_segments(len(times), self.max_segments)
-        if len(keep) == len(times):
+        n_segments = len(ex.segment_times(n, sr))
+        keep = select_segments(n_segments, self.max_segments)
+        if len(keep) == n_segments:
             return None
         spans = ex.window_spans(n, sr, keep)
         pieces = load_windows(source, spans, sr=sr, max_duration_s=max_duration_s)
@@ -490,23 +540,38 @@ class Classifier:
         except AudioError:
             rewind(source)
             return None
-        proba = self._proba_many([_some_segments(ex.extract_windows(pieces, spans, n, keep))])[0]
-        if isinstance(proba, Exception):
-            raise _named(proba, name)
-        pred = self._prediction(
-            proba,
-            times[keep],
-            len(times),
-            noise=noise,
-            min_confidence=min_confidence,
-            explain=explain,
-            offset_s=0.0,
-        )
-        return dataclasses.replace(
-            pred,
-            duration_s=round(length, 3),
-            source=name,
-            elapsed_ms=round((time.perf_counter() - t0) * 1000, 1),
+        return SampledAudio(pieces, spans, n, keep, length, noise)
+
+    def decode(
+        self,
+        source: Source,
+        *,
+        crop_s: float | None = None,
+        offset_s: float = 0.0,
+        window_s: float | None = None,
+        max_duration_s: float | None = MAX_DURATION_S,
+        full: bool = False,
+    ) -> tuple[np.ndarray | SampledAudio, float, float]:
+        """Read ``source`` as :meth:`predict` reads it, for :meth:`predict_batch` (batch runs, the service).
+
+        A long file (no window asked for, ``full=False``, an extractor that computes segments from
+        windows) gives only the windows of its sampled segments (:class:`SampledAudio`); anything else
+        the samples :func:`genrekit.audio.load_crop` decodes (see :meth:`predict` for the keywords).
+
+        Returns
+        -------
+        audio : np.ndarray, float32, shape (n_samples,), at this classifier's rate; or SampledAudio
+        start_s : float
+            Where the samples start in the source (0 for SampledAudio: its times are the source's).
+        total_s : float
+            The source's duration (from ``offset_s`` on; of the window read, when ``window_s`` is given).
+        """
+        if crop_s is None and window_s is None and offset_s == 0 and not full:  # only the sampled windows
+            sampled = self._load_sampled(source, max_duration_s)
+            if sampled is not None:
+                return sampled, 0.0, sampled.duration_s
+        return load_crop(
+            source, crop_s, sr=self.sr, offset_s=offset_s, duration_s=window_s, max_duration_s=max_duration_s
         )
 
     def predict(
@@ -529,7 +594,9 @@ class Classifier:
         longer than ``max_segments`` segments is classified from the windows of its sampled segments
         only, decoded by seeking (:func:`genrekit.audio.load_windows`), when the extractor supports it
         (musicnn): a 4-minute song then costs about as much as a 30 s clip, with the same answer as the
-        whole decode (see ``_predict_sampled`` for how the signal checks apply).
+        whole decode (see ``_load_sampled`` for how the signal checks apply). The reading is
+        :meth:`decode`, the rest :meth:`predict_batch`: batch runs and the service's batch endpoint read
+        and classify files the same way.
         When ``crop_s`` is given only a window of that length around the middle is decoded, so the
         time is constant whatever the track's length. ``offset_s`` and ``window_s``: decode only the
         window of ``window_s`` seconds (None: to the end) starting ``offset_s`` seconds in (``crop_s`` then
@@ -552,38 +619,27 @@ class Classifier:
         if duration_s is not None:
             window_s = _renamed_window(duration_s, window_s)
         t0 = time.perf_counter()
-        name = source_name(source)
-        if crop_s is None and window_s is None and offset_s == 0 and not full:  # only the sampled windows
-            sampled = self._predict_sampled(
-                source,
-                name,
-                min_confidence=min_confidence,
-                explain=explain,
-                max_duration_s=max_duration_s,
-                t0=t0,
-            )
-            if sampled is not None:
-                return sampled
-        y, start_s, total = load_crop(
+        audio, start_s, total = self.decode(
             source,
-            crop_s,
-            sr=self.sr,
+            crop_s=crop_s,
             offset_s=offset_s,
-            duration_s=window_s,
+            window_s=window_s,
             max_duration_s=max_duration_s,
-        )
-        pred = self.predict_audio(
-            y,
-            self.sr,
-            source=name,
-            min_confidence=min_confidence,
-            explain=explain,
-            time_offset_s=start_s,
             full=full,
         )
-        return dataclasses.replace(
-            pred, duration_s=round(total, 3), elapsed_ms=round((time.perf_counter() - t0) * 1000, 1)
-        )
+        out = self.predict_batch(
+            [audio],
+            self.sr,
+            sources=[source_name(source)],
+            offsets_s=[start_s],
+            durations_s=[total],
+            min_confidence=min_confidence,
+            explain=explain,
+            full=full,
+        )[0]
+        if isinstance(out, Exception):
+            raise out
+        return dataclasses.replace(out, elapsed_ms=round((time.perf_counter() - t0) * 1000, 1))
 
     def predict_many(
         self, sources: list[Source], *, crop_s: float | None = None
@@ -645,6 +701,13 @@ def _try(f: Any, *args: Any) -> Any:
         return f(*args)
     except Exception as exc:  # noqa: BLE001 - returned in the item's place
         return exc
+
+
+def _window_features(extractor: Extractor, sampled: SampledAudio) -> np.ndarray:
+    """Finite features of the sampled segments, from their windows only (``extract_windows``)."""
+    return check_finite_features(
+        extractor.extract_windows(sampled.pieces, sampled.spans, sampled.n_samples, sampled.keep)
+    )
 
 
 def _some_segments(feats: np.ndarray) -> np.ndarray:
