@@ -260,17 +260,26 @@ def _file_facts(path: str) -> tuple[int | None, int | None, str | None]:
     return int(st.st_size), int(st.st_mtime_ns), digest
 
 
-def _load(job: BatchJob, path: str, sr: int) -> tuple[np.ndarray, float]:
-    """Decode ``path`` (or its middle ``crop_s`` window) at ``sr``; return it and the file's duration."""
-    y, _, total = load_crop(path, job.crop_s, sr=sr, max_duration_s=job.max_duration_s)
+def _load(state: _WorkerState, path: str) -> tuple[Any, float]:
+    """Decode ``path`` (or its middle ``crop_s`` window); return it and the file's duration.
+
+    classify: as :meth:`Classifier.predict` reads it (:meth:`Classifier.decode`: a long file gives only
+    the windows of its sampled segments, a :class:`~genrekit.predict.SampledAudio`); features: every
+    sample, at the extractor's rate. ``len()`` of what is returned counts the samples decoded.
+    """
+    job = state.job
+    if state.classifier is not None:
+        y, _, total = state.classifier.decode(path, crop_s=job.crop_s, max_duration_s=job.max_duration_s)
+    else:
+        y, _, total = load_crop(path, job.crop_s, sr=state.extractor.sr, max_duration_s=job.max_duration_s)
     return y, total
 
 
-def _classify_rows(state: _WorkerState, group: list[dict[str, Any]], signals: list[np.ndarray]) -> None:
+def _classify_rows(state: _WorkerState, group: list[dict[str, Any]], signals: list[Any]) -> None:
     """Fill the prediction fields of ``group`` rows (already holding facts) in place.
 
-    The rows come from :meth:`Classifier.predict_batch`: the predict path itself, with the group's
-    features in one batched call.
+    The rows come from :meth:`Classifier.predict_batch` on what :meth:`Classifier.decode` read: the
+    predict path itself, with the group's features in one batched call.
     """
     clf, job = state.classifier, state.job
     k = len(clf.classes_) if job.top_k <= 0 else min(job.top_k, len(clf.classes_))
@@ -346,7 +355,8 @@ def process_chunk(job: BatchJob, items: list[InputItem]) -> ChunkResult:
     """Compute the rows of ``items`` (the per-chunk task of every engine).
 
     Every item gives at least one row: ``status="ok"``, or ``status="error"`` with the reason. Files are
-    decoded in groups of at most ``job.group_audio_s`` seconds; each group is classified with one
+    decoded in groups of at most ``job.group_audio_s`` seconds of decoded audio (a long file classified
+    from its sampled windows counts those); each group is classified with one
     :meth:`Classifier.predict_batch` call (features in one ``extract_many`` call, segments in one
     ``predict_proba`` call), or its features extracted with one ``extract_many`` call. A file's
     ``elapsed_s`` is its decode time plus its share (by samples) of the group's feature/model time.
@@ -362,7 +372,7 @@ def process_chunk(job: BatchJob, items: list[InputItem]) -> ChunkResult:
     budget = max(1, int(job.group_audio_s * sr))
     rows_out: list[dict[str, Any]] = []
     group: list[dict[str, Any]] = []
-    signals: list[np.ndarray] = []
+    signals: list[Any] = []  # np.ndarray, or SampledAudio (classify)
 
     def flush() -> None:
         if not group:
@@ -392,7 +402,7 @@ def process_chunk(job: BatchJob, items: list[InputItem]) -> ChunkResult:
         }
         try:
             row["size"], row["mtime_ns"], row["hash"] = _file_facts(item.path)
-            y, duration_s = _load(job, item.path, sr)
+            y, duration_s = _load(state, item.path)
             row["duration_s"] = round(duration_s, 3)
             if job.kind == "features":
                 _check_min_duration(y, sr, state.extractor)

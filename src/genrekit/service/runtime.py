@@ -17,12 +17,12 @@ import numpy as np
 from fastapi import Depends, Request
 
 from genrekit.audio import info as audio_info
-from genrekit.audio import load_crop, sniff_container
+from genrekit.audio import sniff_container
 from genrekit.bundle import Bundle, load_bundle
 from genrekit.config import FFMPEG_EXTENSIONS, SERVICE_LIMITS_ENV, ServiceLimits, genrekit_version
 from genrekit.errors import AudioError, ConfigError, GenreKitError
 from genrekit.files import to_jsonable
-from genrekit.predict import Classifier, Prediction, classifier_from_bundle, load_model
+from genrekit.predict import Classifier, Prediction, SampledAudio, classifier_from_bundle, load_model
 from genrekit.pretrained import names as pretrained_names
 from genrekit.service.errors import ServiceError, log
 
@@ -377,7 +377,7 @@ class UploadReader:
         source : io.BytesIO
         read : dict
             ``crop_s`` and, where the server's limit is what bounds the decoding, ``max_duration_s``: the
-            keywords of :meth:`Classifier.predict` and :func:`genrekit.audio.load_crop`.
+            keywords of :meth:`Classifier.predict` and :meth:`Classifier.decode`.
 
         Raises
         ------
@@ -408,20 +408,21 @@ class UploadReader:
         return src, {"crop_s": window}  # crop_s, at most the server's limit, read as a window
 
     def decode(
-        self, data: bytes | BinaryIO, filename: str | None, sr: int
-    ) -> tuple[np.ndarray, float, float, str]:
-        """Decode one upload at ``sr`` (the model's rate).
+        self, data: bytes | BinaryIO, filename: str | None, clf: Classifier
+    ) -> tuple[np.ndarray | SampledAudio, float, float, str]:
+        """Decode one upload as ``clf.predict`` reads it (:meth:`Classifier.decode`).
 
         Returns
         -------
-        y : np.ndarray, float32, shape (n_samples,)
+        audio : np.ndarray, float32, shape (n_samples,), at the model's rate; or SampledAudio
+            A long upload gives only the windows of its sampled segments.
         start_s, total_s : float
-            Where ``y`` starts in the upload, and the upload's duration (:func:`genrekit.audio.load_crop`).
+            Where ``audio`` starts in the upload, and the upload's duration.
         name : str
         """
         src, read = self.source(data, filename)
-        y, start_s, total_s = load_crop(src, sr=sr, **read)
-        return y, start_s, total_s, src.name
+        audio, start_s, total_s = clf.decode(src, **read)
+        return audio, start_s, total_s, src.name
 
 
 def classify_bytes(
@@ -459,11 +460,12 @@ def classify_uploads(
     """Decode and classify several uploads (runs in the pool): one answer or one error per upload.
 
     Uploads are decoded one by one (as ``reader`` reads them) and classified in groups of at most
-    ``GROUP_AUDIO_S`` seconds of audio with :meth:`Classifier.predict_batch` (the predict path, features
-    batched).
+    ``GROUP_AUDIO_S`` seconds of decoded audio with :meth:`Classifier.predict_batch` (the predict path,
+    features batched): a long upload is read as :meth:`Classifier.predict` reads it, its sampled
+    windows only.
     """
     out: list[Any] = [None] * len(uploads)
-    group: list[tuple[int, np.ndarray, float, float, str]] = []
+    group: list[tuple[int, np.ndarray | SampledAudio, float, float, str]] = []
 
     def flush() -> None:
         preds = clf.predict_batch(
@@ -482,7 +484,7 @@ def classify_uploads(
     budget = GROUP_AUDIO_S * clf.sr
     for i, (data, filename) in enumerate(uploads):
         try:
-            y, start_s, total_s, name = reader.decode(data, filename, clf.sr)
+            y, start_s, total_s, name = reader.decode(data, filename, clf)
         except Exception as exc:  # noqa: BLE001 - one bad upload is one error entry
             out[i] = exc
             continue
