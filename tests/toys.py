@@ -2,7 +2,9 @@
 
 ``ToyExtractor`` computes simple statistics of every 1 s segment (``stats``: any of ``rms``, ``zcr``,
 ``centroid_khz``); a test module subclasses it to pick its statistics, name, sample rate and padding.
-``LoudnessModel`` is a fixed, transparent classifier on the first feature (the RMS level).
+``WindowedToy`` makes one compute its rows from windows of a file too (musicnn's protocol), so a long
+file is classified from the windows of its sampled segments. ``LoudnessModel`` is a fixed, transparent
+classifier on the first feature (the RMS level).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from genrekit.audio import segments
+from genrekit.audio import segment_bounds, segments
 from genrekit.features.base import Extractor
 
 
@@ -67,8 +69,31 @@ class ToyExtractor(Extractor):
         return list(self.stats)
 
     def _extract(self, y: np.ndarray) -> np.ndarray:
-        segs = segments(y, self.sr, segment_s=self.config.segment_s, pad=self.config.pad).astype(np.float64)
+        return self._stats(segments(y, self.sr, segment_s=self.config.segment_s, pad=self.config.pad))
+
+    def _stats(self, segs: np.ndarray) -> np.ndarray:
+        """The rows of a stack of segments ``(n, segment samples)``."""
+        segs = np.asarray(segs, dtype=np.float64)
         return np.column_stack([STATS[s](segs, self.sr) for s in self.stats])
+
+
+class WindowedToy(ToyExtractor):
+    """A toy that also computes the rows ``indices`` from the windows of a file.
+
+    ``window_spans`` and ``extract_windows``, as musicnn has: each row's window is its segment, padded as
+    :func:`segments` pads it.
+    """
+
+    def window_spans(self, n_samples: int, sr: int, indices: np.ndarray) -> np.ndarray:
+        bounds = segment_bounds(n_samples, sr, segment_s=self.config.segment_s, pad=self.config.pad)
+        return bounds[np.asarray(indices, dtype=np.int64)]
+
+    def extract_windows(
+        self, pieces: list[np.ndarray], spans: np.ndarray, n_samples: int, indices: np.ndarray
+    ) -> np.ndarray:
+        seg = max(1, int(round(self.config.segment_s * self.sr)))
+        rows = [segments(p, self.sr, segment_s=seg / self.sr, pad=self.config.pad)[0] for p in pieces]
+        return self._stats(np.stack(rows))
 
 
 class LoudnessModel(ClassifierMixin, BaseEstimator):
