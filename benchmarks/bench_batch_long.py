@@ -27,7 +27,14 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_batch_overhead import batched, limit_threads, pick_files, single  # noqa: E402
+from bench_batch_overhead import (  # noqa: E402
+    add_run_args,
+    batched,
+    limit_threads,
+    pick_files,
+    print_cpu,
+    single,
+)
 
 CLIPS_PER_TRACK = 8
 
@@ -68,21 +75,12 @@ def max_difference(out: Path, preds: dict[str, Any]) -> tuple[float, int]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, default=Path("/work/shared/data/gtzan_audio"))
-    ap.add_argument("--n", type=int, default=12)
-    ap.add_argument("--model", default="gtzan", help="pretrained name or bundle path")
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--json", type=Path, default=None)
+    add_run_args(ap, n=12)
     args = ap.parse_args()
 
-    from genrekit.features.musicnn.kernels import cpu_report
     from genrekit.predict import load_model
 
-    cpu = cpu_report()
-    flags = " ".join(cpu["flags"]) or "unknown"
-    print(f"CPU: {cpu['model']}, {cpu['cpus']} cores; vector extensions: {flags} "
-          f"(torch {cpu['torch']}, capability {cpu['capability']})", flush=True)  # fmt: skip
+    cpu = print_cpu()
     work = Path(tempfile.mkdtemp(prefix="genrekit-bench-long-"))
     try:
         tracks = write_long_tracks(args.data, args.n, work)

@@ -53,6 +53,27 @@ def limit_threads(n: int) -> None:
     torch.set_num_threads(n)
 
 
+def add_run_args(ap: argparse.ArgumentParser, n: int) -> None:
+    """Options shared with ``bench_batch_long.py``: data, files, model, repeats, threads, json."""
+    ap.add_argument("--data", type=Path, default=Path("/work/shared/data/gtzan_audio"))
+    ap.add_argument("--n", type=int, default=n)
+    ap.add_argument("--model", default="gtzan", help="pretrained name or bundle path")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--json", type=Path, default=None)
+
+
+def print_cpu() -> dict[str, Any]:
+    """Print the CPU model and its vector extensions (and torch's kernels); return the report."""
+    from genrekit.features.musicnn.kernels import cpu_report
+
+    cpu = cpu_report()
+    flags = " ".join(cpu["flags"]) or "unknown"
+    print(f"CPU: {cpu['model']}, {cpu['cpus']} cores; vector extensions: {flags} "
+          f"(torch {cpu['torch']}, capability {cpu['capability']})", flush=True)  # fmt: skip
+    return cpu
+
+
 def single(clf: Any, files: list[Path]) -> tuple[float, float, dict[str, Any]]:
     """CPU s/file, wall s/file and the predictions of ``clf.predict`` on each file in turn."""
     preds = {}
@@ -92,22 +113,13 @@ def check_rows(out: Path, preds: dict[str, Any]) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, default=Path("/work/shared/data/gtzan_audio"))
-    ap.add_argument("--n", type=int, default=40)
-    ap.add_argument("--model", default="gtzan", help="pretrained name or bundle path")
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=1)
+    add_run_args(ap, n=40)
     ap.add_argument("--chunk-size", type=int, default=20)
-    ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
 
-    from genrekit.features.musicnn.kernels import cpu_report
     from genrekit.predict import load_model
 
-    cpu = cpu_report()
-    flags = " ".join(cpu["flags"]) or "unknown"
-    print(f"CPU: {cpu['model']}, {cpu['cpus']} cores; vector extensions: {flags} "
-          f"(torch {cpu['torch']}, capability {cpu['capability']})", flush=True)  # fmt: skip
+    cpu = print_cpu()
     files = pick_files(args.data, args.n)
     limit_threads(args.threads)
     clf = load_model(args.model)

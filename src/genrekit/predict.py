@@ -358,8 +358,23 @@ class Classifier:
             cropped = center_crop(y, sr, duration_s=crop_s)
             offset_s += (len(y) - len(cropped)) // 2 / sr
             y = cropped
+        return self._predict_one(t0, y, sr, source, offset_s, duration_s, min_confidence, explain, full)
+
+    def _predict_one(
+        self,
+        t0: float,
+        audio: np.ndarray | SampledAudio,
+        sr: int,
+        source: str | None,
+        offset_s: float,
+        duration_s: float,
+        min_confidence: float | None,
+        explain: bool,
+        full: bool,
+    ) -> Prediction:
+        """:meth:`predict_batch` of one item: its prediction (timed from ``t0``), or its error raised."""
         out = self.predict_batch(
-            [y],
+            [audio],
             sr,
             sources=[source],
             offsets_s=[offset_s],
@@ -627,19 +642,8 @@ class Classifier:
             max_duration_s=max_duration_s,
             full=full,
         )
-        out = self.predict_batch(
-            [audio],
-            self.sr,
-            sources=[source_name(source)],
-            offsets_s=[start_s],
-            durations_s=[total],
-            min_confidence=min_confidence,
-            explain=explain,
-            full=full,
-        )[0]
-        if isinstance(out, Exception):
-            raise out
-        return dataclasses.replace(out, elapsed_ms=round((time.perf_counter() - t0) * 1000, 1))
+        name = source_name(source)
+        return self._predict_one(t0, audio, self.sr, name, start_s, total, min_confidence, explain, full)
 
     def predict_many(
         self, sources: list[Source], *, crop_s: float | None = None
