@@ -347,7 +347,9 @@ def _release_stderr() -> None:
         os.write(2, ("\n".join(other) + "\n").encode())
 
 
-_MPG123_LINE = re.compile(r"^(Warning|Note|Error|\[[^\]]*(libmpg123|mpg123)[^\]]*\])\b|^\[.*\.c:\d+\]")
+#: mpg123's own lines: "Warning: ...", or a "[src/libmpg123/layer3.c:INT123_do_layer3():1774] error: ..."
+#: (after a seek into a stream whose bit reservoir is then missing; load_windows seeks).
+_MPG123_LINE = re.compile(r"^(Warning|Note|Error)\b|^\[[^\]]*(libmpg123|mpg123)[^\]]*\]|^\[.*\.c:\d+\]")
 
 
 def _native_quiet(head: bytes) -> contextlib.AbstractContextManager[None]:
