@@ -296,6 +296,32 @@ def test_sampled_windows_refused_by_the_signal_checks_fall_back_to_the_whole_fil
         clf.predict(silent)
 
 
+def test_a_long_file_only_ffmpeg_decodes_is_decoded_once_not_by_windows(tmp_path, monkeypatch):
+    """An m4a has no header soundfile reads (its length would be a whole ffmpeg decode) and cannot be read
+    by windows: it is decoded once, whole, and sampled from that."""
+    import io
+    import subprocess
+
+    from genrekit import audio
+
+    buf = io.BytesIO()
+    sf.write(buf, _signal([0.4 if i % 3 else 0.1 for i in range(40)]), SR, format="WAV")
+    calls = []
+
+    def fake_ffmpeg(cmd, input=None, capture_output=True, check=False):  # noqa: A002 - subprocess.run's
+        calls.append(cmd)
+        return subprocess.CompletedProcess(cmd, 0, buf.getvalue(), b"")
+
+    monkeypatch.setattr(audio.decoding.shutil, "which", lambda name: "/usr/bin/ffmpeg")
+    monkeypatch.setattr(audio.decoding.subprocess, "run", fake_ffmpeg)
+    path = tmp_path / "song.m4a"
+    path.write_bytes(b"\x00\x00\x00\x20ftypM4A " + bytes(200))
+    clf = Classifier(WindowedLoudness(), LoudQuietModel(), aggregation="mean_prob", max_segments=10)
+    pred = clf.predict(path)
+    assert pred.extra["analysed"] == {"segments": 10, "of": 40} and pred.duration_s == pytest.approx(40.0)
+    assert len(calls) == 1
+
+
 def test_gtzan_on_a_long_file_equals_the_whole_decode(tmp_path):
     from genrekit.audio import load
     from genrekit.predict import load_model
